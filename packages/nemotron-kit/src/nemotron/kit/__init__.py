@@ -1,0 +1,1 @@
+"""nemotron.kit: the overview API in one import."""
