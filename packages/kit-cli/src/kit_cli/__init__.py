@@ -1,1 +1,49 @@
-"""kit_cli."""
+"""kit-cli: the `nemotron` CLI: recipe discovery, the one stage runner, kit commands.
+
+Exports load lazily (PEP 562) so that `import kit_cli.main` and recipe registration
+modules, which import `kit_cli.recipe`, stay fast: `nemotron --help` must not pay for
+kit-config, OmegaConf or anything heavier.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kit_cli._argv import StageArgs, parse_stage_argv
+    from kit_cli._discovery import RecipeEntry, discover_recipes
+    from kit_cli._runner import run_stage
+    from kit_cli.errors import CliError
+    from kit_cli.recipe import Recipe, Stage
+
+__all__ = [
+    "CliError",
+    "Recipe",
+    "RecipeEntry",
+    "Stage",
+    "StageArgs",
+    "discover_recipes",
+    "parse_stage_argv",
+    "run_stage",
+]
+
+_WHERE = {
+    "CliError": "kit_cli.errors",
+    "Recipe": "kit_cli.recipe",
+    "RecipeEntry": "kit_cli._discovery",
+    "Stage": "kit_cli.recipe",
+    "StageArgs": "kit_cli._argv",
+    "discover_recipes": "kit_cli._discovery",
+    "parse_stage_argv": "kit_cli._argv",
+    "run_stage": "kit_cli._runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'kit_cli' has no attribute {name!r}")
+    return getattr(importlib.import_module(_WHERE[name]), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

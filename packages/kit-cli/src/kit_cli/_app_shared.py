@@ -1,0 +1,49 @@
+"""Helpers shared by the app's commands: completion sources and plain-data output."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["as_data", "complete_artifact", "complete_profile", "echo_json"]
+
+
+def complete_profile(incomplete: str) -> list[str]:
+    """Profile names from env.toml for shell completion."""
+    from kit_cli._profiles import profile_summaries
+
+    return [name for name in profile_summaries() if name.startswith(incomplete)]
+
+
+def complete_artifact(incomplete: str) -> list[str]:
+    """Artifact names in the registry for shell completion (empty when it is unreachable)."""
+    try:
+        from kit_artifacts import get_registry
+
+        names = list(get_registry().names())
+    except Exception:  # completion must never print a traceback into the shell
+        return []
+    return [str(name) for name in names if str(name).startswith(incomplete)]
+
+
+def as_data(obj: Any) -> Any:
+    """Plain JSON-able data from attrs classes, dataclasses, paths and containers."""
+    import dataclasses
+
+    import attrs
+
+    if attrs.has(type(obj)):
+        return as_data(attrs.asdict(obj, recurse=False))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return as_data({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
+    if isinstance(obj, dict):
+        return {str(k): as_data(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [as_data(v) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return str(obj)
+
+
+def echo_json(data: Any) -> None:
+    """Print `data` as indented JSON on stdout."""
+    print(json.dumps(as_data(data), indent=2, sort_keys=True))

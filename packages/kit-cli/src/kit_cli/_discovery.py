@@ -1,0 +1,112 @@
+"""Find the recipes that register with `nemotron`, keeping the broken ones visible.
+
+Three sources, in order: the `nemotron.recipes` entry-point group, `[cli] recipes` in
+env.toml, and `NEMOTRON_RECIPES` (comma separated `module:attr`). A registration that fails
+to import, or does not name a `Recipe`, becomes a `RecipeEntry` with `error` set: the app
+shows it as broken with the reason instead of dropping it (the earlier kit's silent hole).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import tomllib
+from pathlib import Path
+
+import attrs
+
+from kit_cli.recipe import Recipe
+
+__all__ = ["ENTRY_POINT_GROUP", "RecipeEntry", "discover_recipes", "env_file_path"]
+
+ENTRY_POINT_GROUP = "nemotron.recipes"
+
+
+@attrs.frozen
+class RecipeEntry:
+    """One registration: the loaded recipe, or the reason it failed to load."""
+
+    name: str
+    spec: str
+    source: str
+    recipe: Recipe | None = None
+    error: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        """Whether the registration failed to load."""
+        return self.recipe is None
+
+
+def env_file_path() -> Path | None:
+    """env.toml per FORMATS.md section 7: `$NEMOTRON_ENV_FILE`, else cwd or a parent.
+
+    Read directly with tomllib (not through kit-run's profile validation) so that a bad
+    profile never hides the recipes from `--help`.
+    """
+    explicit = os.environ.get("NEMOTRON_ENV_FILE")
+    if explicit:
+        path = Path(explicit).expanduser()
+        return path if path.is_file() else None
+    here = Path.cwd()
+    for folder in (here, *here.parents):
+        candidate = folder / "env.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _env_specs() -> tuple[list[str], str | None]:
+    path = env_file_path()
+    if path is None:
+        return [], None
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return [], f"{path}: {exc}"
+    cli = data.get("cli", {})
+    recipes = cli.get("recipes", []) if isinstance(cli, dict) else []
+    if isinstance(recipes, str):
+        recipes = [recipes]
+    if not isinstance(recipes, list) or not all(isinstance(r, str) for r in recipes):
+        return [], f"{path}: [cli] recipes must be a list of 'module:attr' strings"
+    return list(recipes), None
+
+
+def _load_spec(name: str | None, spec: str, source: str) -> RecipeEntry:
+    module_name, _, attr = spec.strip().partition(":")
+    guess = name or module_name.split(".")[0]
+    if not module_name or not attr:
+        return RecipeEntry(guess, spec, source, error=f"{spec!r} is not of the form module:attr")
+    try:
+        obj: object = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:  # any import-time failure must surface, never vanish
+        return RecipeEntry(guess, spec, source, error=f"{type(exc).__name__}: {exc}")
+    if not isinstance(obj, Recipe):
+        return RecipeEntry(
+            guess, spec, source, error=f"{spec} is a {type(obj).__name__}, not a kit_cli Recipe"
+        )
+    return RecipeEntry(name or obj.name, spec, source, recipe=obj)
+
+
+def discover_recipes() -> list[RecipeEntry]:
+    """Every registered recipe, first registration of a name winning, in discovery order."""
+    from importlib.metadata import entry_points
+
+    found: list[RecipeEntry] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.append(_load_spec(ep.name, ep.value, f"entry point {ep.dist.name if ep.dist else ''}"))
+    specs, env_error = _env_specs()
+    if env_error is not None:
+        found.append(RecipeEntry("env.toml", "[cli] recipes", "env.toml", error=env_error))
+    for spec in specs:
+        found.append(_load_spec(None, spec, "env.toml [cli] recipes"))
+    for spec in os.environ.get("NEMOTRON_RECIPES", "").split(","):
+        if spec.strip():
+            found.append(_load_spec(None, spec, "NEMOTRON_RECIPES"))
+    unique: dict[str, RecipeEntry] = {}
+    for entry in found:
+        unique.setdefault(entry.name, entry)
+    return list(unique.values())

@@ -1,0 +1,84 @@
+"""`nemotron rerun RUN_ID`: the same config, the same pinned inputs, the same code."""
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+
+from kit_cli._argv import StageArgs
+from kit_cli._launches import load_launch
+from kit_cli._runner import JOB_CONFIG_NAME, execute_plan, plan_stage, render_plan
+from kit_cli.recipe import Recipe
+
+__all__ = ["find_recipe", "rerun"]
+
+
+def find_recipe(name: str) -> Recipe:
+    """The discovered recipe called `name`; `RecipeLoadError` if it is broken or missing."""
+    from kit_cli._discovery import discover_recipes
+    from kit_cli.errors import RecipeLoadError
+
+    for entry in discover_recipes():
+        if entry.name == name:
+            if entry.recipe is None:
+                raise RecipeLoadError(name, entry.spec, entry.source, entry.error or "unknown")
+            return entry.recipe
+    raise RecipeLoadError(name, "?", "discovery", "no recipe of that name is registered")
+
+
+def rerun(
+    run_id: str,
+    *,
+    run: str | None = None,
+    batch: str | None = None,
+    dry_run: bool = False,
+    allow_code_change: bool = False,
+) -> int:
+    """Recompose, check against the recorded config, pin the recorded inputs, and run."""
+    from kit_config import load_provenance, recompose
+
+    from kit_cli.errors import CodeVersionError, RerunMismatchError
+
+    record = load_launch(run_id)
+    recipe = find_recipe(record.recipe)
+    stage = recipe.stage(record.stage)
+    if run is None and batch is None and record.profile is not None:
+        run, batch = (None, record.profile) if record.mode == "batch" else (record.profile, None)
+    args = StageArgs(
+        config=record.config_source,
+        run=run,
+        batch=batch,
+        dry_run=dry_run,
+        overrides=tuple(record.overrides),
+        passthrough=tuple(record.passthrough),
+    )
+    composed = recompose(load_provenance(record.directory / "provenance"))
+    argv = ["rerun", run_id, *(["--run", run] if run else []), *(["--batch", batch] if batch else [])]
+    plan = plan_stage(
+        recipe,
+        stage,
+        args,
+        argv,
+        fixed_pins=record.pins,
+        config_source=Path(record.config_source) if record.config_source else None,
+        composed=composed,
+    )
+    recorded = (record.directory / JOB_CONFIG_NAME).read_text(encoding="utf-8")
+    current = plan.config_yaml()
+    if current != recorded:
+        diff = "".join(
+            difflib.unified_diff(
+                recorded.splitlines(keepends=True),
+                current.splitlines(keepends=True),
+                fromfile=f"{run_id} (recorded)",
+                tofile="recomposed now",
+            )
+        )
+        sys.stderr.write(diff)
+        raise RerunMismatchError(run_id, diff)
+    if not allow_code_change and (plan.git_commit != record.git_commit or plan.git_dirty):
+        raise CodeVersionError(run_id, record.git_commit, plan.git_commit, bool(plan.git_dirty))
+    if dry_run:
+        sys.stdout.write(render_plan(plan))
+        return 0
+    return execute_plan(plan, rerun_of=run_id)
