@@ -1,6 +1,83 @@
-"""kit-config: configuration loading, overrides, typed configs and provenance."""
+"""kit-config: configuration loading, overrides, typed configs and provenance.
+
+`import kit_config` is cheap: the public names below are bound on first access, so
+omegaconf, hydra and cattrs load only when a config is actually handled.
+"""
+
 from __future__ import annotations
 
-from kit_config.errors import ConfigError, KitError
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ConfigError", "KitError"]
+from kit_config.errors import (
+    ConfigError,
+    ConfigFileError,
+    ConfigNotFoundError,
+    ConfigProblem,
+    ConfigValidationError,
+    InterpolationError,
+    KitError,
+    OverrideError,
+    ProvenanceError,
+    ResolverError,
+)
+
+if TYPE_CHECKING:
+    from kit_config._compose import compose
+    from kit_config._loading import load_config, load_omegaconf_yaml
+    from kit_config._overrides import apply_hydra_overrides
+    from kit_config._resolvers import load_resolver_plugins, register_resolver
+    from kit_config._secrets import is_secret_key, mask_secrets
+    from kit_config._structure import structure, to_container, unstructure
+
+__all__ = [
+    "ConfigError",
+    "ConfigFileError",
+    "ConfigNotFoundError",
+    "ConfigProblem",
+    "ConfigValidationError",
+    "InterpolationError",
+    "KitError",
+    "OverrideError",
+    "ProvenanceError",
+    "ResolverError",
+    "apply_hydra_overrides",
+    "compose",
+    "is_secret_key",
+    "load_config",
+    "load_omegaconf_yaml",
+    "load_resolver_plugins",
+    "mask_secrets",
+    "register_resolver",
+    "structure",
+    "to_container",
+    "unstructure",
+]
+
+# Public name -> private module that defines it (imported on first access).
+_LAZY: dict[str, str] = {
+    "apply_hydra_overrides": "_overrides",
+    "compose": "_compose",
+    "is_secret_key": "_secrets",
+    "load_config": "_loading",
+    "load_omegaconf_yaml": "_loading",
+    "load_resolver_plugins": "_resolvers",
+    "mask_secrets": "_secrets",
+    "register_resolver": "_resolvers",
+    "structure": "_structure",
+    "to_container": "_structure",
+    "unstructure": "_structure",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kit_config' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"kit_config.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,10 +5,27 @@ concrete error also derives from the builtin it is (a missing file is a `FileNot
 a bad value a `ValueError`), so callers can catch either, and each carries its context
 (file, line, key path, ...) as attributes. `str(error)` is one readable line saying what is
 wrong, where, and how to fix it.
+
+This module must stay import-light (no omegaconf, no hydra): every kit package imports it.
 """
+
 from __future__ import annotations
 
-__all__ = ["ConfigError", "KitError"]
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "ConfigError",
+    "ConfigFileError",
+    "ConfigNotFoundError",
+    "ConfigProblem",
+    "ConfigValidationError",
+    "InterpolationError",
+    "KitError",
+    "OverrideError",
+    "ProvenanceError",
+    "ResolverError",
+]
 
 
 class KitError(Exception):
@@ -33,3 +50,147 @@ class KitError(Exception):
 
 class ConfigError(KitError):
     """Base of kit-config's errors: a config file, override, or typed config is wrong."""
+
+
+def _where(file: str | None, line: int | None, column: int | None = None) -> str:
+    """Format `file:line:column` with whatever parts are known ("" when none is)."""
+    if file is None:
+        return ""
+    if line is None:
+        return file
+    if column is None:
+        return f"{file}:{line}"
+    return f"{file}:{line}:{column}"
+
+
+class ConfigFileError(ConfigError, ValueError):
+    """A config file cannot be read as a config: syntax error, empty, not a mapping, cycle.
+
+    `line` and `column` are 1-based where known; `excerpt` holds the offending source line
+    with a caret under the column (multi-line, for a terminal; `str()` stays one line).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        excerpt: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = _where(file, line, column)
+        super().__init__(f"{where}: {message}" if where else message, hint=hint)
+        self.file = file
+        self.line = line
+        self.column = column
+        self.excerpt = excerpt
+        self.reason = message
+
+
+class ConfigNotFoundError(ConfigError, FileNotFoundError):
+    """A config file (given directly, or named in `defaults:`) does not exist."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        referenced_from: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.filename = file
+        self.referenced_from = referenced_from
+
+
+class OverrideError(ConfigError, ValueError):
+    """An override is malformed, is a sweep, or targets a key it may not (typo, `+` on an
+    existing key, `~` on a missing one)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        override: str,
+        key: str | None = None,
+        suggestion: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.override = override
+        self.key = key
+        self.suggestion = suggestion
+
+
+class InterpolationError(ConfigError, ValueError):
+    """An interpolation (`${a.b}`, `${oc.env:X}`) cannot be resolved."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key_path: str,
+        expression: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.key_path = key_path
+        self.expression = expression
+        self.file = file
+        self.line = line
+
+
+class ResolverError(ConfigError, ValueError):
+    """A resolver cannot be registered (name taken by another function, bad name)."""
+
+    def __init__(self, message: str, *, resolver: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.resolver = resolver
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem found while validating a config: what, at which key path, from where."""
+
+    path: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = _where(self.file, self.line)
+        path = self.path or "<root>"
+        return f"{self.message} @ {path} ({where})" if where else f"{self.message} @ {path}"
+
+
+class ConfigValidationError(ConfigError, ValueError):
+    """A config does not match its typed schema; `problems` lists EVERY problem found."""
+
+    def __init__(
+        self,
+        problems: Sequence[ConfigProblem],
+        *,
+        schema: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.problems = list(problems)
+        self.schema = schema
+        count = len(self.problems)
+        head = f"{count} config problem{'s' if count != 1 else ''}"
+        if schema:
+            head += f" for {schema}"
+        body = "; ".join(str(p) for p in self.problems)
+        super().__init__(f"{head}: {body}", hint=hint)
+
+
+class ProvenanceError(ConfigError, ValueError):
+    """A provenance record cannot be read, or a rerun cannot recompose from it."""
+
+    def __init__(self, message: str, *, file: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.file = file
