@@ -1,0 +1,48 @@
+"""The package's public API is exactly the documented list, sorted, and importable."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import kit_cli
+
+DOCUMENTED = [
+    "CliError",
+    "Recipe",
+    "RecipeEntry",
+    "Stage",
+    "StageArgs",
+    "discover_recipes",
+    "parse_stage_argv",
+    "run_stage",
+]
+
+MODULES = [
+    "kit_cli._app", "kit_cli._app_shared", "kit_cli._argv", "kit_cli._commands",
+    "kit_cli._discovery", "kit_cli._help", "kit_cli._launches", "kit_cli._pinning",
+    "kit_cli._profiles", "kit_cli._rerun", "kit_cli._runner", "kit_cli.errors",
+    "kit_cli.main", "kit_cli.recipe",
+]
+
+
+def test_package_all_is_exact():
+    """`kit_cli.__all__` equals the documented list, is sorted, and every name resolves."""
+    assert kit_cli.__all__ == DOCUMENTED
+    for name in kit_cli.__all__:
+        assert getattr(kit_cli, name) is not None
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_all_sorted_and_importable(module):
+    """Each module has a sorted `__all__` whose names all exist."""
+    mod = importlib.import_module(module)
+    assert list(mod.__all__) == sorted(mod.__all__)
+    for name in mod.__all__:
+        assert hasattr(mod, name)
+
+
+def test_unknown_attribute():
+    """The lazy export hook still raises AttributeError for unknown names."""
+    with pytest.raises(AttributeError):
+        kit_cli.no_such_name  # noqa: B018
