@@ -1,8 +1,31 @@
-"""kit-artifacts: typed artifacts, a concurrency-safe registry, `art://` URIs and lineage."""
+"""kit-artifacts: typed artifacts, a concurrency-safe registry, `art://` URIs and lineage.
+
+Importing the package registers the `${art:...}` resolver with kit-config.
+"""
+
 from __future__ import annotations
 
 from kit_artifacts import hooks
+from kit_artifacts._artifacts import (
+    Artifact,
+    InputDatasetInfo,
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    SFTDataArtifact,
+    SplitJsonlDataArtifact,
+    artifact_type,
+    artifact_types,
+    register_artifact_type,
+)
+from kit_artifacts._gc import GcReport
+from kit_artifacts._gc import gc as _gc
+from kit_artifacts._integrity import Manifest, VerifyReport
+from kit_artifacts._lineage import LineageEdge, LineageGraph, LineageNode, lineage
 from kit_artifacts._ref import ArtifactRef
+from kit_artifacts._registry import ArtifactRegistry, VersionRecord, get_registry
+from kit_artifacts._resolver import clear_pins, pinned_refs, resolve_art
+from kit_artifacts._storage import FsspecStorage, LocalStorage, MemoryStorage, Storage
+from kit_artifacts._uri import ArtURI, WandbArtURI, parse_art_uri
 from kit_artifacts.errors import (
     ArtifactError,
     ArtifactMetadataError,
@@ -12,15 +35,75 @@ from kit_artifacts.errors import (
     IntegrityError,
     RegistryError,
 )
+from kit_artifacts.hooks import register_remote_resolver
 
 __all__ = [
+    "ArtURI",
+    "Artifact",
     "ArtifactError",
     "ArtifactMetadataError",
     "ArtifactNotFoundError",
     "ArtifactRef",
+    "ArtifactRegistry",
     "ArtifactTypeError",
     "ArtifactURIError",
+    "FsspecStorage",
+    "GcReport",
+    "InputDatasetInfo",
     "IntegrityError",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
+    "LocalStorage",
+    "Manifest",
+    "MemoryStorage",
+    "ModelArtifact",
+    "PretrainBlendsArtifact",
     "RegistryError",
+    "SFTDataArtifact",
+    "SplitJsonlDataArtifact",
+    "Storage",
+    "VerifyReport",
+    "VersionRecord",
+    "WandbArtURI",
+    "artifact_type",
+    "artifact_types",
+    "clear_pins",
+    "gc",
+    "get_registry",
     "hooks",
+    "lineage",
+    "parse_art_uri",
+    "pinned_refs",
+    "register_artifact_type",
+    "register_remote_resolver",
+    "resolve_art",
+    "verify",
 ]
+
+
+def verify(uri: str | ArtifactRef, *, registry: ArtifactRegistry | None = None) -> VerifyReport:
+    """Re-hash a version's files against its manifest: missing, changed and extra files."""
+    return (registry if registry is not None else get_registry()).verify(uri)
+
+
+def gc(
+    dry_run: bool = True,
+    *,
+    keep_last: int = 1,
+    registry: ArtifactRegistry | None = None,
+    min_temp_age_s: float = 3600.0,
+) -> GcReport:
+    """Remove unreferenced versions (by default only report them)."""
+    return _gc(
+        dry_run=dry_run, keep_last=keep_last, registry=registry, min_temp_age_s=min_temp_age_s
+    )
+
+
+def _register_resolver() -> None:
+    from kit_config import register_resolver
+
+    register_resolver("art", resolve_art, replace=True)
+
+
+_register_resolver()

@@ -1,4 +1,5 @@
 """`ArtifactRef`: a pinned pointer to one published version of a registry artifact."""
+
 from __future__ import annotations
 
 import attrs

@@ -5,6 +5,7 @@ a malformed URI a `ValueError`), so callers may catch either, and each carries i
 (ref, path, available versions, ...) as attributes. `str(error)` is one line: what is wrong,
 where, and how to fix it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -5,6 +5,7 @@ provider (which run is producing what this process publishes). Both are process-
 used-input log is what `publish` records as a version's inputs when the caller gives none:
 every pinned URI used since the producer provider was (re)set, in first-use order.
 """
+
 from __future__ import annotations
 
 import functools

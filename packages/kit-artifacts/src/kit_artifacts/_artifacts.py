@@ -1,0 +1,526 @@
+"""`Artifact`, the typed artifact classes, `metadata.json` (de)serialisation and type lookup.
+
+`metadata.json` matches FORMATS.md section 1 both ways: we read the earlier kit's files (typed
+fields at top level or only mirrored in `metadata`) and write ours with a stable key order:
+`path, type, name, created_at, producer, <typed fields>, metadata, tracking`. Unknown fields
+are an error naming the field and the closest known one (the earlier kit dropped them).
+User subclasses register themselves by class name on definition; other processes find them
+through the `kit_artifacts.types` entry-point group (`MyArtifact = "pkg.mod:MyArtifact"`).
+"""
+
+# String paths on purpose: these hot paths use os-level atomic primitives (os.link, os.replace,
+# os.open) and also carry fsspec URLs, which pathlib would mangle (s3:// -> s3:/).
+# ruff: noqa: PTH100, PTH103, PTH105, PTH108, PTH110, PTH111, PTH112, PTH113, PTH114, PTH116, PTH118, PTH119, PTH120, PTH202
+from __future__ import annotations
+
+import builtins
+import datetime as _dt
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+import attrs
+
+from kit_artifacts._ref import ArtifactRef
+from kit_artifacts._typecheck import closest, structure_value
+from kit_artifacts.errors import ArtifactMetadataError, ArtifactNotFoundError, ArtifactTypeError
+
+if TYPE_CHECKING:
+    from kit_artifacts._registry import ArtifactRegistry
+
+__all__ = [
+    "BASE_KEYS",
+    "ENTRY_POINT_GROUP",
+    "Artifact",
+    "InputDatasetInfo",
+    "ModelArtifact",
+    "PretrainBlendsArtifact",
+    "SFTDataArtifact",
+    "SplitJsonlDataArtifact",
+    "artifact_type",
+    "artifact_types",
+    "metadata_file_for",
+    "read_json_file",
+    "register_artifact_type",
+]
+
+ENTRY_POINT_GROUP = "kit_artifacts.types"
+BASE_KEYS = ("path", "type", "name", "created_at", "producer", "metadata", "tracking")
+_TYPES: dict[str, type[Artifact]] = {}
+_ENTRY_POINTS_LOADED = False
+A = TypeVar("A", bound="Artifact")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat()
+
+
+def _path_str(value: Any) -> str:
+    text = str(os.fspath(value))
+    if "://" in text:
+        return text
+    return str(os.path.abspath(os.path.expanduser(text)))
+
+
+def _build_nested(cls: type[Any], data: dict[str, Any], where: str, problems: list[str]) -> Any:
+    """Build a nested attrs object (e.g. InputDatasetInfo), reporting bad/unknown keys."""
+    fields = {f.name: f for f in attrs.fields(cls)}
+    attrs.resolve_types(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in fields:
+            near = closest(key, list(fields))
+            tip = f" (did you mean {near!r}?)" if near else ""
+            problems.append(f"{where}.{key}: unknown field of {cls.__name__}{tip}")
+            continue
+        kwargs[key] = structure_value(
+            value, fields[key].type, f"{where}.{key}", problems, _build_nested
+        )
+    missing = [n for n, f in fields.items() if f.default is attrs.NOTHING and n not in kwargs]
+    problems.extend(f"{where}.{name}: required field is missing" for name in missing)
+    if missing or any(p.startswith(where) for p in problems):
+        return data
+    return cls(**kwargs)
+
+
+@attrs.define(kw_only=True)
+class InputDatasetInfo:
+    """A source dataset that went into a data artifact (inside `source_datasets`)."""
+
+    uri: str
+    name: str | None = None
+    weight: float = 1.0
+    split: str | None = None
+    subset: str | None = None
+    text_field: str | None = None
+    num_rows: int | None = None
+    size_bytes: int | None = None
+    num_files: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form, keys in declaration order."""
+        return attrs.asdict(self)
+
+
+def metadata_file_for(path: str, *, path_kind: str = "auto") -> str:
+    """Where `metadata.json` lives for an artifact whose data is at `path`."""
+    if os.path.basename(path) == "metadata.json":
+        return path
+    is_file = path_kind == "file" or (path_kind == "auto" and os.path.isfile(path))
+    return os.path.join(os.path.dirname(path) if is_file else path, "metadata.json")
+
+
+def read_json_file(path: str, what: str = "artifact metadata") -> Any:
+    """Parse a JSON file, turning a corrupt or truncated file into `ArtifactMetadataError`."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError as exc:
+        raise ArtifactNotFoundError(
+            f"no {what} at {path}", ref=path, hint="check the path, or save the artifact first"
+        ) from exc
+    return parse_json_bytes(raw, path, what)
+
+
+def parse_json_bytes(raw: bytes, path: str, what: str) -> Any:
+    """Parse JSON bytes read from `path`; a decode error names the file, line and column."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        where = (
+            f"line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else "encoding"
+        )
+        raise ArtifactMetadataError(
+            f"corrupt or truncated {what} {path} ({where}: {exc})",
+            path=path,
+            hint="restore the file, or re-publish the artifact",
+        ) from exc
+
+
+def _load_entry_points() -> None:
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+        except Exception:  # a broken plugin must not hide the built-in types
+            continue
+        if isinstance(cls, type) and issubclass(cls, Artifact):
+            _TYPES.setdefault(ep.name, cls)
+
+
+def register_artifact_type(cls: type[A], name: str | None = None) -> type[A]:
+    """Make `cls` loadable by its `type` name (subclasses are registered automatically)."""
+    _TYPES[name or cls.__name__] = cls
+    return cls
+
+
+def artifact_types() -> dict[str, type[Artifact]]:
+    """Every known artifact type by name, including entry-point plugins."""
+    _load_entry_points()
+    return dict(sorted(_TYPES.items()))
+
+
+def artifact_type(name: str, *, path: str | None = None) -> type[Artifact]:
+    """The artifact class registered as `name`, or `ArtifactTypeError` naming the known ones."""
+    if name not in _TYPES:
+        _load_entry_points()
+    if name not in _TYPES:
+        near = closest(name, list(_TYPES))
+        tip = f"did you mean {near!r}? " if near else ""
+        raise ArtifactTypeError(
+            f"unknown artifact type {name!r}" + (f" in {path}" if path else ""),
+            type_name=name,
+            path=path,
+            hint=f"{tip}import the module that defines it or register it under the "
+            f"{ENTRY_POINT_GROUP!r} entry-point group (known: {', '.join(sorted(_TYPES))})",
+        )
+    return _TYPES[name]
+
+
+@attrs.define(kw_only=True, slots=False)
+class Artifact:
+    """A path with typed metadata; subclasses add typed fields (FORMATS.md section 1)."""
+
+    path_kind: ClassVar[Literal["dir", "file", "auto"]] = "auto"
+    _min_values: ClassVar[Mapping[str, float]] = {}
+
+    path: str = attrs.field(converter=_path_str)
+    name: str | None = None
+    created_at: str = attrs.field(factory=_now)
+    producer: str | None = None
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    tracking: dict[str, Any] | None = None
+    _ref: ArtifactRef | None = attrs.field(default=None, init=False, repr=False, eq=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _TYPES[cls.__name__] = cls
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Artifact:
+        # Reject unknown keyword fields with a suggestion, before attrs' bare TypeError.
+        known = [a.alias or a.name for a in attrs.fields(cls) if a.init]
+        unknown = [k for k in kwargs if k not in known]
+        if unknown:
+            problems = []
+            for key in unknown:
+                near = closest(key, [k for k in known if k != "path"] or known)
+                problems.append(
+                    f"{key}: unknown field of {cls.__name__}"
+                    + (f" (did you mean {near!r}?)" if near else "")
+                )
+            raise ArtifactMetadataError(
+                f"invalid {cls.__name__}: {'; '.join(problems)}",
+                path="<constructor>",
+                key=unknown[0],
+                problems=problems,
+            )
+        return super().__new__(cls)
+
+    def __attrs_post_init__(self) -> None:
+        problems = self._problems("")
+        if problems:
+            raise ArtifactMetadataError(
+                f"invalid {type(self).__name__}: {'; '.join(problems)}",
+                path=self.path,
+                problems=problems,
+            )
+
+    # -- fields ----------------------------------------------------------------------------
+
+    @classmethod
+    def typed_fields(cls) -> tuple[str, ...]:
+        """Names of the typed fields a subclass adds (mirrored into `metadata`)."""
+        return tuple(f.name for f in attrs.fields(cls) if f.init and f.name not in BASE_KEYS)
+
+    def _problems(self, prefix: str) -> list[str]:
+        attrs.resolve_types(type(self))
+        problems: list[str] = []
+        for f in attrs.fields(type(self)):
+            if not f.init or f.name == "path":
+                continue
+            value = getattr(self, f.name)
+            structure_value(value, f.type, prefix + f.name, problems, _build_nested)
+            minimum = self._min_values.get(f.name)
+            if minimum is not None and isinstance(value, int | float) and value < minimum:
+                problems.append(f"{prefix}{f.name}: must be >= {minimum:g}, got {value!r}")
+        return problems
+
+    @property
+    def type(self) -> str:
+        """The artifact type name written to `metadata.json` (the class name)."""
+        return type(self).__name__
+
+    @property
+    def uri(self) -> str | None:
+        """Pinned `art://name:vN` once saved or loaded from the registry, else None."""
+        return self._ref.uri if self._ref is not None else None
+
+    @property
+    def ref(self) -> ArtifactRef | None:
+        """The registry version this object was saved as or loaded from."""
+        return self._ref
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Numeric metadata values (for trackers)."""
+        return {
+            k: float(v)
+            for k, v in self.to_dict()["metadata"].items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+
+    # -- (de)serialisation ------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `metadata.json` object, keys in a stable order."""
+        typed = {name: _jsonable(getattr(self, name)) for name in self.typed_fields()}
+        mirrored = dict(self.metadata)
+        mirrored.update({k: v for k, v in typed.items() if v is not None})
+        out: dict[str, Any] = {
+            "path": self.path,
+            "type": self.type,
+            "name": self.name,
+            "created_at": self.created_at,
+            "producer": self.producer,
+        }
+        out.update(typed)
+        out["metadata"] = mirrored
+        out["tracking"] = self.tracking
+        return out
+
+    @classmethod
+    def from_dict(cls: builtins.type[A], data: Any, *, source: str = "<dict>") -> A:
+        """Build the right (sub)class from a `metadata.json` object; every problem is reported."""
+        if not isinstance(data, dict):
+            raise ArtifactMetadataError(
+                f"artifact metadata in {source} must be a JSON object, got {type(data).__name__}",
+                path=source,
+            )
+        type_name = data.get("type")
+        target: builtins.type[Artifact] = cls
+        if isinstance(type_name, str) and type_name not in ("artifact", cls.__name__):
+            target = artifact_type(type_name, path=source)
+            if not issubclass(target, cls):
+                raise ArtifactTypeError(
+                    f"{source} holds a {type_name}, not a {cls.__name__}",
+                    type_name=type_name,
+                    expected=cls.__name__,
+                    path=source,
+                    hint=f"load it with {type_name}.load() or Artifact.load()",
+                )
+        elif type_name is not None and not isinstance(type_name, str):
+            raise ArtifactMetadataError(
+                f"{source}: 'type' must be a string", path=source, key="type"
+            )
+        attrs.resolve_types(target)
+        fields = {f.name: f for f in attrs.fields(target) if f.init}
+        known = [*BASE_KEYS, *target.typed_fields()]
+        problems: list[str] = []
+        for key in data:
+            if key not in known:
+                near = closest(key, known)
+                tip = f" (did you mean {near!r}?)" if near else ""
+                problems.append(f"{key}: unknown field of {target.__name__}{tip}")
+        if "path" not in data:
+            problems.append("path: required field is missing")
+        elif not isinstance(data["path"], str):
+            problems.append("path: expected string")
+        meta = data.get("metadata") or {}
+        if not isinstance(meta, dict):
+            problems.append("metadata: expected object")
+            meta = {}
+        kwargs: dict[str, Any] = {}
+        for name, f in fields.items():
+            if name in data:
+                value = data[name]
+            elif name in target.typed_fields() and name in meta:
+                value = meta[name]  # earlier-kit files may carry typed fields only here
+            else:
+                if f.default is attrs.NOTHING:
+                    problems.append(f"{name}: required field is missing")
+                continue
+            kwargs[name] = structure_value(value, f.type, name, problems, _build_nested)
+        if problems:
+            raise ArtifactMetadataError(
+                f"invalid {target.__name__} metadata in {source}: {'; '.join(problems)}",
+                path=source,
+                key=problems[0].split(":", 1)[0],
+                problems=problems,
+                hint="fix or remove the named fields",
+            )
+        try:
+            return target(**kwargs)  # type: ignore[return-value]
+        except ArtifactMetadataError as exc:
+            raise ArtifactMetadataError(
+                f"invalid {target.__name__} metadata in {source}: {'; '.join(exc.problems)}",
+                path=source,
+                problems=exc.problems,
+            ) from exc
+
+    def metadata_file(self) -> str:
+        """Where this artifact's `metadata.json` is written."""
+        return metadata_file_for(self.path, path_kind=self.path_kind)
+
+    def write_metadata(self) -> str:
+        """Write `metadata.json` next to the data atomically (temp file + rename)."""
+        target = self.metadata_file()
+        directory = os.path.dirname(target)
+        os.makedirs(directory, exist_ok=True)
+        tmp = os.path.join(directory, f".metadata.json.{os.getpid()}.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, target)
+        return target
+
+    # -- registry ---------------------------------------------------------------------------
+
+    def save(
+        self,
+        name: str | None = None,
+        *,
+        aliases: Iterable[str] = (),
+        inputs: Iterable[str] | None = None,
+        registry: ArtifactRegistry | None = None,
+        copy: bool = False,
+        hash_mode: Literal["full", "sampled", "none"] = "full",
+    ) -> ArtifactRef:
+        """Write `metadata.json` and publish a new version (default name: the type name)."""
+        from kit_artifacts import hooks
+        from kit_artifacts._registry import get_registry
+
+        reg = registry if registry is not None else get_registry()
+        self.name = name or self.name or self.type
+        if self.producer is None:
+            self.producer = hooks.current_producer().run_id
+        if "://" not in self.path:
+            self.write_metadata()
+        ref = reg.publish(
+            self, self.name, aliases=aliases, inputs=inputs, copy=copy, hash_mode=hash_mode
+        )
+        self._ref = ref
+        return ref
+
+    @classmethod
+    def load(cls: builtins.type[A], path: str | os.PathLike[str]) -> A:
+        """Load from a data path (directory, data file, or `metadata.json` itself)."""
+        from kit_artifacts import hooks
+
+        probe = _path_str(path)
+        guess = "file" if os.path.isfile(probe) else "dir"
+        meta_path = metadata_file_for(probe, path_kind=guess)
+        artifact = cls.from_dict(read_json_file(meta_path), source=meta_path)
+        hooks.emit(hooks.ArtifactEvent("used", None, artifact.path, artifact.type, artifact.path))
+        return artifact
+
+    @classmethod
+    def from_uri(cls: builtins.type[A], uri: str, *, registry: ArtifactRegistry | None = None) -> A:
+        """Load the version an `art://` URI names, pinned (emits a `used` event)."""
+        from kit_artifacts._registry import get_registry, resolve_remote
+
+        remote = resolve_remote(uri)
+        if remote is not None:
+            return cls.load(remote)
+        reg = registry if registry is not None else get_registry()
+        ref = reg.resolve(uri)
+        artifact: A = reg.load(ref, expected=cls)
+        reg.note_used(ref)
+        return artifact
+
+
+def _jsonable(value: Any) -> Any:
+    if attrs.has(type(value)):
+        return attrs.asdict(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@attrs.define(kw_only=True, slots=False)
+class ModelArtifact(Artifact):
+    """A model checkpoint (path = checkpoint directory)."""
+
+    path_kind: ClassVar[Literal["dir", "file", "auto"]] = "dir"
+    _min_values: ClassVar[Mapping[str, float]] = {"step": 0}
+
+    step: int
+    final_loss: float | None = None
+
+
+_DATA_MIN = {
+    "total_tokens": 0,
+    "total_sequences": 0,
+    "elapsed_sec": 0,
+    "num_shards": 0,
+    "train_tokens": 0,
+    "valid_tokens": 0,
+    "test_tokens": 0,
+    "pack_size": 1,
+}
+
+
+@attrs.define(kw_only=True, slots=False)
+class PretrainBlendsArtifact(Artifact):
+    """Tokenized pretraining data (path = output directory holding `blend.json` and shards)."""
+
+    path_kind: ClassVar[Literal["dir", "file", "auto"]] = "dir"
+    _min_values: ClassVar[Mapping[str, float]] = _DATA_MIN
+
+    total_tokens: int
+    total_sequences: int
+    elapsed_sec: float = 0.0
+    num_shards: int | None = None
+    blend_path: str | None = None
+    train_tokens: int | None = None
+    valid_tokens: int | None = None
+    test_tokens: int | None = None
+    source_datasets: list[InputDatasetInfo | str] = attrs.field(factory=list)
+    tokenizer_uri: str | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class SFTDataArtifact(Artifact):
+    """Packed SFT data in Parquet (path = output directory)."""
+
+    path_kind: ClassVar[Literal["dir", "file", "auto"]] = "dir"
+    _min_values: ClassVar[Mapping[str, float]] = _DATA_MIN
+
+    total_tokens: int
+    total_sequences: int
+    elapsed_sec: float = 0.0
+    pack_size: int | None = None
+    blend_path: str | None = None
+    num_shards: int | None = None
+    data_format: str = "packed_sft_parquet"
+    source_datasets: list[InputDatasetInfo | str] = attrs.field(factory=list)
+    tokenizer_uri: str | None = None
+    training_path: str | None = None
+    validation_path: str | None = None
+    test_path: str | None = None
+    metadata_path: str | None = None
+
+
+@attrs.define(kw_only=True, slots=False)
+class SplitJsonlDataArtifact(Artifact):
+    """RL JSONL data (path = the `manifest.json` file naming the per-split JSONL files)."""
+
+    path_kind: ClassVar[Literal["dir", "file", "auto"]] = "file"
+    _min_values: ClassVar[Mapping[str, float]] = _DATA_MIN
+
+    total_sequences: int
+    elapsed_sec: float = 0.0
+    train: str | None = None
+    val: str | None = None
+    test: str | None = None
+    source_datasets: list[InputDatasetInfo | str] = attrs.field(factory=list)
+
+
+register_artifact_type(Artifact)

@@ -1,0 +1,504 @@
+"""`ArtifactRegistry`: versions, aliases and records under a local or fsspec root.
+
+Layout (one for every backend):
+
+    {root}/{name}/v{N}/version.json        the version record; its creation IS the commit
+    {root}/{name}/v{N}/consumers/{c}@v{M}  reverse-lineage markers (who used this version)
+    {root}/{name}/aliases/{alias}          "N" (latest is automatic), replaced atomically
+    {root}/{name}/next                     hint: the next free number (never trusted blindly)
+    {root}/{name}/manifests/{token}.json   per-file integrity manifest, written before commit
+    {root}/{name}/blobs/{token}/...        data copied in on request (zero-copy otherwise)
+
+Publishing writes the manifest under a unique token, then `claim`s the first free
+`v{N}/version.json` starting at the hint (an atomic create-if-absent of a complete file), so
+two publishers can never get the same number and a crash never leaves a visible partial
+version. `latest` is updated under a lock to max(current, N); readers treat it as a lower bound
+and probe `v{N+1}` forward, which also heals a crash between commit and alias update. Every
+resolution reads O(1) small files however many versions exist.
+"""
+
+# String paths on purpose: these hot paths use os-level atomic primitives (os.link, os.replace,
+# os.open) and also carry fsspec URLs, which pathlib would mangle (s3:// -> s3:/).
+# ruff: noqa: PTH100, PTH103, PTH105, PTH108, PTH110, PTH111, PTH112, PTH113, PTH114, PTH116, PTH118, PTH119, PTH120, PTH202
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+import attrs
+
+from kit_artifacts import hooks
+from kit_artifacts._artifacts import Artifact, artifact_type, parse_json_bytes
+from kit_artifacts._integrity import Manifest, VerifyReport, compare, compute_manifest
+from kit_artifacts._ref import ArtifactRef
+from kit_artifacts._storage import Storage, open_storage
+from kit_artifacts._uri import ArtURI, WandbArtURI, parse_art_uri, validate_alias, validate_name
+from kit_artifacts.errors import (
+    ArtifactMetadataError,
+    ArtifactNotFoundError,
+    ArtifactTypeError,
+    ArtifactURIError,
+    RegistryError,
+    format_versions,
+)
+
+__all__ = [
+    "RECORD_FORMAT",
+    "ArtifactRegistry",
+    "VersionRecord",
+    "get_registry",
+    "resolve_remote",
+]
+
+RECORD_FORMAT = "kit-artifacts/version-record/1"
+
+
+@attrs.frozen
+class VersionRecord:
+    """Everything recorded about one published version."""
+
+    name: str
+    version: int
+    type: str
+    path: str
+    created_at: str
+    inputs: tuple[str, ...]
+    producer: hooks.Producer
+    artifact: dict[str, Any] = attrs.field(eq=False)
+    manifest: str | None = None
+    integrity: dict[str, Any] | None = None
+    copied: bool = False
+
+    @property
+    def ref(self) -> ArtifactRef:
+        """The pinned reference to this version."""
+        return ArtifactRef(self.name, self.version, self.path, self.type)
+
+    @property
+    def uri(self) -> str:
+        """`art://name:vN`."""
+        return f"art://{self.name}:v{self.version}"
+
+
+def _producer_json(p: hooks.Producer) -> dict[str, Any]:
+    return {
+        "run_id": p.run_id,
+        "argv": list(p.argv),
+        "git_commit": p.git_commit,
+        "git_dirty": p.git_dirty,
+        "config_digest": p.config_digest,
+    }
+
+
+def resolve_remote(uri: str) -> str | None:
+    """Local path for a W&B-form URI through kit-track's resolver; None for registry URIs."""
+    if not isinstance(uri, str) or not uri.startswith("art://"):
+        return None
+    parsed = parse_art_uri(uri)
+    if not isinstance(parsed, WandbArtURI):
+        return None
+    resolver = hooks.get_remote_resolver()
+    if resolver is None:
+        raise ArtifactURIError(
+            f"{uri} is a W&B artifact URI but no W&B resolver is registered",
+            uri=uri,
+            hint="W&B support needs kit-track and wandb installed (kit_track registers it), "
+            "or use a registry URI art://NAME:VERSION",
+        )
+    return resolver(parsed.entity, parsed.project, parsed.name, parsed.version)
+
+
+class ArtifactRegistry:
+    """Versioned artifacts under `root` (a local path or an fsspec URL such as s3://b/p)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        storage_options: dict[str, Any] | None = None,
+        storage: Storage | None = None,
+    ) -> None:
+        self.root = os.fspath(root)
+        self.storage: Storage = (
+            storage if storage is not None else open_storage(self.root, storage_options)
+        )
+
+    def __repr__(self) -> str:
+        return f"ArtifactRegistry({self.root!r})"
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _read_int(self, key: str) -> int | None:
+        try:
+            text = self.storage.read_bytes(key).decode("ascii").strip()
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            return None
+        return int(text) if text.isdigit() else None
+
+    def _record_key(self, name: str, version: int) -> str:
+        return f"{name}/v{version}/version.json"
+
+    def _read_record(self, name: str, version: int) -> VersionRecord | None:
+        key = self._record_key(name, version)
+        try:
+            raw = self.storage.read_bytes(key)
+        except FileNotFoundError:
+            return None
+        where = self.storage.local_path(key) or f"{self.root}/{key}"
+        data = parse_json_bytes(raw, where, "version record")
+        try:
+            prod = data["producer"]
+            return VersionRecord(
+                name=name,
+                version=version,
+                type=str(data["type"]),
+                path=str(data["path"]),
+                created_at=str(data["created_at"]),
+                inputs=tuple(str(i) for i in data.get("inputs", ())),
+                producer=hooks.Producer(
+                    run_id=str(prod["run_id"]),
+                    argv=tuple(prod.get("argv", ())),
+                    git_commit=prod.get("git_commit"),
+                    git_dirty=prod.get("git_dirty"),
+                    config_digest=prod.get("config_digest"),
+                ),
+                artifact=dict(data["artifact"]),
+                manifest=data.get("manifest"),
+                integrity=data.get("integrity"),
+                copied=bool(data.get("copied", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactMetadataError(
+                f"malformed version record {where}: {type(exc).__name__} {exc}",
+                path=where,
+                hint="restore the file or remove the version directory",
+            ) from exc
+
+    def names(self) -> list[str]:
+        """Every artifact name that has at least one entry, sorted."""
+        out = []
+        for entry in self.storage.list_names(""):
+            try:
+                validate_name(entry)
+            except ArtifactURIError:
+                continue
+            out.append(entry)
+        return sorted(out)
+
+    def versions(self, name: str) -> list[int]:
+        """Committed version numbers of `name`, ascending (lists the name's directory)."""
+        validate_name(name)
+        found = []
+        for entry in self.storage.list_names(name):
+            if entry.startswith("v") and entry[1:].isdigit():
+                number = int(entry[1:])
+                if self.storage.exists(self._record_key(name, number)):
+                    found.append(number)
+        return sorted(found)
+
+    def aliases(self, name: str) -> dict[str, int]:
+        """Every alias of `name` (including `latest`) and the version it points at."""
+        validate_name(name)
+        out: dict[str, int] = {}
+        for alias in self.storage.list_names(f"{name}/aliases"):
+            if alias.startswith("."):
+                continue
+            value = self._read_int(f"{name}/aliases/{alias}")
+            if value is not None:
+                out[alias] = value
+        if "latest" in out:
+            out["latest"] = self._latest(name) or out["latest"]
+        return dict(sorted(out.items()))
+
+    def _latest(self, name: str) -> int | None:
+        hint = self._read_int(f"{name}/aliases/latest")
+        if hint is None:
+            known = self.versions(name)
+            return known[-1] if known else None
+        # `latest` is a lower bound: a publisher may have died between commit and alias write.
+        while self.storage.exists(self._record_key(name, hint + 1)):
+            hint += 1
+        return hint
+
+    def _not_found(self, ref: str, name: str, what: str) -> ArtifactNotFoundError:
+        known = self.versions(name) if name in self.names() else []
+        aliases = sorted(self.aliases(name)) if known else []
+        if not known:
+            near = [n for n in self.names() if n.lower() == name.lower()]
+            hint = f"no artifact named {name!r} in {self.root}" + (
+                f"; did you mean {near[0]!r}?" if near else ""
+            )
+        else:
+            hint = f"existing versions: {format_versions(known)}" + (
+                f"; aliases: {', '.join(aliases)}" if aliases else ""
+            )
+        return ArtifactNotFoundError(
+            f"{what} not found: {ref}", ref=ref, available=known, aliases=aliases, hint=hint
+        )
+
+    def _version_number(self, parsed: ArtURI, text: str) -> int:
+        name = parsed.name
+        if parsed.version in (None, "latest"):
+            latest = self._latest(name)
+            if latest is None:
+                raise self._not_found(text, name, "artifact")
+            return latest
+        pinned = parsed.pinned_version
+        if pinned is not None:
+            return pinned
+        value = self._read_int(f"{name}/aliases/{parsed.version}")
+        if value is None:
+            raise self._not_found(text, name, f"alias {parsed.version!r}")
+        return value
+
+    def resolve(self, uri_or_name: str) -> ArtifactRef:
+        """Pin `art://NAME[:VER][/SUB]` (or bare `NAME[:VER]`) to one version; O(1) reads.
+
+        A SUBPATH is joined onto the returned `path`.
+        """
+        parsed = parse_art_uri(uri_or_name, allow_bare=True)
+        if isinstance(parsed, WandbArtURI):
+            resolve_remote(str(parsed))  # raises the clear error when no resolver exists
+            raise ArtifactURIError(
+                f"{uri_or_name} is a W&B artifact URI, not one of registry {self.root}",
+                uri=uri_or_name,
+                hint="load it with Artifact.from_uri(), which asks the W&B resolver",
+            )
+        number = self._version_number(parsed, uri_or_name)
+        record = self._read_record(parsed.name, number)
+        if record is None:
+            raise self._not_found(uri_or_name, parsed.name, "version")
+        ref = record.ref
+        if parsed.subpath:
+            ref = attrs.evolve(ref, path=f"{ref.path.rstrip('/')}/{parsed.subpath}")
+        return ref
+
+    def record(self, ref: ArtifactRef | str) -> VersionRecord:
+        """The full record (inputs, producer, metadata) of a version."""
+        if isinstance(ref, str):
+            ref = self.resolve(ref)
+        record = self._read_record(ref.name, ref.version)
+        if record is None:
+            raise self._not_found(ref.uri, ref.name, "version")
+        return record
+
+    def load(self, ref: ArtifactRef | str, *, expected: type[Artifact] = Artifact) -> Any:
+        """Rebuild the typed artifact a version recorded (no access to the data needed)."""
+        record = self.record(ref)
+        source = f"{self.root}/{record.name}/v{record.version}/version.json"
+        cls = artifact_type(record.type, path=source)
+        if not issubclass(cls, expected):
+            raise ArtifactTypeError(
+                f"{record.uri} is a {record.type}, not a {expected.__name__}",
+                type_name=record.type,
+                expected=expected.__name__,
+                path=source,
+                hint=f"load it with {record.type}.from_uri() or Artifact.from_uri()",
+            )
+        artifact = cls.from_dict(record.artifact, source=source)
+        artifact.path = record.path
+        artifact._ref = record.ref
+        return artifact
+
+    def note_used(self, ref: ArtifactRef) -> None:
+        """Emit the `used` event for a pinned version (lineage of the current run)."""
+        hooks.emit(hooks.ArtifactEvent("used", ref, ref.uri, ref.type, ref.path))
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _candidates(self, name: str) -> Iterator[str]:
+        start = self._read_int(f"{name}/next")
+        if start is None:
+            known = [
+                int(e[1:])
+                for e in self.storage.list_names(name)
+                if e.startswith("v") and e[1:].isdigit()
+            ]
+            start = max(known, default=0) + 1
+        number = max(start, 1)
+        while True:
+            yield self._record_key(name, number)
+            number += 1
+
+    def publish(
+        self,
+        artifact: Artifact,
+        name: str | None = None,
+        *,
+        aliases: Iterable[str] = (),
+        inputs: Iterable[str] | None = None,
+        producer: hooks.Producer | None = None,
+        copy: bool = False,
+        hash_mode: Literal["full", "sampled", "none"] = "full",
+    ) -> ArtifactRef:
+        """Publish a new version of `name`; inputs default to the URIs used in this process."""
+        name = validate_name(name or artifact.name or artifact.type)
+        alias_list = [validate_alias(a) for a in aliases if a != "latest"]
+        input_list = list(hooks.used_inputs() if inputs is None else inputs)
+        for item in input_list:
+            if item.startswith("art://"):
+                parsed = parse_art_uri(item)
+                if isinstance(parsed, ArtURI) and parsed.pinned_version is None:
+                    raise ArtifactURIError(
+                        f"input {item} is not pinned",
+                        uri=item,
+                        hint="record inputs as art://NAME:vN",
+                    )
+        who = producer if producer is not None else hooks.current_producer()
+        token = uuid.uuid4().hex
+        data_path = artifact.path
+        if copy:
+            if "://" in data_path or not os.path.exists(data_path):
+                raise ArtifactNotFoundError(
+                    f"cannot copy {data_path} into {self.root}: not an existing local path",
+                    ref=data_path,
+                    hint="copy=True takes local data; publish remote data zero-copy",
+                )
+            target = f"{name}/blobs/{token}"
+            if os.path.isfile(data_path):
+                target += "/" + os.path.basename(data_path)
+            data_path = self.storage.put_tree(artifact.path, target)
+        manifest_key = None
+        integrity = None
+        if "://" not in artifact.path and os.path.exists(artifact.path):
+            manifest = compute_manifest(artifact.path, hash_mode)
+            manifest = attrs.evolve(manifest, root=data_path)
+            manifest_key = f"{name}/manifests/{token}.json"
+            self.storage.write_atomic(
+                manifest_key, json.dumps(manifest.to_json(), separators=(",", ":")).encode()
+            )
+            integrity = {
+                "algorithm": manifest.algorithm,
+                "mode": hash_mode,
+                "files": len(manifest.files),
+                "bytes": manifest.total_bytes,
+            }
+        body = artifact.to_dict()
+        body["name"] = name
+        body["path"] = data_path
+        if body.get("producer") is None:
+            body["producer"] = who.run_id
+        record = {
+            "format": RECORD_FORMAT,
+            "name": name,
+            "type": artifact.type,
+            "path": data_path,
+            "created_at": body["created_at"],
+            "inputs": input_list,
+            "producer": _producer_json(who),
+            "manifest": manifest_key,
+            "integrity": integrity,
+            "copied": copy,
+            "artifact": body,
+        }
+        payload = json.dumps(record, separators=(",", ":")).encode()
+        try:
+            key = self.storage.claim(self._candidates(name), payload)
+        except OSError as exc:
+            raise RegistryError(
+                f"cannot publish {name} under {self.root}: {exc}", root=self.root
+            ) from exc
+        version = int(key.split("/")[1][1:])
+        self.storage.write_atomic(f"{name}/next", f"{version + 1}\n".encode())
+        with self.storage.lock(f"{name}/.lock"):
+            current = self._read_int(f"{name}/aliases/latest")
+            if current is None or current < version:
+                self.storage.write_atomic(f"{name}/aliases/latest", f"{version}\n".encode())
+            for alias in alias_list:
+                self.storage.write_atomic(f"{name}/aliases/{alias}", f"{version}\n".encode())
+        for item in input_list:
+            parsed_input = parse_art_uri(item) if item.startswith("art://") else None
+            if isinstance(parsed_input, ArtURI) and parsed_input.pinned_version is not None:
+                base = f"{parsed_input.name}/v{parsed_input.pinned_version}"
+                self.storage.write_atomic(f"{base}/consumers/{name}@v{version}", b"")
+        ref = ArtifactRef(name, version, data_path, artifact.type)
+        hooks.emit(hooks.ArtifactEvent("published", ref, ref.uri, ref.type, ref.path))
+        return ref
+
+    def set_alias(self, name: str, alias: str, version: int | str) -> ArtifactRef:
+        """Point `alias` at an existing version (atomic replace); returns that version."""
+        validate_name(name)
+        if alias == "latest":
+            raise ArtifactURIError(
+                "'latest' is maintained automatically", uri=alias, hint="choose another alias"
+            )
+        validate_alias(alias)
+        target = self.resolve(
+            f"{name}:{version}" if not isinstance(version, str) else f"{name}:{version}"
+        )
+        with self.storage.lock(f"{name}/.lock"):
+            self.storage.write_atomic(f"{name}/aliases/{alias}", f"{target.version}\n".encode())
+        return target
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Delete a custom alias (missing is an error naming the existing ones)."""
+        validate_name(name)
+        validate_alias(alias)
+        if alias not in self.aliases(name):
+            raise self._not_found(f"{name}:{alias}", name, f"alias {alias!r}")
+        with self.storage.lock(f"{name}/.lock"):
+            self.storage.remove_tree(f"{name}/aliases/{alias}")
+
+    def consumers(self, ref: ArtifactRef) -> list[ArtifactRef]:
+        """Versions that recorded `ref` as an input (reverse lineage markers)."""
+        out = []
+        for marker in self.storage.list_names(f"{ref.name}/v{ref.version}/consumers"):
+            name, _, ver = marker.partition("@v")
+            if ver.isdigit():
+                record = self._read_record(name, int(ver))
+                if record is not None:
+                    out.append(record.ref)
+        return sorted(out, key=lambda r: (r.name, r.version))
+
+    # -- integrity --------------------------------------------------------------------------
+
+    def manifest(self, ref: ArtifactRef | str) -> Manifest | None:
+        """The per-file manifest recorded at publish, or None if the data was not hashed."""
+        record = self.record(ref)
+        if record.manifest is None:
+            return None
+        where = self.storage.local_path(record.manifest) or f"{self.root}/{record.manifest}"
+        try:
+            raw = self.storage.read_bytes(record.manifest)
+        except FileNotFoundError as exc:
+            raise ArtifactMetadataError(
+                f"manifest of {record.uri} is missing: {where}", path=where
+            ) from exc
+        data = parse_json_bytes(raw, where, "integrity manifest")
+        try:
+            return Manifest.from_json(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactMetadataError(
+                f"malformed integrity manifest {where}: {exc}", path=where
+            ) from exc
+
+    def verify(self, uri: ArtifactRef | str) -> VerifyReport:
+        """Re-hash a version's files: which are missing, changed, or extra."""
+        record = self.record(uri)
+        manifest = self.manifest(record.ref)
+        if manifest is None:
+            raise ArtifactMetadataError(
+                f"{record.uri} has no integrity manifest (its data was not local at publish)",
+                path=f"{self.root}/{record.name}/v{record.version}",
+            )
+        return compare(record.uri, manifest, record.path)
+
+
+def get_registry() -> ArtifactRegistry:
+    """The registry at `NEMOTRON_ARTIFACTS_ROOT`, else `$NEMOTRON_HOME/artifacts`."""
+    root = os.environ.get("NEMOTRON_ARTIFACTS_ROOT")
+    if not root:
+        home = os.environ.get("NEMOTRON_HOME") or os.path.join(os.path.expanduser("~"), ".nemotron")
+        root = os.path.join(home, "artifacts")
+    cached = _CACHE.get(root)
+    if cached is None:
+        cached = _CACHE[root] = ArtifactRegistry(root)
+    return cached
+
+
+_CACHE: dict[str, ArtifactRegistry] = {}
