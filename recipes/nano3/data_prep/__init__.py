@@ -1,0 +1,69 @@
+"""nano3 data prep: pretrain (Megatron bin/idx + blend), SFT (packed Parquet), RL (JSONL).
+
+Stages run as `python -m nano3.data_prep.{pretrain,sft,rl} --config FILE [overrides]`; the
+heavy work is in plain functions (`prepare_pretrain`, `prepare_sft`, `prepare_rl`) that
+return the typed artifact (unsaved) on the merging rank and None on the others.
+"""
+from __future__ import annotations
+
+from nano3.data_prep._config import (
+    ChatTemplate,
+    DatasetSpec,
+    ErrorPolicy,
+    ParallelSpec,
+    PretrainConfig,
+    RLConfig,
+    SampleSpec,
+    SFTConfig,
+    TokenizerSpec,
+    validate_config,
+)
+from nano3.data_prep._indexed import IndexedReader, IndexedWriter
+from nano3.data_prep._packing import pack_ffd, pack_ffd_reference
+from nano3.data_prep._runner import resolve_rank
+from nano3.data_prep._stage import published_name
+from nano3.data_prep._tokenizer import FakeTokenizer, Tokenizer, load_tokenizer
+from nano3.data_prep.errors import (
+    DataPrepConfigError,
+    DataPrepError,
+    EmptyInputError,
+    InputNotFoundError,
+    InputRecordError,
+    MergeTimeoutError,
+    TokenizerError,
+)
+from nano3.data_prep.pretrain import prepare_pretrain
+from nano3.data_prep.rl import prepare_rl
+from nano3.data_prep.sft import prepare_sft
+
+__all__ = [
+    "ChatTemplate",
+    "DataPrepConfigError",
+    "DataPrepError",
+    "DatasetSpec",
+    "EmptyInputError",
+    "ErrorPolicy",
+    "FakeTokenizer",
+    "IndexedReader",
+    "IndexedWriter",
+    "InputNotFoundError",
+    "InputRecordError",
+    "MergeTimeoutError",
+    "ParallelSpec",
+    "PretrainConfig",
+    "RLConfig",
+    "SFTConfig",
+    "SampleSpec",
+    "Tokenizer",
+    "TokenizerError",
+    "TokenizerSpec",
+    "load_tokenizer",
+    "pack_ffd",
+    "pack_ffd_reference",
+    "prepare_pretrain",
+    "prepare_rl",
+    "prepare_sft",
+    "published_name",
+    "resolve_rank",
+    "validate_config",
+]

@@ -1,0 +1,255 @@
+"""Typed configs of the three data prep stages, and their semantic validation.
+
+Types are checked by `kit_config.structure`; `validate_config` then checks what types cannot
+say (positive weights, known split names, ...) and reports EVERY problem with its key path.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from nano3.data_prep.errors import DataPrepConfigError, SpecProblem
+
+__all__ = [
+    "SPLITS",
+    "ChatTemplate",
+    "DatasetSpec",
+    "ErrorPolicy",
+    "ParallelSpec",
+    "PretrainConfig",
+    "RLConfig",
+    "SFTConfig",
+    "SampleSpec",
+    "StageConfig",
+    "TokenizerSpec",
+    "output_root",
+    "parse_split",
+    "validate_config",
+]
+
+#: The split names of pretrain blends (Megatron's names); RL/SFT map "valid" to their own.
+SPLITS: tuple[str, str, str] = ("train", "valid", "test")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_MiB = 1 << 20
+
+
+@attrs.define(frozen=True)
+class DatasetSpec:
+    """One input dataset of a blend: where it is, its weight, split and text field."""
+
+    name: str
+    path: str
+    weight: float = 1.0
+    #: "train" | "valid" | "test" (the whole dataset) or ratios "98,1,1" (per document).
+    split: str = "98,1,1"
+    text_field: str = "text"
+    #: "auto" (from the extension), "jsonl" or "parquet".
+    format: str = "auto"
+    subset: str | None = None
+
+
+@attrs.define(frozen=True)
+class TokenizerSpec:
+    """Which tokenizer: `gpt2` (bundled offline), a tokenizer.json, a rank file, or hf://ID."""
+
+    source: str = "gpt2"
+    #: "tiktoken" (fast BPE) or "hf" (HF `tokenizers`).
+    backend: Literal["tiktoken", "hf"] = "tiktoken"
+    eod_token: str = "<|endoftext|>"
+    #: pre-tokenizer regex for tiktoken rank files: "gpt2", "cl100k" or a regex.
+    pattern: str = "gpt2"
+
+
+@attrs.define(frozen=True)
+class ErrorPolicy:
+    """What to do with a malformed record: fail at once (with file and line) or skip and count."""
+
+    policy: Literal["fail", "skip"] = "fail"
+
+
+@attrs.define(frozen=True)
+class SampleSpec:
+    """A deterministic document sample; a sampled run publishes under a distinct name."""
+
+    fraction: float | None = None
+
+
+@attrs.define(frozen=True)
+class ParallelSpec:
+    """Processes on this machine, and this task's rank among tasks (None: from the env)."""
+
+    num_workers: int = 1
+    rank: int | None = None
+    world_size: int | None = None
+    merge_timeout_s: float = 3600.0
+    progress: bool = True
+
+
+@attrs.define(frozen=True)
+class ChatTemplate:
+    """How chat turns become text; assistant content and `turn_end` carry the loss."""
+
+    turn_start: str = "<|im_start|>{role}\n"
+    turn_end: str = "<|im_end|>\n"
+
+
+@attrs.define(frozen=True)
+class PretrainConfig:
+    """Pretrain data prep: text datasets to Megatron bin/idx shards and a per-split blend."""
+
+    name: str
+    blend: list[DatasetSpec]
+    #: None: $NEMOTRON_HOME/data (default ~/.nemotron/data).
+    output_dir: str | None = None
+    tokenizer: TokenizerSpec = attrs.Factory(TokenizerSpec)
+    append_eod: bool = True
+    shard_bytes: int = 256 * _MiB
+    batch_docs: int = 1024
+    seed: int = 1234
+    sample: SampleSpec = attrs.Factory(SampleSpec)
+    errors: ErrorPolicy = attrs.Factory(ErrorPolicy)
+    parallel: ParallelSpec = attrs.Factory(ParallelSpec)
+
+
+@attrs.define(frozen=True)
+class SFTConfig:
+    """SFT data prep: chat JSONL to loss-masked, packed Parquet."""
+
+    name: str
+    blend: list[DatasetSpec]
+    #: None: $NEMOTRON_HOME/data (default ~/.nemotron/data).
+    output_dir: str | None = None
+    tokenizer: TokenizerSpec = attrs.Factory(TokenizerSpec)
+    template: ChatTemplate = attrs.Factory(ChatTemplate)
+    pack_size: int = 2048
+    overlong: Literal["truncate", "drop"] = "truncate"
+    shard_bytes: int = 64 * _MiB
+    batch_docs: int = 512
+    seed: int = 1234
+    sample: SampleSpec = attrs.Factory(SampleSpec)
+    errors: ErrorPolicy = attrs.Factory(ErrorPolicy)
+    parallel: ParallelSpec = attrs.Factory(ParallelSpec)
+
+
+@attrs.define(frozen=True)
+class RLConfig:
+    """RL data prep: prompt/answer JSONL to per-split JSONL and a manifest."""
+
+    name: str
+    blend: list[DatasetSpec]
+    #: None: $NEMOTRON_HOME/data (default ~/.nemotron/data).
+    output_dir: str | None = None
+    prompt_field: str = "prompt"
+    answer_field: str = "answer"
+    shard_bytes: int = 64 * _MiB
+    batch_docs: int = 4096
+    seed: int = 1234
+    sample: SampleSpec = attrs.Factory(SampleSpec)
+    errors: ErrorPolicy = attrs.Factory(ErrorPolicy)
+    parallel: ParallelSpec = attrs.Factory(ParallelSpec)
+
+
+StageConfig = PretrainConfig | SFTConfig | RLConfig
+
+
+def output_root(cfg: StageConfig) -> Path:
+    """Where outputs go: `output_dir`, else `$NEMOTRON_HOME/data` (default ~/.nemotron)."""
+    if cfg.output_dir:
+        return Path(cfg.output_dir).expanduser().resolve()
+    home = os.environ.get("NEMOTRON_HOME") or "~/.nemotron"
+    return (Path(home).expanduser() / "data").resolve()
+
+
+def parse_split(split: str) -> tuple[float, float, float]:
+    """Split spec -> fractions (train, valid, test); raises ValueError saying what is wrong."""
+    text = split.strip()
+    if text in SPLITS:
+        return tuple(1.0 if s == text else 0.0 for s in SPLITS)  # type: ignore[return-value]
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 3:
+        raise ValueError(f"split {split!r} is not train/valid/test or three ratios like '98,1,1'")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"split {split!r} has a ratio that is not a number") from None
+    if any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0:
+        raise ValueError(f"split {split!r} needs finite ratios >= 0 with a positive sum")
+    total = sum(values)
+    return values[0] / total, values[1] / total, values[2] / total
+
+
+def _check_positive(problems: list[SpecProblem], path: str, value: Any, *, integer: bool) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and value > 0 and (not integer or int(value) == value)
+    if not ok:
+        kind = "integer" if integer else "number"
+        problems.append(SpecProblem(path, f"must be a positive {kind}, got {value!r}"))
+
+
+def _validate_blend(problems: list[SpecProblem], blend: Sequence[DatasetSpec]) -> None:
+    if not blend:
+        problems.append(SpecProblem("blend", "needs at least one dataset"))
+    seen: set[str] = set()
+    for i, ds in enumerate(blend):
+        where = f"blend[{i}]"
+        if not _NAME_RE.match(ds.name):
+            problems.append(SpecProblem(f"{where}.name", f"{ds.name!r} is not [A-Za-z0-9._-]+"))
+        elif ds.name in seen:
+            problems.append(SpecProblem(f"{where}.name", f"duplicate dataset name {ds.name!r}"))
+        seen.add(ds.name)
+        if not ds.path:
+            problems.append(SpecProblem(f"{where}.path", "is empty"))
+        _check_positive(problems, f"{where}.weight", ds.weight, integer=False)
+        try:
+            parse_split(ds.split)
+        except ValueError as exc:
+            problems.append(SpecProblem(f"{where}.split", str(exc)))
+        if ds.format not in ("auto", "jsonl", "parquet"):
+            problems.append(SpecProblem(f"{where}.format", "must be auto, jsonl or parquet"))
+        if not ds.text_field:
+            problems.append(SpecProblem(f"{where}.text_field", "is empty"))
+
+
+def validate_config(cfg: StageConfig, *, source: str | None = None) -> None:
+    """Check what types cannot; raise `DataPrepConfigError` listing every problem."""
+    problems: list[SpecProblem] = []
+    if not _NAME_RE.match(cfg.name):
+        problems.append(SpecProblem("name", f"{cfg.name!r} is not an artifact name"))
+    if cfg.output_dir is not None and not cfg.output_dir:
+        problems.append(SpecProblem("output_dir", "is empty"))
+    _validate_blend(problems, cfg.blend)
+    _check_positive(problems, "shard_bytes", cfg.shard_bytes, integer=True)
+    _check_positive(problems, "batch_docs", cfg.batch_docs, integer=True)
+    _check_positive(problems, "parallel.num_workers", cfg.parallel.num_workers, integer=True)
+    _check_positive(problems, "parallel.merge_timeout_s", cfg.parallel.merge_timeout_s,
+                    integer=False)
+    if cfg.parallel.world_size is not None:
+        _check_positive(problems, "parallel.world_size", cfg.parallel.world_size, integer=True)
+    if cfg.parallel.rank is not None and not (
+        0 <= cfg.parallel.rank < (cfg.parallel.world_size or 1)
+    ):
+        problems.append(SpecProblem("parallel.rank", "must be in [0, world_size)"))
+    if cfg.errors.policy not in ("fail", "skip"):
+        problems.append(SpecProblem("errors.policy", f"{cfg.errors.policy!r} is not fail|skip"))
+    frac = cfg.sample.fraction
+    if frac is not None and not (isinstance(frac, int | float) and 0 < frac <= 1):
+        problems.append(SpecProblem("sample.fraction", f"must be in (0, 1], got {frac!r}"))
+    if isinstance(cfg, PretrainConfig | SFTConfig):
+        if cfg.tokenizer.backend not in ("tiktoken", "hf"):
+            problems.append(SpecProblem("tokenizer.backend", "must be tiktoken or hf"))
+        if not cfg.tokenizer.source:
+            problems.append(SpecProblem("tokenizer.source", "is empty"))
+    if isinstance(cfg, SFTConfig):
+        _check_positive(problems, "pack_size", cfg.pack_size, integer=True)
+        if cfg.overlong not in ("truncate", "drop"):
+            problems.append(SpecProblem("overlong", "must be truncate or drop"))
+        if "{role}" not in cfg.template.turn_start:
+            problems.append(SpecProblem("template.turn_start", "must contain {role}"))
+    if problems:
+        raise DataPrepConfigError(problems, source=source)

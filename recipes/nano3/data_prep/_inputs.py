@@ -1,0 +1,290 @@
+"""Inputs: resolve a blend's datasets to files, cut them into shards, stream their records.
+
+Paths may be local (with globs), `corpus://NAME` (the tiny corpus in this repo), `s3://...`
+or any fsspec URL, and `hf://datasets/ORG/NAME/...` through huggingface_hub's filesystem.
+A JSONL shard is a byte range of one file: a line belongs to the shard its first byte lies
+in, so shards are independent, resumable units whose content does not depend on how many
+processes run. A Parquet shard is a run of row groups. Records stream in batches; nothing
+reads a whole file into memory.
+"""
+from __future__ import annotations
+
+import glob as globlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from nano3.data_prep._config import DatasetSpec
+from nano3.data_prep.errors import EmptyInputError, InputNotFoundError, InputRecordError
+
+__all__ = [
+    "CORPUS_DIR",
+    "InputFile",
+    "IssueCounter",
+    "RecordBatch",
+    "WorkShard",
+    "iter_record_batches",
+    "plan_shards",
+    "resolve_dataset_files",
+]
+
+#: The tiny corpus shipped in the repo, addressed as `corpus://FILE` in configs.
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
+_GLOB_CHARS = set("*?[")
+_FINGERPRINT_BYTES = 1 << 16
+
+
+@attrs.frozen
+class InputFile:
+    """One input file: URL, size, a cheap content fingerprint, and its format."""
+
+    url: str
+    size: int
+    fingerprint: str
+    format: str
+
+
+@attrs.frozen
+class WorkShard:
+    """A unit of work: a byte range (JSONL) or row-group range (Parquet) of one file."""
+
+    index: int
+    key: str
+    dataset_index: int
+    dataset: str
+    file_index: int
+    file: InputFile
+    start: int
+    end: int
+
+
+def _fs_and_path(url: str) -> tuple[Any, str]:
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    return fs, path
+
+
+def _with_protocol(fs: Any, path: str) -> str:
+    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    if proto in ("file", "local"):
+        return str(Path(path).resolve())
+    return f"{proto}://{path}"
+
+
+def _fingerprint(fs: Any, path: str, size: int) -> str:
+    import xxhash
+
+    h = xxhash.xxh64(str(size).encode())
+    with fs.open(path, "rb") as f:
+        h.update(f.read(_FINGERPRINT_BYTES))
+        if size > _FINGERPRINT_BYTES:
+            f.seek(max(size - _FINGERPRINT_BYTES, _FINGERPRINT_BYTES))
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def _format_of(ds: DatasetSpec, url: str) -> str:
+    if ds.format != "auto":
+        return ds.format
+    return "parquet" if url.endswith((".parquet", ".pq")) else "jsonl"
+
+
+def resolve_dataset_files(ds: DatasetSpec) -> list[InputFile]:
+    """The sorted files a dataset's path or glob names; none is an `InputNotFoundError`."""
+    pattern = ds.path
+    if pattern.startswith("corpus://"):
+        pattern = str(CORPUS_DIR / pattern.removeprefix("corpus://"))
+    if "://" in pattern:
+        fs, path = _fs_and_path(pattern)
+        names = sorted(fs.glob(path)) if _GLOB_CHARS & set(path) else [path]
+        names = [n for n in names if fs.isfile(n)]
+    else:
+        fs, _ = _fs_and_path("file:///")
+        local = str(Path(pattern).expanduser())
+        names = sorted(globlib.glob(local, recursive=True)) if _GLOB_CHARS & set(local) \
+            else [local]
+        names = [n for n in names if Path(n).is_file()]
+    if not names:
+        raise InputNotFoundError(ds.name, ds.path)
+    out = []
+    for name in names:
+        size = int(fs.size(name))
+        out.append(InputFile(url=_with_protocol(fs, name), size=size,
+                             fingerprint=_fingerprint(fs, name, size) if size else "empty",
+                             format=_format_of(ds, name)))
+    return out
+
+
+def _parquet_ranges(file: InputFile, shard_bytes: int) -> list[tuple[int, int]]:
+    import pyarrow.parquet as pq
+
+    fs, path = _fs_and_path(file.url)
+    with fs.open(path, "rb") as f:
+        meta = pq.ParquetFile(f).metadata
+    ranges: list[tuple[int, int]] = []
+    start, acc = 0, 0
+    for rg in range(meta.num_row_groups):
+        acc += meta.row_group(rg).total_byte_size
+        if acc >= shard_bytes:
+            ranges.append((start, rg + 1))
+            start, acc = rg + 1, 0
+    if start < meta.num_row_groups:
+        ranges.append((start, meta.num_row_groups))
+    return ranges
+
+
+def plan_shards(blend: Sequence[DatasetSpec], files: Sequence[Sequence[InputFile]],
+                shard_bytes: int) -> list[WorkShard]:
+    """Cut every file into shards; shard keys are `DATASET_NNNNNN` in a stable order."""
+    shards: list[WorkShard] = []
+    for di, (ds, ds_files) in enumerate(zip(blend, files, strict=True)):
+        n = 0
+        for fi, f in enumerate(ds_files):
+            if f.format == "parquet":
+                ranges = _parquet_ranges(f, shard_bytes) if f.size else [(0, 0)]
+            else:
+                ranges = [(s, min(s + shard_bytes, f.size))
+                          for s in range(0, max(f.size, 1), shard_bytes)]
+            for start, end in ranges:
+                shards.append(WorkShard(index=len(shards), key=f"{ds.name}_{n:06d}",
+                                        dataset_index=di, dataset=ds.name, file_index=fi,
+                                        file=f, start=start, end=end))
+                n += 1
+    return shards
+
+
+class IssueCounter:
+    """Applies the error policy: `fail` raises with file and line; `skip` counts by reason."""
+
+    def __init__(self, policy: str) -> None:
+        self.policy = policy
+        self.counts: Counter[str] = Counter()
+
+    def report(self, reason: str, *, file: InputFile, pos: int, detail: str) -> None:
+        """Record one bad record at byte offset (JSONL) or row (Parquet) `pos`."""
+        if self.policy == "skip":
+            self.counts[reason] += 1
+            return
+        line = _line_number(file, pos)
+        raise InputRecordError(reason, file=file.url, line=line, detail=detail)
+
+
+def _line_number(file: InputFile, pos: int) -> int:
+    if file.format == "parquet":
+        return pos + 1
+    fs, path = _fs_and_path(file.url)
+    count = 0
+    with fs.open(path, "rb") as f:  # only on failure: count newlines before the offset
+        left = pos
+        while left > 0:
+            block = f.read(min(left, 1 << 22))
+            if not block:
+                break
+            count += block.count(b"\n")
+            left -= len(block)
+    return count + 1
+
+
+@attrs.define
+class RecordBatch:
+    """Parsed records of one batch, each with its position, and the input bytes consumed."""
+
+    positions: list[int]
+    records: list[dict[str, Any]]
+    nbytes: int
+
+
+def _parse_line(line: bytes, pos: int, file: InputFile, fields: Sequence[str],
+                issues: IssueCounter) -> dict[str, Any] | None:
+    import orjson
+
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            issues.report("invalid_utf8", file=file, pos=pos,
+                          detail=f"line is not valid UTF-8 ({uexc.reason} at byte {uexc.start})")
+            return None
+        issues.report("invalid_json", file=file, pos=pos, detail=f"invalid JSON: {exc}")
+        return None
+    if not isinstance(obj, dict):
+        issues.report("invalid_json", file=file, pos=pos,
+                      detail=f"record is a JSON {type(obj).__name__}, not an object")
+        return None
+    for field in fields:
+        if field not in obj:
+            keys = ", ".join(sorted(obj)[:8])
+            issues.report("missing_field", file=file, pos=pos,
+                          detail=f"record has no field {field!r} (fields: {keys})")
+            return None
+    return obj
+
+
+def _iter_jsonl(shard: WorkShard, fields: Sequence[str], batch_docs: int,
+                issues: IssueCounter) -> Iterator[RecordBatch]:
+    fs, path = _fs_and_path(shard.file.url)
+    with fs.open(path, "rb", block_size=1 << 22) as f:
+        pos = shard.start
+        if pos > 0:  # the line that straddles `start` belongs to the previous shard
+            f.seek(pos - 1)
+            pos += len(f.readline()) - 1
+        batch = RecordBatch([], [], 0)
+        while pos < shard.end:
+            line = f.readline()
+            if not line:
+                break
+            start, pos = pos, pos + len(line)
+            batch.nbytes += len(line)
+            if not line.strip():
+                continue
+            obj = _parse_line(line, start, shard.file, fields, issues)
+            if obj is not None:
+                batch.positions.append(start)
+                batch.records.append(obj)
+                if len(batch.records) >= batch_docs:
+                    yield batch
+                    batch = RecordBatch([], [], 0)
+        if batch.records or batch.nbytes:
+            yield batch
+
+
+def _iter_parquet(shard: WorkShard, fields: Sequence[str], batch_docs: int,
+                  issues: IssueCounter) -> Iterator[RecordBatch]:
+    import pyarrow.parquet as pq
+
+    fs, path = _fs_and_path(shard.file.url)
+    with fs.open(path, "rb") as f:
+        pf = pq.ParquetFile(f)
+        missing = [c for c in fields if c not in pf.schema_arrow.names]
+        if missing:  # a missing column affects every row: always an error, never a skip
+            raise InputRecordError("missing_field", file=shard.file.url, line=1,
+                                   detail=f"Parquet file has no column {missing[0]!r}")
+        rows_before = sum(pf.metadata.row_group(i).num_rows for i in range(shard.start))
+        per_row = shard.file.size / max(pf.metadata.num_rows, 1)
+        row = rows_before
+        for rb in pf.iter_batches(batch_size=batch_docs, row_groups=range(shard.start, shard.end),
+                                  columns=list(fields)):
+            records = rb.to_pylist()
+            yield RecordBatch(list(range(row, row + len(records))), records,
+                              int(per_row * len(records)))
+            row += len(records)
+
+
+def iter_record_batches(shard: WorkShard, fields: Sequence[str], batch_docs: int,
+                        issues: IssueCounter) -> Iterator[RecordBatch]:
+    """Stream a shard's records (dicts holding at least `fields`) in batches."""
+    if shard.file.size == 0:
+        if issues.policy != "skip":
+            raise EmptyInputError(shard.dataset, shard.file.url)
+        issues.counts["empty_file"] += 1
+        return
+    if shard.file.format == "parquet":
+        yield from _iter_parquet(shard, fields, batch_docs, issues)
+    else:
+        yield from _iter_jsonl(shard, fields, batch_docs, issues)

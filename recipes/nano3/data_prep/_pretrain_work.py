@@ -1,0 +1,179 @@
+"""Pretrain shard work (text -> Megatron bin/idx per split) and the merge into blend.json."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nano3.data_prep._config import SPLITS, PretrainConfig, parse_split
+from nano3.data_prep._indexed import IndexedWriter
+from nano3.data_prep._inputs import (InputFile, IssueCounter, WorkShard,
+                                     iter_record_batches)
+from nano3.data_prep._runner import ProgressSink, atomic_write_json
+from nano3.data_prep._tokenizer import Tokenizer, token_dtype
+from nano3.data_prep.errors import TokenizerError
+
+__all__ = ["PretrainShardProcessor", "encode_checked", "merge_pretrain", "split_draws"]
+
+
+def split_draws(rng: np.random.Generator, n: int, fractions: Sequence[float],
+                sample: float | None) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Per-record split index (0 train, 1 valid, 2 test) and sample mask, from one rng."""
+    u = rng.random((n, 2))
+    edges = np.cumsum(fractions)[:-1]
+    split = np.searchsorted(edges, u[:, 1], side="right")
+    keep = u[:, 0] < sample if sample is not None else np.ones(n, dtype=bool)
+    return split, keep
+
+
+def encode_checked(tok: Tokenizer, texts: list[str], positions: list[int], file: InputFile,
+                   issues: IssueCounter) -> tuple[list[npt.NDArray[Any]], list[int]]:
+    """Encode a batch; on failure find the record(s) that fail (file:line) via the policy.
+
+    Returns the encodings and the indices (into `texts`) they belong to.
+    """
+    try:
+        return tok.encode_batch(texts), list(range(len(texts)))
+    except Exception:  # find the culprit: encode one by one (rare path)
+        pass
+    encs, kept = [], []
+    for i, text in enumerate(texts):
+        try:
+            encs.append(tok.encode_batch([text])[0])
+            kept.append(i)
+        except Exception as exc:
+            issues.report("encode_error", file=file, pos=positions[i],
+                          detail=f"tokenizer {tok.uri!r} cannot encode the text: {exc}")
+    return encs, kept
+
+
+class PretrainShardProcessor:
+    """Tokenizes one shard into up to three bin/idx files (`SPLIT/KEY`), one per split."""
+
+    def __init__(self, cfg: PretrainConfig, tokenizer: Tokenizer) -> None:
+        self.cfg = cfg
+        self.tok = tokenizer
+        self.dtype = token_dtype(tokenizer.vocab_size)
+
+    def process(self, shard: WorkShard, out_dir: Path, sink: ProgressSink) -> dict[str, Any]:
+        """Write `out_dir/SPLIT/KEY.{bin,idx}`; returns tokens/docs per split and skips."""
+        cfg, ds = self.cfg, self.cfg.blend[shard.dataset_index]
+        fractions = parse_split(ds.split)
+        rng = np.random.default_rng([cfg.seed, shard.dataset_index, shard.file_index,
+                                     shard.start])
+        issues = IssueCounter(cfg.errors.policy)
+        writers: dict[int, IndexedWriter] = {}
+        tokens, docs = Counter[str](), Counter[str]()
+        try:
+            for batch in iter_record_batches(shard, [ds.text_field], cfg.batch_docs, issues):
+                texts, positions = self._texts(batch.records, batch.positions, ds.text_field,
+                                               shard.file, issues)
+                split, keep = split_draws(rng, len(texts), fractions, cfg.sample.fraction)
+                sel = np.flatnonzero(keep)
+                encs, kept = encode_checked(self.tok, [texts[i] for i in sel],
+                                            [positions[i] for i in sel], shard.file, issues)
+                split_of = split[sel[kept]] if kept else np.zeros(0, dtype=np.intp)
+                ntok = self._write(encs, split_of, writers, out_dir, shard.key, tokens, docs)
+                sink.advance(batch.nbytes, ntok)
+        except BaseException:
+            for w in writers.values():
+                w.abort()
+            raise
+        for w in writers.values():
+            w.close()
+        files = [f"{SPLITS[s]}/{shard.key}.{ext}" for s in sorted(writers) for ext in ("bin", "idx")]
+        return {"output_files": files, "tokens": dict(tokens), "docs": dict(docs),
+                "skipped": dict(issues.counts), "dataset": shard.dataset}
+
+    @staticmethod
+    def _texts(records: list[dict[str, Any]], positions: list[int], field: str,
+               file: InputFile, issues: IssueCounter) -> tuple[list[str], list[int]]:
+        texts, pos = [], []
+        for rec, p in zip(records, positions, strict=True):
+            text = rec[field]
+            if not isinstance(text, str):
+                issues.report("bad_field_type", file=file, pos=p,
+                              detail=f"field {field!r} is a {type(text).__name__}, not a string")
+                continue
+            if not text.strip():  # Megatron drops empty documents too; counted, never an error
+                issues.counts["empty_text"] += 1
+                continue
+            texts.append(text)
+            pos.append(p)
+        return texts, pos
+
+    def _write(self, encs: list[npt.NDArray[Any]], split_of: npt.NDArray[np.intp],
+               writers: dict[int, IndexedWriter], out_dir: Path, key: str,
+               tokens: Counter[str], docs: Counter[str]) -> int:
+        eod = self.cfg.append_eod
+        written = 0
+        for s in range(3):
+            idx = np.flatnonzero(split_of == s)
+            if len(idx) == 0:
+                continue
+            parts = [encs[i] for i in idx]
+            lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
+            flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            if flat.size and (flat.max() >= self.tok.vocab_size or flat.min() < 0):
+                raise TokenizerError(self.tok.uri, f"produced id {int(flat.max())} outside "
+                                     f"its vocabulary of {self.tok.vocab_size}")
+            if eod:
+                flat = np.insert(flat, np.cumsum(lengths), self.tok.eod_id)
+                lengths = lengths + 1
+            if s not in writers:
+                (out_dir / SPLITS[s]).mkdir(parents=True, exist_ok=True)
+                writers[s] = IndexedWriter(out_dir / SPLITS[s] / key, self.dtype)
+            writers[s].add_batch(flat, lengths)
+            tokens[SPLITS[s]] += int(flat.size)
+            docs[SPLITS[s]] += len(parts)
+            written += int(flat.size)
+        return written
+
+
+def _fmt_weight(w: float) -> str:
+    return repr(float(w))
+
+
+def merge_pretrain(cfg: PretrainConfig, out_dir: Path, shards: Sequence[WorkShard],
+                   receipts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Write `blend.json` (flat Megatron-Bridge form) and return the totals.
+
+    A shard's weight is its dataset's weight times its share of the dataset's tokens in
+    that split, so Megatron's normalised blend mixes datasets by their configured weights.
+    Splits with no data are `null` (Megatron's parser crashes on `[]`).
+    """
+    per_ds_tokens: Counter[tuple[str, int]] = Counter()
+    for shard, r in zip(shards, receipts, strict=True):
+        for split, n in r["tokens"].items():
+            per_ds_tokens[(split, shard.dataset_index)] += n
+    blend: dict[str, list[str] | None] = {}
+    for split in SPLITS:
+        flat: list[str] = []
+        for shard, r in zip(shards, receipts, strict=True):
+            n = r["tokens"].get(split, 0)
+            if n:
+                w = cfg.blend[shard.dataset_index].weight * n / per_ds_tokens[(split,
+                                                                               shard.dataset_index)]
+                flat += [_fmt_weight(w), str(out_dir / split / shard.key)]
+        blend[split] = flat or None
+    atomic_write_json(out_dir / "blend.json", blend, sort_keys=False)
+    skipped: Counter[str] = Counter()
+    for r in receipts:
+        skipped.update(r["skipped"])
+    split_tokens = {s: sum(r["tokens"].get(s, 0) for r in receipts) for s in SPLITS}
+    docs_by_ds: Counter[int] = Counter()
+    for shard, r in zip(shards, receipts, strict=True):
+        docs_by_ds[shard.dataset_index] += sum(r["docs"].values())
+    return {
+        "blend": blend,
+        "split_tokens": split_tokens,
+        "total_tokens": sum(split_tokens.values()),
+        "total_sequences": sum(sum(r["docs"].values()) for r in receipts),
+        "num_shards": sum(len(v) // 2 for v in blend.values() if v),
+        "skipped": dict(sorted(skipped.items())),
+        "docs_by_dataset": [docs_by_ds[i] for i in range(len(cfg.blend))],
+    }

@@ -1,0 +1,179 @@
+"""SFT shard work: chat records -> template -> loss mask -> packed Parquet per split."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from nano3.data_prep._config import SPLITS, SFTConfig, parse_split
+from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
+from nano3.data_prep._packing import pack_ffd
+from nano3.data_prep._pretrain_work import encode_checked, split_draws
+from nano3.data_prep._runner import ProgressSink
+from nano3.data_prep._tokenizer import Tokenizer
+
+__all__ = ["ROLES", "SFTShardProcessor", "packed_table", "write_parquet_atomic"]
+
+ROLES = ("system", "user", "assistant")
+Seq = tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]
+
+
+def packed_table(seqs: Sequence[Seq], bins: Sequence[npt.NDArray[np.int64]]) -> Any:
+    """The three-column packed table: one row per bin (FORMATS.md section 5)."""
+    import pyarrow as pa
+
+    ids, masks, starts, offsets, start_offsets = [], [], [], [0], [0]
+    for b in bins:
+        pos = 0
+        for i in b.tolist():
+            tok, mask = seqs[i]
+            ids.append(tok)
+            masks.append(mask)
+            starts.append(pos)
+            pos += len(tok)
+        offsets.append(offsets[-1] + pos)
+        start_offsets.append(start_offsets[-1] + len(b))
+    flat_ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, np.int32)
+    flat_mask = np.concatenate(masks).astype(np.uint8) if masks else np.zeros(0, np.uint8)
+    off = pa.array(np.asarray(offsets, dtype=np.int32))
+    soff = pa.array(np.asarray(start_offsets, dtype=np.int32))
+    return pa.table({
+        "input_ids": pa.ListArray.from_arrays(off, pa.array(flat_ids, pa.int32())),
+        "loss_mask": pa.ListArray.from_arrays(off, pa.array(flat_mask, pa.uint8())),
+        "seq_start_id": pa.ListArray.from_arrays(soff, pa.array(np.asarray(starts, np.int32))),
+    })
+
+
+def write_parquet_atomic(table: Any, path: Path) -> None:
+    """Parquet with fixed settings (same bytes for the same table), temp file + rename."""
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp, compression="zstd", use_dictionary=False, write_statistics=False)
+    os.replace(tmp, path)
+
+
+class SFTShardProcessor:
+    """Tokenizes chats with the template, masks non-assistant tokens, packs per split."""
+
+    def __init__(self, cfg: SFTConfig, tokenizer: Tokenizer) -> None:
+        self.cfg = cfg
+        self.tok = tokenizer
+        t = cfg.template
+        heads = tokenizer.encode_batch([t.turn_start.format(role=r) for r in ROLES])
+        self._head = {r: h.astype(np.int32) for r, h in zip(ROLES, heads, strict=True)}
+        self._tail = tokenizer.encode_batch([t.turn_end])[0].astype(np.int32)
+
+    def _messages(self, rec: dict[str, Any], field: str, pos: int, file: InputFile,
+                  issues: IssueCounter) -> list[tuple[str, str]] | None:
+        msgs = rec[field]
+        if not isinstance(msgs, list) or not msgs:
+            issues.report("bad_messages", file=file, pos=pos,
+                          detail=f"field {field!r} must be a non-empty list of messages")
+            return None
+        out = []
+        for j, m in enumerate(msgs):
+            role = m.get("role") if isinstance(m, dict) else None
+            content = m.get("content") if isinstance(m, dict) else None
+            if role not in ROLES or not isinstance(content, str):
+                issues.report("bad_messages", file=file, pos=pos,
+                              detail=f"{field}[{j}] needs role in {'|'.join(ROLES)} and a "
+                                     f"string content, got role={role!r}")
+                return None
+            out.append((role, content))
+        if not any(r == "assistant" for r, _ in out):
+            issues.report("no_assistant_turn", file=file, pos=pos,
+                          detail="conversation has no assistant turn (nothing to learn)")
+            return None
+        return out
+
+    def _assemble(self, chat: list[tuple[str, str]], contents: list[npt.NDArray[Any]]) -> Seq:
+        ids: list[npt.NDArray[np.int32]] = []
+        mask: list[npt.NDArray[np.uint8]] = []
+        for (role, _), content in zip(chat, contents, strict=True):
+            learn = np.uint8(role == "assistant")
+            for part, m in ((self._head[role], 0), (content.astype(np.int32), learn),
+                            (self._tail, learn)):
+                ids.append(part)
+                mask.append(np.full(len(part), m, dtype=np.uint8))
+        # EOD after the conversation is learned: the model must learn to stop.
+        ids.append(np.asarray([self.tok.eod_id], dtype=np.int32))
+        mask.append(np.ones(1, dtype=np.uint8))
+        return np.concatenate(ids), np.concatenate(mask)
+
+    def process(self, shard: WorkShard, out_dir: Path, sink: ProgressSink) -> dict[str, Any]:
+        """Write `out_dir/SPLIT/KEY.parquet`; returns counts per split and skips."""
+        cfg, ds = self.cfg, self.cfg.blend[shard.dataset_index]
+        rng = np.random.default_rng([cfg.seed, shard.dataset_index, shard.file_index,
+                                     shard.start])
+        fractions = parse_split(ds.split)
+        issues = IssueCounter(cfg.errors.policy)
+        per_split: dict[int, list[Seq]] = {0: [], 1: [], 2: []}
+        for batch in iter_record_batches(shard, [ds.text_field], cfg.batch_docs, issues):
+            chats, positions = [], []
+            for rec, pos in zip(batch.records, batch.positions, strict=True):
+                chat = self._messages(rec, ds.text_field, pos, shard.file, issues)
+                if chat is not None:
+                    chats.append(chat)
+                    positions.append(pos)
+            split, keep = split_draws(rng, len(chats), fractions, cfg.sample.fraction)
+            chosen = np.flatnonzero(keep).tolist()
+            texts = [c for i in chosen for _, c in chats[i]]
+            owner = [i for i in chosen for _ in chats[i]]
+            encs, ok = encode_checked(self.tok, texts, [positions[i] for i in owner],
+                                      shard.file, issues)
+            by_chat: dict[int, list[npt.NDArray[Any]]] = {}
+            for enc, j in zip(encs, ok, strict=True):
+                by_chat.setdefault(owner[j], []).append(enc)
+            ntok = 0
+            for i in chosen:
+                contents = by_chat.get(i, [])
+                if len(contents) != len(chats[i]):  # a turn failed to encode (skip policy)
+                    continue
+                seq = self._fit(self._assemble(chats[i], contents), issues)
+                if seq is not None:
+                    per_split[int(split[i])].append(seq)
+                    ntok += len(seq[0])
+            sink.advance(batch.nbytes, ntok)
+        return self._write(per_split, out_dir, shard, issues)
+
+    def _fit(self, seq: Seq, issues: IssueCounter) -> Seq | None:
+        size = self.cfg.pack_size
+        if len(seq[0]) <= size:
+            return seq
+        if self.cfg.overlong == "drop":
+            issues.counts["overlong_dropped"] += 1
+            return None
+        issues.counts["overlong_truncated"] += 1
+        ids, mask = seq[0][:size], seq[1][:size]
+        if not mask.any():
+            issues.counts["no_loss_after_truncation"] += 1
+            return None
+        return ids, mask
+
+    def _write(self, per_split: dict[int, list[Seq]], out_dir: Path, shard: WorkShard,
+               issues: IssueCounter) -> dict[str, Any]:
+        files, tokens, seqs, bins, loss = [], Counter[str](), Counter[str](), Counter[str](), \
+            Counter[str]()
+        for s, items in per_split.items():
+            if not items:
+                continue
+            lengths = np.asarray([len(t) for t, _ in items], dtype=np.int64)
+            packed = pack_ffd(lengths, self.cfg.pack_size, seed=self.cfg.seed + shard.index)
+            rel = f"{SPLITS[s]}/{shard.key}.parquet"
+            write_parquet_atomic(packed_table(items, packed), out_dir / rel)
+            files.append(rel)
+            name = SPLITS[s]
+            tokens[name] = int(lengths.sum())
+            seqs[name] = len(items)
+            bins[name] = len(packed)
+            loss[name] = int(sum(int(m.sum()) for _, m in items))
+        return {"output_files": files, "tokens": dict(tokens), "sequences": dict(seqs),
+                "bins": dict(bins), "loss_tokens": dict(loss), "skipped": dict(issues.counts),
+                "dataset": shard.dataset}

@@ -1,0 +1,136 @@
+"""Errors of nano3 data prep, rooted in `kit_config.errors.KitError`.
+
+Each concrete error also derives from the builtin it is and carries its context (file, line,
+key path, dataset) as attributes; `str(error)` is one line: what, where, how to fix.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kit_config.errors import KitError
+
+__all__ = [
+    "DataPrepConfigError",
+    "DataPrepError",
+    "EmptyInputError",
+    "InputNotFoundError",
+    "InputRecordError",
+    "MergeTimeoutError",
+    "SpecProblem",
+    "TokenizerError",
+]
+
+
+def _rebuild(cls: type[DataPrepError], state: dict[str, Any]) -> DataPrepError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, state.get("message", ""))
+    err.__dict__.update(state)
+    return err
+
+
+class DataPrepError(KitError):
+    """Base of every error data prep raises on purpose.
+
+    Picklable with its attributes, so an error raised in a worker process reaches the
+    parent intact (the default pickling would call `__init__` with the message only).
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
+
+class SpecProblem:
+    """One problem found while validating a data prep config: a key path and a message."""
+
+    __slots__ = ("message", "path")
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"SpecProblem({self.path!r}, {self.message!r})"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class DataPrepConfigError(DataPrepError, ValueError):
+    """The data prep config is invalid; `.problems` lists every problem with its key path."""
+
+    def __init__(self, problems: Sequence[SpecProblem], *, source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f" in {source}" if source else ""
+        joined = "; ".join(str(p) for p in self.problems)
+        super().__init__(
+            f"{len(self.problems)} problem(s) in the data prep config{where}: {joined}",
+            hint="fix the listed keys in the YAML file or with key=value overrides",
+        )
+
+
+class InputNotFoundError(DataPrepError, FileNotFoundError):
+    """A dataset's path or glob matched no file (or a file is empty)."""
+
+    def __init__(self, dataset: str, pattern: str, *, reason: str = "matched no file") -> None:
+        self.dataset = dataset
+        self.pattern = pattern
+        self.reason = reason
+        super().__init__(
+            f"dataset {dataset!r}: {pattern!r} {reason}",
+            hint="check the path or glob in blend[].path (local path, s3://, hf:// or corpus://)",
+        )
+
+
+class InputRecordError(DataPrepError, ValueError):
+    """One input record is malformed (bad JSON, non-UTF-8, missing field, unencodable)."""
+
+    def __init__(self, reason: str, *, file: str, line: int, detail: str) -> None:
+        self.reason = reason
+        self.file = file
+        self.line = line
+        self.detail = detail
+        super().__init__(
+            f"{file}:{line}: {detail} ({reason})",
+            hint="fix the record, or set errors.policy=skip to skip and count such records",
+        )
+
+
+class TokenizerError(DataPrepError, ValueError):
+    """The tokenizer cannot be loaded or lacks something data prep needs."""
+
+    def __init__(self, source: str, detail: str, *, hint: str | None = None) -> None:
+        self.source = source
+        self.detail = detail
+        super().__init__(
+            f"tokenizer {source!r}: {detail}",
+            hint=hint or "set tokenizer.source to gpt2, a tokenizer.json, a rank file or hf://ID",
+        )
+
+
+class MergeTimeoutError(DataPrepError, TimeoutError):
+    """The merge step waited too long for other ranks' shards."""
+
+    def __init__(self, directory: str, missing: Sequence[str], timeout_s: float) -> None:
+        self.directory = directory
+        self.missing = list(missing)
+        self.timeout_s = timeout_s
+        shown = ", ".join(self.missing[:5]) + (" ..." if len(self.missing) > 5 else "")
+        super().__init__(
+            f"merge in {directory}: {len(self.missing)} shard(s) unfinished after "
+            f"{timeout_s:.0f}s: {shown}",
+            hint="check the other tasks' logs, then rerun: finished shards are kept",
+        )
+
+
+class EmptyInputError(DataPrepError, ValueError):
+    """An input file is empty (policy fail), or a dataset yielded no usable record."""
+
+    def __init__(self, dataset: str, file: str, detail: str = "is empty") -> None:
+        self.dataset = dataset
+        self.file = file
+        super().__init__(
+            f"dataset {dataset!r}: {file} {detail}",
+            hint="remove it from the blend, or set errors.policy=skip to skip and count it",
+        )

@@ -1,0 +1,90 @@
+"""Generate the tiny corpus in `recipes/nano3/corpus/` (deterministic, no download).
+
+Pretrain text is the Python documentation that CPython bundles (`pydoc_data.topics`, split
+into paragraphs) plus arithmetic sentences; SFT and RL are arithmetic and copy tasks a tiny
+model can learn, with exactly verifiable answers. Run:
+`python -m nano3.data_prep.make_tiny_corpus [OUT_DIR]` (default: the corpus folder).
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from nano3.data_prep._inputs import CORPUS_DIR
+from nano3.data_prep._runner import atomic_write_text
+
+__all__ = ["main", "pretrain_records", "rl_records", "sft_records"]
+
+_SEED = 20240601
+_WORDS = ["alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "tango", "zulu", "nano"]
+
+
+def _task(rng: random.Random) -> tuple[str, str]:
+    kind = rng.randrange(3)
+    if kind == 0:
+        a, b = rng.randrange(100), rng.randrange(100)
+        return f"{a}+{b}=", str(a + b)
+    if kind == 1:
+        a, b = rng.randrange(50, 100), rng.randrange(50)
+        return f"{a}-{b}=", str(a - b)
+    words = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(1, 4)))
+    return f"copy: {words} ->", words
+
+
+def pretrain_records() -> Iterator[dict[str, Any]]:
+    """Paragraphs of the bundled Python docs, then arithmetic sentences."""
+    from pydoc_data.topics import topics
+
+    for name in sorted(topics):
+        for para in topics[name].split("\n\n"):
+            if len(para.strip()) > 40:
+                yield {"text": para.strip(), "topic": name}
+    rng = random.Random(_SEED)
+    for _ in range(3000):
+        lines = []
+        for _ in range(8):
+            prompt, answer = _task(rng)
+            lines.append(f"{prompt} {answer}")
+        yield {"text": "\n".join(lines), "topic": "tasks"}
+
+
+def sft_records(n: int = 2000) -> Iterator[dict[str, Any]]:
+    """Chat records: an optional system turn, a user task, the assistant's exact answer."""
+    rng = random.Random(_SEED + 1)
+    for i in range(n):
+        prompt, answer = _task(rng)
+        messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+        if i % 3 == 0:
+            messages.insert(0, {"role": "system", "content": "Answer with the result only."})
+        yield {"messages": messages}
+
+
+def rl_records(n: int = 2000) -> Iterator[dict[str, Any]]:
+    """Prompt/answer pairs with verifiable answers (exact match)."""
+    rng = random.Random(_SEED + 2)
+    for _ in range(n):
+        prompt, answer = _task(rng)
+        yield {"prompt": prompt, "answer": answer}
+
+
+def _write(path: Path, records: Iterator[dict[str, Any]]) -> None:
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+    atomic_write_text(path, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write pretrain.jsonl, sft.jsonl and rl.jsonl into the output folder."""
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0]) if args else CORPUS_DIR
+    _write(out / "pretrain.jsonl", pretrain_records())
+    _write(out / "sft.jsonl", sft_records())
+    _write(out / "rl.jsonl", rl_records())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

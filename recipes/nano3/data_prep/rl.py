@@ -1,0 +1,162 @@
+"""RL data prep: prompt/answer JSONL -> one JSONL per split + `manifest.json`.
+
+Run: `python -m nano3.data_prep.rl --config FILE [key=value ...]`. Each shard writes
+`SPLIT/KEY.jsonl`; the merge concatenates them in shard order into `train.jsonl`,
+`val.jsonl`, `test.jsonl` and lists every shard in the manifest (the earlier kit kept only
+the first shard of each split, silently dropping data).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nano3.data_prep._cli import run_stage_main
+from nano3.data_prep._config import SPLITS, RLConfig, parse_split
+from nano3.data_prep._inputs import IssueCounter, WorkShard, iter_record_batches
+from nano3.data_prep._pretrain_work import split_draws
+from nano3.data_prep._publish import common_metadata, source_datasets
+from nano3.data_prep._runner import (ProgressSink, atomic_write_json, resolve_rank,
+                                     run_shards, wait_for_receipts)
+from nano3.data_prep._stage import plan_stage
+
+if TYPE_CHECKING:
+    from kit_artifacts import SplitJsonlDataArtifact
+
+__all__ = ["MANIFEST_SPLITS", "STAGE", "RLShardProcessor", "main", "merge_rl", "prepare_rl"]
+
+STAGE = "data_prep.rl"
+#: Our split name -> the manifest's key and file stem (NeMo-RL's names).
+MANIFEST_SPLITS = {"train": "train", "valid": "val", "test": "test"}
+
+
+class RLShardProcessor:
+    """Validates prompt/answer records and writes them, keys sorted, per split."""
+
+    def __init__(self, cfg: RLConfig) -> None:
+        self.cfg = cfg
+
+    def process(self, shard: WorkShard, out_dir: Path, sink: ProgressSink) -> dict[str, Any]:
+        """Write `out_dir/SPLIT/KEY.jsonl`; returns record counts per split and skips."""
+        import orjson
+
+        cfg, ds = self.cfg, self.cfg.blend[shard.dataset_index]
+        fields = [cfg.prompt_field, cfg.answer_field]
+        rng = np.random.default_rng([cfg.seed, shard.dataset_index, shard.file_index,
+                                     shard.start])
+        fractions = parse_split(ds.split)
+        issues = IssueCounter(cfg.errors.policy)
+        lines: dict[int, list[bytes]] = {0: [], 1: [], 2: []}
+        for batch in iter_record_batches(shard, fields, cfg.batch_docs, issues):
+            good = []
+            for rec, pos in zip(batch.records, batch.positions, strict=True):
+                bad = [f for f in fields if not isinstance(rec[f], str) or not rec[f].strip()]
+                if bad:
+                    issues.report("bad_field_type", file=shard.file, pos=pos,
+                                  detail=f"field {bad[0]!r} must be a non-empty string")
+                    continue
+                out = {"prompt": rec[cfg.prompt_field], "answer": rec[cfg.answer_field],
+                       **{k: v for k, v in rec.items() if k not in fields}}
+                good.append(orjson.dumps(out, option=orjson.OPT_SORT_KEYS) + b"\n")
+            split, keep = split_draws(rng, len(good), fractions, cfg.sample.fraction)
+            for i in np.flatnonzero(keep).tolist():
+                lines[int(split[i])].append(good[i])
+            sink.advance(batch.nbytes, 0)
+        files, counts = [], {}
+        for s, items in lines.items():
+            if items:
+                rel = f"{SPLITS[s]}/{shard.key}.jsonl"
+                path = out_dir / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                tmp.write_bytes(b"".join(items))
+                os.replace(tmp, path)
+                files.append(rel)
+                counts[SPLITS[s]] = len(items)
+        return {"output_files": files, "records": counts, "skipped": dict(issues.counts),
+                "dataset": shard.dataset}
+
+
+def merge_rl(cfg: RLConfig, run_hash: str, out_dir: Path, shards: Sequence[WorkShard],
+             receipts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Concatenate shards per split and write `manifest.json`; returns totals."""
+    manifest: dict[str, Any] = {}
+    listed: dict[str, list[str]] = {}
+    for split, key in MANIFEST_SPLITS.items():
+        parts = [out_dir / split / f"{s.key}.jsonl" for s, r in zip(shards, receipts,
+                                                                     strict=True)
+                 if r["records"].get(split)]
+        listed[key] = [str(p) for p in parts]
+        if not parts:
+            manifest[key] = ""
+            continue
+        dest = out_dir / f"{key}.jsonl"
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fout:
+            for part in parts:
+                with open(part, "rb") as fin:
+                    shutil.copyfileobj(fin, fout, 1 << 20)
+        os.replace(tmp, dest)
+        manifest[key] = str(dest)
+    counts = {MANIFEST_SPLITS[s]: sum(r["records"].get(s, 0) for r in receipts)
+              for s in SPLITS}
+    skipped: Counter[str] = Counter()
+    for r in receipts:
+        skipped.update(r["skipped"])
+    manifest.update({
+        "mode": "split",
+        "source_splits": {ds.name: ds.split for ds in cfg.blend},
+        "run_hash": run_hash,
+        "shards": listed,
+        "counts": counts,
+    })
+    atomic_write_json(out_dir / "manifest.json", manifest, sort_keys=False)
+    return {"manifest": manifest, "counts": counts, "skipped": dict(skipped)}
+
+
+def prepare_rl(cfg: RLConfig) -> SplitJsonlDataArtifact | None:
+    """Split this rank's shards; rank 0 merges, writes the manifest, returns the artifact."""
+    t0 = time.monotonic()
+    plan = plan_stage(cfg, stage=STAGE, tokenizer=None, settings={
+        "prompt_field": cfg.prompt_field, "answer_field": cfg.answer_field,
+        "shard_bytes": cfg.shard_bytes, "seed": cfg.seed})
+    rank, world = resolve_rank(cfg.parallel.rank, cfg.parallel.world_size)
+    run_shards(RLShardProcessor(cfg), plan.shards, plan.out_dir, rank=rank, world_size=world,
+               num_workers=cfg.parallel.num_workers, progress=cfg.parallel.progress,
+               label=f"rl {cfg.name}")
+    if rank != 0:
+        return None
+    receipts = wait_for_receipts(plan.out_dir, plan.shards, cfg.parallel.merge_timeout_s)
+    merged = merge_rl(cfg, plan.run_hash, plan.out_dir, plan.shards, receipts)
+    rows = Counter[int]()
+    for shard, r in zip(plan.shards, receipts, strict=True):
+        rows[shard.dataset_index] += sum(r["records"].values())
+    from kit_artifacts import SplitJsonlDataArtifact
+
+    m = merged["manifest"]
+    return SplitJsonlDataArtifact(
+        path=str(plan.out_dir / "manifest.json"),
+        total_sequences=sum(merged["counts"].values()),
+        elapsed_sec=round(time.monotonic() - t0, 3),
+        train=m["train"] or None, val=m["val"] or None, test=m["test"] or None,
+        source_datasets=source_datasets(cfg.blend, plan.files,
+                                        [rows[i] for i in range(len(cfg.blend))]),
+        metadata=common_metadata(plan.run_hash, merged["skipped"], {
+            "counts": merged["counts"], "shards": m["shards"],
+            "error_policy": cfg.errors.policy, "sample_fraction": cfg.sample.fraction}),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point; returns the exit code."""
+    return run_stage_main(RLConfig, prepare_rl, stage=STAGE, argv=argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
