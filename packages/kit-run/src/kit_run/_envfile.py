@@ -1,0 +1,199 @@
+"""env.toml: discovery, reserved tables, `extends` chains and validated profiles.
+
+Found at `$NEMOTRON_ENV_FILE`, or in the current directory or a parent up to the repository
+root. Reserved tables (`wandb`, `artifacts`, `cli`) configure the kit; every other table is
+an execution profile selected with `--run NAME` / `--batch NAME`.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from kit_run._schema import RESERVED_TABLES, SCHEMA_VERSION, closest_key, validate_profile
+from kit_run.errors import (
+    EnvFileError,
+    EnvFileNotFoundError,
+    ProfileError,
+    ProfileNotFoundError,
+    ProfileProblem,
+)
+
+__all__ = [
+    "ENV_FILE_NAME",
+    "EnvFile",
+    "Profile",
+    "find_env_file",
+    "list_profiles",
+    "load_env_file",
+    "load_env_profile",
+    "profile_from_mapping",
+]
+
+ENV_FILE_NAME = "env.toml"
+_MERGED_TABLES = frozenset({"env_vars"})  # tables merged key by key along `extends`
+
+
+@attrs.frozen
+class Profile:
+    """A validated execution profile: `extends` applied, every key checked against its schema.
+
+    `settings` holds every key the user set (after inheritance) except `extends`;
+    `chain` is the inheritance chain, the profile itself first.
+    """
+
+    name: str
+    executor: str
+    settings: Mapping[str, Any]
+    chain: tuple[str, ...] = ()
+    file: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Return a setting, or `default` when the profile does not set it."""
+        return self.settings.get(key, default)
+
+    @property
+    def tunnel(self) -> str:
+        """How a Slurm profile reaches the cluster: `local` (default) or `ssh`."""
+        return str(self.settings.get("tunnel", "local"))
+
+
+@attrs.frozen
+class EnvFile:
+    """A parsed env.toml: its reserved tables and its raw (not yet validated) profiles."""
+
+    path: Path
+    profiles: Mapping[str, Mapping[str, Any]]
+    wandb: Mapping[str, Any] = attrs.field(factory=dict)
+    artifacts: Mapping[str, Any] = attrs.field(factory=dict)
+    cli: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def find_env_file(start: str | Path | None = None) -> Path | None:
+    """Return `$NEMOTRON_ENV_FILE`, or the nearest env.toml from `start` up to the repo root."""
+    forced = os.environ.get("NEMOTRON_ENV_FILE")
+    if forced:
+        return Path(forced)
+    here = Path(start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / ENV_FILE_NAME
+        if candidate.is_file():
+            return candidate
+        if (directory / ".git").exists():  # the repository root ends the search
+            return None
+    return None
+
+
+def load_env_file(path: str | Path | None = None) -> EnvFile:
+    """Read and parse env.toml (found by `find_env_file` when `path` is None)."""
+    found = Path(path) if path is not None else find_env_file()
+    if found is None:
+        raise EnvFileNotFoundError(
+            f"no {ENV_FILE_NAME} found from {Path.cwd()} up to the repository root",
+            searched=(str(Path.cwd()),),
+            hint="create one (see kit-run's README) or set NEMOTRON_ENV_FILE")
+    if not found.is_file():
+        raise EnvFileNotFoundError(f"env file {found} does not exist", searched=(str(found),),
+                                   hint="fix the path or NEMOTRON_ENV_FILE")
+    text = found.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        line = int(match.group(1)) if match else None
+        raise EnvFileError(f"{found}:{line or '?'}: invalid TOML: {exc}", file=str(found),
+                           line=line, hint="fix the TOML syntax there") from None
+    profiles: dict[str, Mapping[str, Any]] = {}
+    reserved: dict[str, Mapping[str, Any]] = {}
+    for key, value in data.items():
+        if not isinstance(value, dict):
+            raise EnvFileError(
+                f"{found}: top-level key {key!r} is not a table; every profile is a [table]",
+                file=str(found), line=_line_of(text, key),
+                hint=f"move it into a profile table, e.g. [{key}-profile]")
+        (reserved if key in RESERVED_TABLES else profiles)[key] = value
+    return EnvFile(path=found, profiles=profiles, wandb=reserved.get("wandb", {}),
+                   artifacts=reserved.get("artifacts", {}), cli=reserved.get("cli", {}))
+
+
+def _line_of(text: str, key: str) -> int | None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith((key, f'"{key}"')):
+            return number
+    return None
+
+
+def list_profiles(path: str | Path | None = None) -> list[str]:
+    """Return the sorted names of the profiles (non-reserved tables) in env.toml."""
+    return sorted(load_env_file(path).profiles)
+
+
+def load_env_profile(name: str, path: str | Path | None = None) -> Profile:
+    """Load profile `name` from env.toml, apply its `extends` chain and validate it."""
+    env = load_env_file(path)
+    return _resolve(env, name)
+
+
+def profile_from_mapping(name: str, settings: Mapping[str, Any],
+                         file: str | None = None) -> Profile:
+    """Validate a profile given as a mapping (no `extends`): for programmatic callers."""
+    return _resolve(EnvFile(path=Path(file or "<memory>"), profiles={name: dict(settings)}),
+                    name)
+
+
+def _resolve(env: EnvFile, name: str) -> Profile:
+    file = str(env.path)
+    if name in RESERVED_TABLES:
+        raise ProfileNotFoundError(
+            f"{name!r} is a reserved table of {file}, not a profile; known profiles: "
+            + (", ".join(sorted(env.profiles)) or "(none)"),
+            profile=name, known=sorted(env.profiles), file=file)
+    if name not in env.profiles:
+        suggestion = closest_key(name, env.profiles)
+        raise ProfileNotFoundError(
+            f"profile {name!r} not found in {file}; known profiles: "
+            + (", ".join(sorted(env.profiles)) or "(none)"),
+            profile=name, known=sorted(env.profiles), file=file,
+            hint=f"did you mean {suggestion!r}?" if suggestion else "add a [" + name + "] table")
+    chain = [name]
+    merged: dict[str, Any] = {}
+    layers = [env.profiles[name]]
+    parent = env.profiles[name].get("extends")
+    while parent is not None:
+        if not isinstance(parent, str):
+            raise ProfileError([ProfileProblem(chain[-1], "extends",
+                                               f"expected a profile name, got {parent!r}")],
+                               file=file)
+        if parent in chain:
+            cycle = " -> ".join([*chain, parent])
+            raise ProfileError([ProfileProblem(chain[-1], "extends",
+                                               f"cycle in extends chain: {cycle}")],
+                               file=file, hint="remove one `extends` to break the cycle")
+        if parent not in env.profiles:
+            raise ProfileError([ProfileProblem(
+                chain[-1], "extends", f"extends unknown profile {parent!r}",
+                closest_key(parent, env.profiles))], file=file)
+        chain.append(parent)
+        layers.append(env.profiles[parent])
+        parent = env.profiles[parent].get("extends")
+    for layer in reversed(layers):  # base first, so the named profile wins
+        for key, value in layer.items():
+            if key == "extends":
+                continue
+            if key in _MERGED_TABLES and isinstance(value, dict) and isinstance(
+                    merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    problems = validate_profile(name, merged)
+    if problems:
+        raise ProfileError(problems, file=file)
+    return Profile(name=name, executor=str(merged["executor"]), settings=merged,
+                   chain=tuple(chain), file=file,
+                   schema_version=int(merged.get("schema_version", SCHEMA_VERSION)))
