@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from kit_artifacts._registry import ArtifactRegistry
 
 __all__ = [
+    "Artifact",
     "BASE_KEYS",
     "ENTRY_POINT_GROUP",
-    "Artifact",
     "InputDatasetInfo",
     "ModelArtifact",
     "PretrainBlendsArtifact",
@@ -348,6 +348,11 @@ class Artifact:
                     problems.append(f"{name}: required field is missing")
                 continue
             kwargs[name] = structure_value(value, f.type, name, problems, _build_nested)
+        if "metadata" in kwargs and isinstance(kwargs["metadata"], dict):
+            # Typed fields are mirrored into `metadata` on write; in memory it holds only the
+            # free-form keys, so a load -> save round trip is exact.
+            typed = set(target.typed_fields())
+            kwargs["metadata"] = {k: v for k, v in kwargs["metadata"].items() if k not in typed}
         if problems:
             raise ArtifactMetadataError(
                 f"invalid {target.__name__} metadata in {source}: {'; '.join(problems)}",

@@ -16,7 +16,10 @@ import attrs
 from kit_artifacts._registry import ArtifactRegistry, VersionRecord, get_registry
 from kit_artifacts._uri import ArtURI, parse_art_uri
 
-__all__ = ["GcReport", "gc"]
+__all__ = [
+    "GcReport",
+    "gc",
+]
 
 
 @attrs.frozen

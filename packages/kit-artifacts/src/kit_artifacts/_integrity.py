@@ -26,8 +26,8 @@ import attrs
 
 __all__ = [
     "ALGORITHM",
-    "IGNORED_NAMES",
     "FileEntry",
+    "IGNORED_NAMES",
     "Manifest",
     "VerifyReport",
     "compare",

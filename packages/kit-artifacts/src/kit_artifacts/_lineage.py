@@ -17,7 +17,12 @@ from kit_artifacts._registry import ArtifactRegistry, VersionRecord, get_registr
 from kit_artifacts._uri import ArtURI, parse_art_uri
 from kit_artifacts.errors import ArtifactURIError
 
-__all__ = ["LineageEdge", "LineageGraph", "LineageNode", "lineage"]
+__all__ = [
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
+    "lineage",
+]
 
 
 @attrs.frozen

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["ArtifactRef"]
+__all__ = [
+    "ArtifactRef",
+]
 
 
 @attrs.frozen

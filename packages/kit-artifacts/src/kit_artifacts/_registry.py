@@ -46,8 +46,8 @@ from kit_artifacts.errors import (
 )
 
 __all__ = [
-    "RECORD_FORMAT",
     "ArtifactRegistry",
+    "RECORD_FORMAT",
     "VersionRecord",
     "get_registry",
     "resolve_remote",

@@ -15,7 +15,11 @@ from kit_artifacts._registry import get_registry, resolve_remote
 from kit_artifacts._uri import ArtURI, parse_art_uri
 from kit_artifacts.errors import ArtifactURIError
 
-__all__ = ["clear_pins", "pinned_refs", "resolve_art"]
+__all__ = [
+    "clear_pins",
+    "pinned_refs",
+    "resolve_art",
+]
 
 _pins: dict[tuple[str, str, str], str] = {}  # (registry root, name, version) -> pinned uri
 _lock = threading.Lock()

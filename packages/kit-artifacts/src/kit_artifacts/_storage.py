@@ -30,7 +30,13 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
-__all__ = ["FsspecStorage", "LocalStorage", "MemoryStorage", "Storage", "open_storage"]
+__all__ = [
+    "FsspecStorage",
+    "LocalStorage",
+    "MemoryStorage",
+    "Storage",
+    "open_storage",
+]
 
 
 class Storage(Protocol):

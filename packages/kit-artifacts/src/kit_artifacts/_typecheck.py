@@ -15,7 +15,11 @@ from typing import Any
 
 import attrs
 
-__all__ = ["closest", "describe", "structure_value"]
+__all__ = [
+    "closest",
+    "describe",
+    "structure_value",
+]
 
 NestedBuilder = Callable[[type[Any], dict[str, Any], str, list[str]], Any]
 
@@ -66,6 +70,11 @@ def structure_value(
         options = typing.get_args(tp)
         if value is None and type(None) in options:
             return None
+        if isinstance(value, dict):
+            # A JSON object can only be meant as the attrs member: report ITS problems.
+            for option in options:
+                if isinstance(option, type) and attrs.has(option):
+                    return build(option, value, where, problems)
         for option in options:
             trial: list[str] = []
             result = structure_value(value, option, where, trial, build)

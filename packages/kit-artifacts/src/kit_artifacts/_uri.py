@@ -16,8 +16,8 @@ from kit_artifacts.errors import ArtifactURIError
 
 __all__ = [
     "ALIAS_RE",
-    "NAME_RE",
     "ArtURI",
+    "NAME_RE",
     "WandbArtURI",
     "parse_art_uri",
     "parse_version",
