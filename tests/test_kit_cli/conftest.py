@@ -17,7 +17,7 @@ def subprocess_env(*extra_paths: str | Path, **env: str) -> dict[str, str]:
 
     Tests chdir into tmp dirs, so a relative PYTHONPATH entry would break in the child.
     """
-    paths = [str(p) for p in extra_paths] + [os.path.abspath(p) for p in sys.path if p]
+    paths = [str(p) for p in extra_paths] + [str(Path(p).resolve()) for p in sys.path if p]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **env}
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -101,11 +101,10 @@ def art_lineage(
 ) -> None:
     """Print the lineage tree of an artifact, or write it as Mermaid/DOT/HTML/JSON."""
     from kit_artifacts import lineage
-
     from kit_cli._launches import atomic_write_text
     from kit_cli.errors import UsageError
 
-    direction = "down" if down else "up"
+    direction: Literal["up", "down"] = "down" if down else "up"
     graph = lineage(_uri(ref), direction=direction, depth=depth)
     renderers = {
         "tree": lambda: "\n".join(_tree_lines(graph, _uri(ref), direction)) + "\n",
@@ -152,7 +151,6 @@ def art_alias(
 ) -> None:
     """Point ALIAS of artifact NAME at VERSION."""
     from kit_artifacts import get_registry
-
     from kit_cli.errors import UsageError
 
     number = version.removeprefix("v")

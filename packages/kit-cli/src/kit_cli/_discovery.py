@@ -97,7 +97,8 @@ def discover_recipes() -> list[RecipeEntry]:
 
     found: list[RecipeEntry] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.append(_load_spec(ep.name, ep.value, f"entry point {ep.dist.name if ep.dist else ''}"))
+        dist = ep.dist.name if ep.dist else "?"
+        found.append(_load_spec(ep.name, ep.value, f"entry point of {dist}"))
     specs, env_error = _env_specs()
     if env_error is not None:
         found.append(RecipeEntry("env.toml", "[cli] recipes", "env.toml", error=env_error))

@@ -35,9 +35,8 @@ def rerun(
     allow_code_change: bool = False,
 ) -> int:
     """Recompose, check against the recorded config, pin the recorded inputs, and run."""
-    from kit_config import load_provenance, recompose
-
     from kit_cli.errors import CodeVersionError, RerunMismatchError
+    from kit_config import load_provenance, recompose
 
     record = load_launch(run_id)
     recipe = find_recipe(record.recipe)
@@ -53,7 +52,9 @@ def rerun(
         passthrough=tuple(record.passthrough),
     )
     composed = recompose(load_provenance(record.directory / "provenance"))
-    argv = ["rerun", run_id, *(["--run", run] if run else []), *(["--batch", batch] if batch else [])]
+    argv = ["rerun", run_id]
+    argv += ["--run", run] if run else []
+    argv += ["--batch", batch] if batch else []
     plan = plan_stage(
         recipe,
         stage,

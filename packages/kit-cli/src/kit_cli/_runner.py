@@ -26,6 +26,7 @@ __all__ = [
     "StagePlan",
     "execute_plan",
     "guarded",
+    "mask_argv",
     "plan_stage",
     "render_plan",
     "report_error",
@@ -83,10 +84,10 @@ def plan_stage(
     composed: Any = None,
 ) -> StagePlan:
     """Compose the config, pin its artifact inputs and find the code version."""
-    from kit_config import compose, mask_secrets
     from omegaconf import OmegaConf
 
     from kit_cli._launches import new_run_id
+    from kit_config import compose, mask_secrets
 
     if composed is None:
         config_source = stage.resolve_config(args.config)
@@ -135,7 +136,7 @@ def render_plan(plan: StagePlan) -> str:
         f"# dry run: nemotron {plan.recipe.name} {' '.join(plan.stage.command_path)}",
         f"# run id (would be): {plan.run_id}",
         f"# config: {plan.config_source or '(none)'}",
-        f"# overrides: {' '.join(plan.args.overrides) or '(none)'}",
+        f"# overrides: {' '.join(mask_argv(plan.args.overrides)) or '(none)'}",
         f"# code: {plan.git_commit or 'not in git'}{' (dirty)' if plan.git_dirty else ''}",
         "",
         "## config (artifact refs pinned, secrets masked)",
@@ -162,6 +163,18 @@ def render_plan(plan: StagePlan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def mask_argv(argv: Sequence[str]) -> list[str]:
+    """`argv` with the value of every secret-keyed override (`api_key=...`) masked."""
+    from kit_config import is_secret_key
+
+    masked = []
+    for arg in argv:
+        key, eq, _ = arg.partition("=")
+        leaf = key.lstrip("+~").rsplit(".", 1)[-1]
+        masked.append(f"{key}=***" if eq and leaf and is_secret_key(leaf) else arg)
+    return masked
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -171,18 +184,18 @@ def execute_plan(plan: StagePlan, *, rerun_of: str | None = None) -> int:
 
     Raises `StageFailedError` (exit code 1) when the stage or job exits non-zero.
     """
-    from kit_config import save_provenance
     from omegaconf import OmegaConf
 
     from kit_cli.errors import StageFailedError
+    from kit_config import save_provenance
 
     record = LaunchRecord(
         run_id=plan.run_id,
         recipe=plan.recipe.name,
         stage=plan.stage.name,
         module=plan.stage.module,
-        argv=list(plan.argv),
-        overrides=list(plan.args.overrides),
+        argv=mask_argv(plan.argv),
+        overrides=mask_argv(plan.args.overrides),
         passthrough=list(plan.args.passthrough),
         config_source=str(plan.config_source) if plan.config_source else None,
         profile=plan.args.profile,
@@ -200,8 +213,8 @@ def execute_plan(plan: StagePlan, *, rerun_of: str | None = None) -> int:
     save_provenance(
         folder / "provenance",
         config=OmegaConf.create(plan.config),
-        overrides=list(plan.args.overrides),
-        argv=list(plan.argv),
+        overrides=mask_argv(plan.args.overrides),
+        argv=mask_argv(plan.argv),
         sources=[plan.config_source] if plan.config_source else [],
     )
     _say(f"run {plan.run_id}: {plan.recipe.name} {plan.stage.name} ({plan.mode})")
