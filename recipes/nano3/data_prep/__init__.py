@@ -6,6 +6,9 @@ return the typed artifact (unsaved) on the merging rank and None on the others.
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from nano3.data_prep._config import (
     ChatTemplate,
     DatasetSpec,
@@ -32,9 +35,11 @@ from nano3.data_prep.errors import (
     MergeTimeoutError,
     TokenizerError,
 )
-from nano3.data_prep.pretrain import prepare_pretrain
-from nano3.data_prep.rl import prepare_rl
-from nano3.data_prep.sft import prepare_sft
+
+if TYPE_CHECKING:
+    from nano3.data_prep.pretrain import prepare_pretrain
+    from nano3.data_prep.rl import prepare_rl
+    from nano3.data_prep.sft import prepare_sft
 
 __all__ = [
     "ChatTemplate",
@@ -67,3 +72,13 @@ __all__ = [
     "resolve_rank",
     "validate_config",
 ]
+
+# The stage modules load lazily: `python -m nano3.data_prep.rl` must not find its own module
+# already imported by this package (runpy warns, and the module would run twice).
+_LAZY = {"prepare_pretrain": "pretrain", "prepare_rl": "rl", "prepare_sft": "sft"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"nano3.data_prep.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'nano3.data_prep' has no attribute {name!r}")

@@ -15,22 +15,11 @@ __all__ = ["load_stage_config", "run_stage_main"]
 C = TypeVar("C", bound=StageConfig)
 
 
-def load_stage_config(cls: type[C], argv: Sequence[str]) -> C:
+def load_stage_config(cls: type[C], argv: Sequence[str], *, prog: str | None = None) -> C:
     """`--config FILE` plus Hydra-style overrides -> the stage's typed config."""
-    import kit_config
+    from kit_config import cli
 
-    cli = getattr(kit_config, "cli", None)
-    if cli is not None:
-        return cli(cls, argv=list(argv))  # type: ignore[no-any-return]
-    # kit_config without `cli` yet: the same composition by hand (contract: compose+structure).
-    args = list(argv)
-    config_file = None
-    if "--config" in args:
-        i = args.index("--config")
-        config_file = args[i + 1]
-        del args[i:i + 2]
-    cfg = kit_config.compose(config_file, args)
-    return kit_config.structure(cfg, cls)  # type: ignore[no-any-return]
+    return cli(cls, argv=list(argv), prog=prog)
 
 
 def run_stage_main(cls: type[C], prepare: Callable[[C], Any], *, stage: str,
@@ -38,7 +27,7 @@ def run_stage_main(cls: type[C], prepare: Callable[[C], Any], *, stage: str,
     """Load the config, run `prepare` inside a tracked run, publish once (rank 0)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        cfg = load_stage_config(cls, argv)
+        cfg = load_stage_config(cls, argv, prog=f"python -m nano3.{stage}")
         import kit_config
         import kit_track
 

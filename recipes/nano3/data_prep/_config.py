@@ -17,7 +17,6 @@ import attrs
 from nano3.data_prep.errors import DataPrepConfigError, SpecProblem
 
 __all__ = [
-    "SPLITS",
     "ChatTemplate",
     "DatasetSpec",
     "ErrorPolicy",
@@ -25,6 +24,7 @@ __all__ = [
     "PretrainConfig",
     "RLConfig",
     "SFTConfig",
+    "SPLITS",
     "SampleSpec",
     "StageConfig",
     "TokenizerSpec",

@@ -14,14 +14,15 @@ __all__ = ["common_metadata", "source_datasets"]
 
 
 def source_datasets(blend: Sequence[DatasetSpec], files: Sequence[Sequence[InputFile]],
-                    rows: Sequence[int]) -> list[InputDatasetInfo | str]:
+                    rows: Sequence[int], *, text_field: bool = True
+                    ) -> list[InputDatasetInfo | str]:
     """One `InputDatasetInfo` per blend dataset: where it came from and how much was used."""
     from kit_artifacts import InputDatasetInfo
 
     out: list[InputDatasetInfo | str] = []
     for ds, fs, n in zip(blend, files, rows, strict=True):
         out.append(InputDatasetInfo(uri=ds.path, name=ds.name, weight=float(ds.weight),
-                                    split=ds.split, subset=ds.subset, text_field=ds.text_field,
+                                    split=ds.split, subset=ds.subset, text_field=ds.text_field if text_field else None,
                                     num_rows=int(n), size_bytes=sum(f.size for f in fs),
                                     num_files=len(fs)))
     return out

@@ -22,8 +22,8 @@ from nano3.data_prep._config import TokenizerSpec
 from nano3.data_prep.errors import TokenizerError
 
 __all__ = [
-    "GPT2_PATTERN",
     "FakeTokenizer",
+    "GPT2_PATTERN",
     "HFTokenizer",
     "TiktokenTokenizer",
     "Tokenizer",

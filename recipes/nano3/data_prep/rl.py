@@ -29,7 +29,14 @@ from nano3.data_prep._stage import plan_stage
 if TYPE_CHECKING:
     from kit_artifacts import SplitJsonlDataArtifact
 
-__all__ = ["MANIFEST_SPLITS", "STAGE", "RLShardProcessor", "main", "merge_rl", "prepare_rl"]
+__all__ = [
+    "MANIFEST_SPLITS",
+    "RLShardProcessor",
+    "STAGE",
+    "main",
+    "merge_rl",
+    "prepare_rl",
+]
 
 STAGE = "data_prep.rl"
 #: Our split name -> the manifest's key and file stem (NeMo-RL's names).
@@ -146,7 +153,8 @@ def prepare_rl(cfg: RLConfig) -> SplitJsonlDataArtifact | None:
         elapsed_sec=round(time.monotonic() - t0, 3),
         train=m["train"] or None, val=m["val"] or None, test=m["test"] or None,
         source_datasets=source_datasets(cfg.blend, plan.files,
-                                        [rows[i] for i in range(len(cfg.blend))]),
+                                        [rows[i] for i in range(len(cfg.blend))],
+                                        text_field=False),
         metadata=common_metadata(plan.run_hash, merged["skipped"], {
             "counts": merged["counts"], "shards": m["shards"],
             "error_policy": cfg.errors.policy, "sample_fraction": cfg.sample.fraction}),
