@@ -23,9 +23,17 @@ from kit_config.errors import (
 )
 
 if TYPE_CHECKING:
+    from kit_config._cli import cli
     from kit_config._compose import compose
     from kit_config._loading import load_config, load_omegaconf_yaml
     from kit_config._overrides import apply_hydra_overrides
+    from kit_config._provenance import (
+        Provenance,
+        SourceRecord,
+        load_provenance,
+        recompose,
+        save_provenance,
+    )
     from kit_config._resolvers import load_resolver_plugins, register_resolver
     from kit_config._secrets import is_secret_key, mask_secrets
     from kit_config._structure import structure, to_container, unstructure
@@ -39,16 +47,22 @@ __all__ = [
     "InterpolationError",
     "KitError",
     "OverrideError",
+    "Provenance",
     "ProvenanceError",
     "ResolverError",
+    "SourceRecord",
     "apply_hydra_overrides",
+    "cli",
     "compose",
     "is_secret_key",
     "load_config",
     "load_omegaconf_yaml",
+    "load_provenance",
     "load_resolver_plugins",
     "mask_secrets",
+    "recompose",
     "register_resolver",
+    "save_provenance",
     "structure",
     "to_container",
     "unstructure",
@@ -56,14 +70,20 @@ __all__ = [
 
 # Public name -> private module that defines it (imported on first access).
 _LAZY: dict[str, str] = {
+    "Provenance": "_provenance",
+    "SourceRecord": "_provenance",
     "apply_hydra_overrides": "_overrides",
+    "cli": "_cli",
     "compose": "_compose",
     "is_secret_key": "_secrets",
     "load_config": "_loading",
     "load_omegaconf_yaml": "_loading",
+    "load_provenance": "_provenance",
     "load_resolver_plugins": "_resolvers",
     "mask_secrets": "_secrets",
+    "recompose": "_provenance",
     "register_resolver": "_resolvers",
+    "save_provenance": "_provenance",
     "structure": "_structure",
     "to_container": "_structure",
     "unstructure": "_structure",

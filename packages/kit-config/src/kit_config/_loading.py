@@ -63,7 +63,7 @@ def read_config_tree(
     path: Path, info: SourceInfo, stack: tuple[Path, ...] = (), referenced_from: str | None = None
 ) -> dict[str, Any]:
     """Read `path` and, recursively, its defaults; merged dict out, locations into `info`."""
-    path = path.resolve() if stack else path.absolute()
+    path = path.resolve()
     if path in stack:
         cycle = " -> ".join(p.name for p in (*stack[stack.index(path) :], path))
         raise ConfigFileError(
@@ -128,7 +128,7 @@ def create_config(data: dict[str, Any], info: SourceInfo, origin: str) -> DictCo
         key = getattr(exc, "full_key", None)
         where = f" at {key}" if key else ""
         raise ConfigFileError(
-            f"unsupported value{where}: {' '.join(str(exc).split()[:12])}",
+            f"unsupported value{where}: {str(exc).splitlines()[0]}",
             file=origin,
             hint="use only mappings, lists, strings, numbers, booleans and null",
         ) from None
@@ -141,7 +141,7 @@ def load_config(path: str | os.PathLike[str]) -> DictConfig:
 
     Interpolations are kept unresolved; `structure()` or `to_container()` resolve them.
     """
-    info = SourceInfo()
+    info = SourceInfo(root=str(Path(path).resolve()))
     data = read_config_tree(Path(path), info)
     return create_config(data, info, str(path))
 

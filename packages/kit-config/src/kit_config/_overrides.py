@@ -49,10 +49,13 @@ def _parse_failure(text: str, shown: str, exc: BaseException) -> OverrideError:
     raw = _SEE_DOCS.sub("", str(exc))
     lines = [ln for ln in raw.splitlines() if ln.strip()]
     excerpt = None
-    if lines and lines[0].startswith("LexerNoViableAltException: "):
-        caret = lines[1].index("^") - len("LexerNoViableAltException: ") if len(lines) > 1 else 0
-        reason = f"unexpected character at position {caret + 1}"
-        excerpt = f"{shown}\n{' ' * max(caret, 0)}^"
+    prefix = "LexerNoViableAltException: "
+    if lines and lines[0].startswith(prefix):
+        carets = [ln for ln in raw.splitlines()[1:] if ln.strip() == "^"]
+        col = max(carets[0].index("^") - len(prefix), 0) if carets else None
+        where = f" at position {col + 1}" if col is not None else ""
+        reason = f"unexpected character{where}"
+        excerpt = f"{shown}\n{' ' * col}^" if col is not None and "\n" not in shown else None
     elif lines and lines[0].startswith("Error parsing override"):
         reason = " ".join(lines[1:]) or lines[0]
     else:

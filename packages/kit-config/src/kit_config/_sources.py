@@ -29,10 +29,16 @@ class SourceInfo:
     locations: dict[str, Location] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
+    # The file the composition started from (None: started empty or from `base`).
+    root: str | None = None
+    # A starting config that came from no file (`cli()` builds one from class defaults).
+    base: dict[str, Any] | None = None
 
     def copy(self) -> SourceInfo:
         """Return an independent copy (overrides mutate the copy, not the original)."""
-        return SourceInfo(dict(self.locations), list(self.files), list(self.overrides))
+        return SourceInfo(
+            dict(self.locations), list(self.files), list(self.overrides), self.root, self.base
+        )
 
     def locate(self, path: str) -> Location | None:
         """Return the location of `path`, or of its nearest ancestor that has one."""

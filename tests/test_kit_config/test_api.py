@@ -1,0 +1,111 @@
+"""The public surface of kit_config: exact `__all__`, sorted, importable, and cheap to import."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+import kit_config
+
+EXPECTED = [
+    "ConfigError",
+    "ConfigFileError",
+    "ConfigNotFoundError",
+    "ConfigProblem",
+    "ConfigValidationError",
+    "InterpolationError",
+    "KitError",
+    "OverrideError",
+    "Provenance",
+    "ProvenanceError",
+    "ResolverError",
+    "SourceRecord",
+    "apply_hydra_overrides",
+    "cli",
+    "compose",
+    "is_secret_key",
+    "load_config",
+    "load_omegaconf_yaml",
+    "load_provenance",
+    "load_resolver_plugins",
+    "mask_secrets",
+    "recompose",
+    "register_resolver",
+    "save_provenance",
+    "structure",
+    "to_container",
+    "unstructure",
+]
+
+MODULES = [
+    "kit_config.errors",
+    "kit_config._cli",
+    "kit_config._compose",
+    "kit_config._converter",
+    "kit_config._loading",
+    "kit_config._overrides",
+    "kit_config._provenance",
+    "kit_config._readers",
+    "kit_config._resolvers",
+    "kit_config._secrets",
+    "kit_config._sources",
+    "kit_config._structure",
+    "kit_config._suggest",
+]
+
+
+def test_package_all_is_exact_sorted_and_importable() -> None:
+    """`kit_config.__all__` equals the documented list, is sorted, and every name resolves."""
+    assert kit_config.__all__ == EXPECTED
+    assert sorted(set(kit_config.__all__)) == kit_config.__all__
+    for name in kit_config.__all__:
+        assert getattr(kit_config, name) is not None
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_private_modules_have_sorted_all(module: str) -> None:
+    """Every module declares a sorted, duplicate-free `__all__` of names it defines."""
+    mod = importlib.import_module(module)
+    names = mod.__all__
+    assert names == sorted(set(names))
+    for name in names:
+        assert hasattr(mod, name), f"{module}.{name}"
+
+
+def test_unknown_attribute_is_attribute_error() -> None:
+    """A name that is not public raises AttributeError (the lazy loader does not guess)."""
+    with pytest.raises(AttributeError):
+        kit_config.no_such_name  # noqa: B018
+
+
+def test_import_loads_no_heavy_modules() -> None:
+    """`import kit_config` loads neither omegaconf, hydra, cattrs nor yaml (fast start)."""
+    code = (
+        "import sys, kit_config\n"
+        "heavy = [m for m in ('omegaconf', 'hydra', 'cattrs', 'yaml', 'antlr4') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_errors_subclass_their_builtins() -> None:
+    """Each concrete error is also the builtin it is, and all root in KitError."""
+    e = kit_config.errors
+    assert issubclass(e.ConfigNotFoundError, FileNotFoundError)
+    for cls in (e.ConfigFileError, e.OverrideError, e.ConfigValidationError, e.InterpolationError):
+        assert issubclass(cls, ValueError)
+        assert issubclass(cls, e.ConfigError)
+        assert issubclass(cls, e.KitError)
+    assert e.KitError("x").exit_code == 2
+    assert str(e.KitError("bad thing", hint="do this")) == "bad thing; do this"
