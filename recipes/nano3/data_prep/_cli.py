@@ -28,6 +28,9 @@ def run_stage_main(cls: type[C], prepare: Callable[[C], Any], *, stage: str,
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         cfg = load_stage_config(cls, argv, prog=f"python -m nano3.{stage}")
+    except SystemExit as exc:  # kit_config.cli has already printed the one-line error
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
         import kit_config
         import kit_track
 
