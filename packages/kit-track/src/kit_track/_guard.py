@@ -43,7 +43,7 @@ class ErrorBook:
                 tracker=error.tracker,
                 operation=error.operation,
                 error_type=type(error.cause).__name__,
-                message=scrub_text(str(error)),
+                message=scrub_text(error.message),
                 time=utc_now(),
             )
             return True

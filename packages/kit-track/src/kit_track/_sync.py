@@ -87,11 +87,13 @@ def _sync_one(
     state.url, state.config = handle.url, True
     save_state(record.run_dir, state)
     by_uri = {u.uri: u for u in (*record.inputs, *record.outputs)}
-    for point in record.metrics()[state.metrics :]:
-        values = {k: float(v) for k, v in point.metrics.items()}
-        handle.log(values, point.step)
-        state.metrics += 1
-    save_state(record.run_dir, state)
+    try:
+        for point in record.metrics()[state.metrics :]:
+            values = {k: float(v) for k, v in point.metrics.items()}
+            handle.log(values, point.step)
+            state.metrics += 1
+    finally:  # keep what W&B accepted, even if a later line failed
+        save_state(record.run_dir, state)
     for uri in inputs:
         use = by_uri[uri]
         spec, _ = artifact_spec(uri, use.artifact_type, use.path, record.run_id)
