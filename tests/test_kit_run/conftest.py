@@ -58,7 +58,8 @@ def ssh_service() -> dict[str, str]:
 def slurm_env_toml(slurm_service: dict[str, str], write_env: Callable[[str], Path],
                    tmp_path: Path) -> Path:
     """An env.toml with a local-tunnel Slurm profile `slurm` (and `ssh` when sshd runs)."""
-    text = (f'[slurm]\nexecutor = "slurm"\naccount = "{slurm_service["NEMOTRON_SLURM_ACCOUNT"]}"\n'
+    account = slurm_service["NEMOTRON_SLURM_ACCOUNT"]
+    text = (f'[slurm]\nexecutor = "slurm"\naccount = "{account}"\n'
             f'partition = "{slurm_service["NEMOTRON_SLURM_PARTITION"]}"\ntime = "00:05:00"\n')
     ssh_file = SERVICES_DIR / "ssh.env"
     if ssh_file.is_file():

@@ -1,7 +1,6 @@
 """env.toml discovery, `extends` chains and profile validation."""
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -230,6 +229,6 @@ def test_profile_round_trips_through_toml(values: dict[str, Any]) -> None:
     settings_in = {"executor": "slurm", "account": "acct", **values}
     text = "[p]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in settings_in.items())
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "env.toml")
+        path = Path(tmp) / "env.toml"
         Path(path).write_text(text)
         assert dict(load_env_profile("p", path).settings) == settings_in

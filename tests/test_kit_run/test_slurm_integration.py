@@ -135,7 +135,7 @@ def test_sbatch_rejection_surfaces_scheduler_message(slurm_env_toml: Path,
         submit(JobSpec("x", _py("pass")), profile, attached=False)
     assert "invalid partition" in info.value.scheduler_message.lower()
     assert not list((Path(os.environ["NEMOTRON_HOME"]) / "jobs").glob("*.json"))
-    assert not [p for p in (Path(os.environ["NEMOTRON_HOME"]) / "jobs").iterdir()]
+    assert not list((Path(os.environ["NEMOTRON_HOME"]) / "jobs").iterdir())
 
 
 def test_ssh_tunnel_submission_and_status_from_later_process(slurm_env_toml: Path,

@@ -85,7 +85,7 @@ def _remote_dir(profile: Profile, job_id: str, staging: Path) -> str:
 
 
 def _dependency_ids(spec: JobSpec, kind: str) -> tuple[str, ...]:
-    ids = []
+    ids: list[str] = []
     for dep in spec.dependencies:
         matches = [r for r in find_records(dep) if r.get("scheduler_id")]
         if matches:
@@ -185,8 +185,8 @@ def submit(spec: JobSpec, profile: Profile | str, *, attached: bool,
             path = staging / name
             if name == SECRETS_NAME:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(text)
+                with os.fdopen(fd, "w", encoding="utf-8") as secret_file:
+                    secret_file.write(text)
             else:
                 path.write_text(text, encoding="utf-8")
                 files[name] = path

@@ -124,8 +124,8 @@ def open_transport(info: dict[str, Any], *, profile: str | None = None,
 
 def _connect(host: str, user: str, port: int, identity: Any, timeout: int,
              profile: str | None) -> Any:
-    import paramiko
-    from fabric import Config, Connection
+    import paramiko  # type: ignore[import-untyped]
+    from fabric import Config, Connection  # type: ignore[import-untyped]
 
     connect_kwargs: dict[str, Any] = {
         "banner_timeout": timeout, "auth_timeout": timeout,
