@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 # Secret words as whole name parts (split on `_`, `-`, `.`, camelCase), plus the common
 # fused spellings (`apikey`, `authtoken`, `passwd`).
-_PARTS = re.compile(r"[A-Za-z][a-z0-9]*|[A-Z]+(?![a-z])|[0-9]+")
+_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Za-z][a-z0-9]*|[0-9]+")
 _SECRET_WORDS = frozenset({"key", "keys", "token", "secret", "secrets", "password", "passwd"})
 _FUSED = re.compile(r"(apikey|accesskey|secretkey|authtoken|accesstoken|password|passwd|secret)$")
 # Words that contain a secret word but never hold a secret.

@@ -36,7 +36,8 @@ def _interpolation_message(exc: Exception, expression: str | None) -> str:
     if isinstance(cause, KitError):
         return f"cannot resolve {expression}: {cause}"
     if isinstance(exc, UnsupportedInterpolationType):
-        name = str(exc).split("'")[1] if "'" in str(exc) else "?"
+        first = str(exc).splitlines()[0]
+        name = first.rsplit(" ", 1)[-1].strip("'") if first else "?"
         failed = plugin_failures().get(name)
         why = f" (its plugin failed to load: {failed})" if failed else ""
         hint = did_you_mean(name, known_resolvers())
