@@ -223,8 +223,10 @@ class FsspecStorage:
                 call("put_object", Bucket=bucket, Key=obj, Body=data, IfNoneMatch="*")
             else:  # s3fs 0.4 (botocore client)
                 self.fs.s3.put_object(Bucket=bucket, Key=obj, Body=data, IfNoneMatch="*")
+        except FileExistsError:  # newer s3fs translates 412 PreconditionFailed to this
+            return False
         except Exception as exc:
-            text = f"{type(exc).__name__} {exc}"
+            text = f"{type(exc).__name__} {exc} {exc.__cause__!r}"
             if (
                 "PreconditionFailed" in text
                 or "412" in text
