@@ -64,7 +64,8 @@ def slurm_env_toml(slurm_service: dict[str, str], write_env: Callable[[str], Pat
     ssh_file = SERVICES_DIR / "ssh.env"
     if ssh_file.is_file():
         ssh = _read_env_file("ssh.env", "sshd-up")
-        text += (f'\n[ssh]\nextends = "slurm"\ntunnel = "ssh"\nhost = "{ssh["NEMOTRON_SSH_HOST"]}"\n'
+        text += (f'\n[ssh]\nextends = "slurm"\ntunnel = "ssh"\n'
+                 f'host = "{ssh["NEMOTRON_SSH_HOST"]}"\n'
                  f'port = {ssh["NEMOTRON_SSH_PORT"]}\nuser = "{ssh["NEMOTRON_SSH_USER"]}"\n'
                  f'identity = "{ssh["NEMOTRON_SSH_KEY"]}"\nssh_timeout = 10\n'
                  f'remote_job_dir = "{tmp_path / "remote"}"\n')
