@@ -11,9 +11,10 @@ DOCUMENTED = [
     "InputRecordError", "MergeTimeoutError", "ParallelSpec", "PretrainConfig", "RLConfig",
     "SFTConfig", "SampleSpec", "Tokenizer", "TokenizerError", "TokenizerSpec",
     "load_tokenizer", "pack_ffd", "pack_ffd_reference", "prepare_pretrain", "prepare_rl",
-    "prepare_sft", "published_name", "resolve_rank", "validate_config",
+    "prepare_sft", "published_name", "read_blend", "resolve_rank", "validate_config",
+    "write_blend",
 ]
-MODULES = ["_cli", "_config", "_indexed", "_inputs", "_packing", "_pretrain_work", "_publish",
+MODULES = ["_blend", "_cli", "_config", "_indexed", "_inputs", "_packing", "_pretrain_work", "_publish",
            "_runner", "_sft_work", "_stage", "_tokenizer", "errors", "make_tiny_corpus",
            "pretrain", "rl", "sft"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from nano3.data_prep._blend import read_blend, write_blend
 from nano3.data_prep._config import (
     ChatTemplate,
     DatasetSpec,
@@ -69,8 +70,10 @@ __all__ = [
     "prepare_rl",
     "prepare_sft",
     "published_name",
+    "read_blend",
     "resolve_rank",
     "validate_config",
+    "write_blend",
 ]
 
 # The stage modules load lazily: `python -m nano3.data_prep.rl` must not find its own module

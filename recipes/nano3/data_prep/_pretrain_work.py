@@ -9,11 +9,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from nano3.data_prep._blend import blend_to_json, write_blend
 from nano3.data_prep._config import SPLITS, PretrainConfig, parse_split
 from nano3.data_prep._indexed import IndexedWriter
 from nano3.data_prep._inputs import (InputFile, IssueCounter, WorkShard,
                                      iter_record_batches)
-from nano3.data_prep._runner import ProgressSink, atomic_write_json
+from nano3.data_prep._runner import ProgressSink
 from nano3.data_prep._tokenizer import Tokenizer, token_dtype
 from nano3.data_prep.errors import TokenizerError
 
@@ -134,10 +135,6 @@ class PretrainShardProcessor:
         return written
 
 
-def _fmt_weight(w: float) -> str:
-    return repr(float(w))
-
-
 def merge_pretrain(cfg: PretrainConfig, out_dir: Path, shards: Sequence[WorkShard],
                    receipts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Write `blend.json` (flat Megatron-Bridge form) and return the totals.
@@ -150,17 +147,18 @@ def merge_pretrain(cfg: PretrainConfig, out_dir: Path, shards: Sequence[WorkShar
     for shard, r in zip(shards, receipts, strict=True):
         for split, n in r["tokens"].items():
             per_ds_tokens[(split, shard.dataset_index)] += n
-    blend: dict[str, list[str] | None] = {}
+    pairs: dict[str, list[tuple[float, str]] | None] = {}
     for split in SPLITS:
-        flat: list[str] = []
+        items: list[tuple[float, str]] = []
         for shard, r in zip(shards, receipts, strict=True):
             n = r["tokens"].get(split, 0)
             if n:
-                w = cfg.blend[shard.dataset_index].weight * n / per_ds_tokens[(split,
-                                                                               shard.dataset_index)]
-                flat += [_fmt_weight(w), str(out_dir / split / shard.key)]
-        blend[split] = flat or None
-    atomic_write_json(out_dir / "blend.json", blend, sort_keys=False)
+                di = shard.dataset_index
+                weight = cfg.blend[di].weight * n / per_ds_tokens[(split, di)]
+                items.append((weight, str(out_dir / split / shard.key)))
+        pairs[split] = items or None
+    write_blend(out_dir / "blend.json", pairs)
+    blend = blend_to_json(pairs)
     skipped: Counter[str] = Counter()
     for r in receipts:
         skipped.update(r["skipped"])

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nano3.data_prep._blend import write_blend
 from nano3.data_prep._cli import run_stage_main
 from nano3.data_prep._config import SPLITS, SFTConfig
 from nano3.data_prep._inputs import WorkShard
@@ -66,8 +67,7 @@ def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
             paths[split] = str(out_dir / SPLIT_FILES[split])
         else:
             paths[split] = None
-    blend = {s: (["1.0", p] if p else None) for s, p in paths.items()}
-    atomic_write_json(out_dir / "blend.json", blend, sort_keys=False)
+    write_blend(out_dir / "blend.json", {s: [(1.0, p)] if p else None for s, p in paths.items()})
     totals: dict[str, Counter[str]] = {k: Counter() for k in
                                        ("tokens", "sequences", "bins", "loss_tokens")}
     skipped: Counter[str] = Counter()
