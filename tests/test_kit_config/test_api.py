@@ -86,7 +86,8 @@ def test_import_loads_no_heavy_modules() -> None:
     """`import kit_config` loads neither omegaconf, hydra, cattrs nor yaml (fast start)."""
     code = (
         "import sys, kit_config\n"
-        "heavy = [m for m in ('omegaconf', 'hydra', 'cattrs', 'yaml', 'antlr4') if m in sys.modules]\n"
+        "names = ('omegaconf', 'hydra', 'cattrs', 'yaml', 'antlr4')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run(

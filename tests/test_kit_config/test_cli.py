@@ -157,7 +157,7 @@ def test_provenance_dir_written_only_on_success(write: Write, tmp_path: Path) ->
 
 
 def test_real_script_subprocess(tmp_path: Path) -> None:
-    """A recipe script using cli() runs as a process: exit 0 on success, 2 with one line on error."""
+    """A script using cli() runs as a process: exit 0 on success, 2 and one line on error."""
     script = tmp_path / "train.py"
     script.write_text(
         textwrap.dedent(

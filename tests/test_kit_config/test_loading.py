@@ -22,7 +22,8 @@ Write = Callable[[str, str], Path]
 SAME = {
     "c.yaml": "model:\n  size: 8b\n  layers: 4\nlr: 1e-4\ntags: [a, b]\nflag: true\nnone: null\n",
     "c.toml": 'lr = 1e-4\ntags = ["a", "b"]\nflag = true\n[model]\nsize = "8b"\nlayers = 4\n',
-    "c.json": '{"model": {"size": "8b", "layers": 4}, "lr": 1e-4, "tags": ["a", "b"], "flag": true}',
+    "c.json": '{"model": {"size": "8b", "layers": 4}, "lr": 1e-4, "tags": ["a", "b"],'
+    ' "flag": true}',
 }
 
 

@@ -7,7 +7,6 @@ omegaconf, hydra and cattrs load only when a config is actually handled.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from kit_config.errors import (
     ConfigError,
@@ -22,7 +21,12 @@ from kit_config.errors import (
     ResolverError,
 )
 
+# `typing` costs ~10 ms to import and nothing here needs it at run time; type checkers
+# treat any name TYPE_CHECKING as the real one.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from kit_config._cli import cli
     from kit_config._compose import compose
     from kit_config._loading import load_config, load_omegaconf_yaml

@@ -11,8 +11,9 @@ This module must stay import-light (no omegaconf, no hydra): every kit package i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+TYPE_CHECKING = False  # without importing `typing`: this module is on every start path
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "ConfigError",
@@ -153,14 +154,37 @@ class ResolverError(ConfigError, ValueError):
         self.resolver = resolver
 
 
-@dataclass(frozen=True)
 class ConfigProblem:
-    """One problem found while validating a config: what, at which key path, from where."""
+    """One problem found while validating a config: what, at which key path, from where.
 
-    path: str
-    message: str
-    file: str | None = None
-    line: int | None = None
+    A plain class rather than a dataclass: this module is imported by every kit package
+    at start-up, and `dataclasses` alone costs more than the rest of it.
+    """
+
+    __slots__ = ("file", "line", "message", "path")
+
+    def __init__(
+        self, path: str, message: str, file: str | None = None, line: int | None = None
+    ) -> None:
+        self.path = path
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def _key(self) -> tuple[str, str, str | None, int | None]:
+        return (self.path, self.message, self.file, self.line)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfigProblem) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfigProblem(path={self.path!r}, message={self.message!r}, "
+            f"file={self.file!r}, line={self.line!r})"
+        )
 
     def __str__(self) -> str:
         where = _where(self.file, self.line)
