@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["as_data", "complete_artifact", "complete_profile", "echo_json"]
+__all__ = ["as_data", "complete_artifact", "complete_profile", "echo_json", "guarded"]
 
 
 def complete_profile(incomplete: str) -> list[str]:
@@ -47,3 +47,23 @@ def as_data(obj: Any) -> Any:
 def echo_json(data: Any) -> None:
     """Print `data` as indented JSON on stdout."""
     print(json.dumps(as_data(data), indent=2, sort_keys=True))
+
+
+def guarded(fn: Any) -> Any:
+    """Wrap a Typer command so that errors print as one line and exit with their code."""
+    import functools
+
+    import typer
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except Exception as error:
+            from kit_cli._runner import report_error
+
+            raise typer.Exit(report_error(error)) from None
+
+    return wrapper

@@ -6,8 +6,13 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from kit_cli._app_shared import as_data, complete_artifact, complete_profile, echo_json
-from kit_cli._runner import guarded
+from kit_cli._app_shared import (
+    as_data,
+    complete_artifact,
+    complete_profile,
+    echo_json,
+    guarded,
+)
 
 __all__ = ["add_kit_commands"]
 

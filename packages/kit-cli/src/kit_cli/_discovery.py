@@ -10,9 +10,8 @@ from __future__ import annotations
 import importlib
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
-
-import attrs
 
 from kit_cli.recipe import Recipe
 
@@ -21,7 +20,7 @@ __all__ = ["ENTRY_POINT_GROUP", "RecipeEntry", "discover_recipes", "env_file_pat
 ENTRY_POINT_GROUP = "nemotron.recipes"
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class RecipeEntry:
     """One registration: the loaded recipe, or the reason it failed to load."""
 

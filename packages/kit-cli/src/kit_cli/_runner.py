@@ -25,7 +25,6 @@ from kit_cli.recipe import Recipe, Stage
 __all__ = [
     "StagePlan",
     "execute_plan",
-    "guarded",
     "mask_argv",
     "plan_stage",
     "render_plan",
@@ -293,20 +292,3 @@ def run_stage(recipe: Recipe, stage_name: str, argv: Sequence[str]) -> int:
     except Exception as error:
         return report_error(error)
 
-
-def guarded(fn: Any) -> Any:
-    """Wrap a Typer command so that errors print as one line and exit with their code."""
-    import functools
-
-    import typer
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except Exception as error:
-            raise typer.Exit(report_error(error)) from None
-
-    return wrapper

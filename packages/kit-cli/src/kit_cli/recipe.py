@@ -1,13 +1,12 @@
 """`Recipe` and `Stage`: what a recipe package registers with the `nemotron` CLI.
 
-Import-light on purpose: a recipe's registration module imports only this, so that
-`nemotron --help` stays fast.
+Import-light on purpose (stdlib dataclasses, not attrs): a recipe's registration module
+imports only this, so that `nemotron --help` stays fast.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import attrs
 
 __all__ = ["CONFIG_SUFFIXES", "Recipe", "Stage"]
 
@@ -21,7 +20,7 @@ def _tuple_of_str(value: object) -> tuple[str, ...]:
     return tuple(str(v) for v in value)  # type: ignore[attr-defined]
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class Stage:
     """One runnable step of a recipe: `python -m MODULE --config FILE` does its work.
 
@@ -35,9 +34,14 @@ class Stage:
     module: str
     help: str = ""
     config_dir: str | Path | None = None
-    group: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    group: tuple[str, ...] = ()
     job_target: str | None = None
-    inputs: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_str)
+    inputs: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Accept lists (and a bare string) from registrations; store hashable tuples.
+        object.__setattr__(self, "group", _tuple_of_str(self.group))
+        object.__setattr__(self, "inputs", _tuple_of_str(self.inputs))
 
     @property
     def command_path(self) -> tuple[str, ...]:
@@ -85,13 +89,16 @@ class Stage:
         return None
 
 
-@attrs.frozen
+@dataclass(frozen=True)
 class Recipe:
     """A named set of stages, registered as one command group of `nemotron`."""
 
     name: str
     help: str
-    stages: tuple[Stage, ...] = attrs.field(converter=tuple)
+    stages: tuple[Stage, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "stages", tuple(self.stages))
 
     def stage(self, name: str) -> Stage:
         """The stage named `name` (its bare name or its space-joined command path)."""

@@ -1,0 +1,94 @@
+"""Start-up time of `nemotron --help` and `nemotron demo pretrain --help`.
+
+Compared in the same run, same interpreter, against (a) a bare Typer app with the same
+command tree (target: kit <= 1.3x of it) and (b) a script that imports nemo_run and wandb
+first, like the earlier kit (target: kit >= 10x faster). Run: `python bench/cli_start.py
+[--repeat N]`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+RECIPE = """
+from kit_cli.recipe import Recipe, Stage
+RECIPE = Recipe("demo", "Demo recipe.", [
+    Stage("pretrain", "json.tool", "Pretrain.", {cfg!r}),
+    Stage("sft", "json.tool", "SFT.", {cfg!r}),
+    Stage("rl", "json.tool", "RL.", {cfg!r}),
+    Stage("pretrain", "json.tool", "Prep.", {cfg!r}, group=("data", "prep")),
+])
+"""
+
+KIT = "import sys; from kit_cli.main import main; main(sys.argv[1:])"
+
+BARE = """
+import sys, typer
+app = typer.Typer(name="nemotron", no_args_is_help=True)
+demo = typer.Typer(help="Demo recipe.")
+def stage(config: str = typer.Option(None, "-c"), run: str = typer.Option(None, "-r"),
+          batch: str = typer.Option(None, "-b"), dry_run: bool = typer.Option(False, "-d")):
+    "A stage."
+for name in ("pretrain", "sft", "rl"):
+    demo.command(name)(stage)
+data = typer.Typer(); prep = typer.Typer(); prep.command("pretrain")(stage)
+data.add_typer(prep, name="prep"); demo.add_typer(data, name="data")
+app.add_typer(demo, name="demo")
+for group in ("art", "job", "env", "runs"):
+    sub = typer.Typer()
+    for cmd in ("ls", "show"):
+        sub.command(cmd)(lambda: None)
+    app.add_typer(sub, name=group)
+app.command("rerun")(lambda run_id: None)
+app(sys.argv[1:], prog_name="nemotron")
+"""
+
+OLD = "import nemo_run, wandb\n" + BARE
+
+
+def measure(code: str, argv: list[str], env: dict[str, str], repeat: int) -> float:
+    """Median wall time in seconds of `python -c code argv` over `repeat` runs."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code, *argv], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    """Print the medians and the two ratios."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=7)
+    repeat = parser.parse_args().repeat
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench_recipe.py").write_text(RECIPE.format(cfg=tmp))
+        env = {
+            **os.environ,
+            "NEMOTRON_HOME": tmp,
+            "NEMOTRON_ENV_FILE": str(Path(tmp) / "none.toml"),
+            "NEMOTRON_RECIPES": "bench_recipe:RECIPE",
+            "PYTHONPATH": os.pathsep.join(
+                [tmp, *[str(Path(p).resolve()) for p in sys.path if p]]
+            ),
+        }
+        for argv in (["--help"], ["demo", "pretrain", "--help"]):
+            kit = measure(KIT, argv, env, repeat)
+            bare = measure(BARE, argv, env, repeat)
+            old = measure(OLD, argv, env, max(3, repeat // 2))
+            label = "nemotron " + " ".join(argv)
+            print(f"{label:34s} kit {kit * 1000:7.1f} ms | bare typer {bare * 1000:7.1f} ms "
+                  f"| kit/bare {kit / bare:4.2f}x (target <= 1.3) "
+                  f"| import-nemo_run+wandb {old * 1000:7.1f} ms, {old / kit:5.1f}x faster "
+                  "(target >= 10)")
+
+
+if __name__ == "__main__":
+    main()
