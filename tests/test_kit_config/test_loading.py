@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from omegaconf import DictConfig, OmegaConf
 
 from kit_config import (
@@ -213,3 +216,38 @@ def test_directory_is_not_a_config(tmp_path: Path) -> None:
     (tmp_path / "d.yaml").mkdir()
     with pytest.raises(ConfigFileError, match="cannot read"):
         load_config(tmp_path / "d.yaml")
+
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**31), 2**31)
+    | st.floats(allow_nan=False, allow_infinity=False, width=32)
+    | st.text(max_size=10).filter(lambda t: "${" not in t and "\\" not in t)
+)
+_keys = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(lambda k: k != "defaults")
+_trees = st.dictionaries(
+    _keys,
+    st.recursive(
+        _scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_keys, inner, max_size=3),
+        max_leaves=10,
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(_trees)
+def test_hypothesis_yaml_and_json_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, data: dict[str, object]
+) -> None:
+    """Any config written as YAML or JSON loads back to the same values."""
+    import yaml
+
+    d = tmp_path_factory.mktemp("rt")
+    (d / "c.json").write_text(json.dumps(data))
+    (d / "c.yaml").write_text(yaml.safe_dump(data))
+    assert to_container(load_config(d / "c.json")) == data
+    assert to_container(load_config(d / "c.yaml")) == data

@@ -202,3 +202,15 @@ def test_hypothesis_yaml_round_trip(
     save_provenance(d / "p", config=cfg)
     again = recompose(load_provenance(d / "p"))
     assert to_container(again) == to_container(cfg) == data
+
+
+def test_defaults_come_from_the_composition(write: Write, tmp_path: Path) -> None:
+    """Without overrides/argv arguments, the composition's overrides and sys.argv are saved."""
+    import sys
+
+    cfg = compose(_setup(write), ["train.lr=0.7"])
+    save_provenance(tmp_path / "p", config=cfg)
+    prov = load_provenance(tmp_path / "p")
+    assert prov.overrides == ("train.lr=0.7",)
+    assert len(prov.argv) == len(sys.argv)
+    assert to_container(recompose(prov))["train"]["lr"] == 0.7

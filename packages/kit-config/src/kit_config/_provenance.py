@@ -170,15 +170,18 @@ def save_provenance(
     directory: str | os.PathLike[str],
     *,
     config: Any,
-    overrides: Sequence[str] = (),
+    overrides: Sequence[str] | None = None,
     argv: Sequence[str] | None = None,
     sources: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Path:
     """Write the provenance of `config` into `directory`; return the `provenance.json` path.
 
     `config` is a composed DictConfig (its source files are known then), a plain mapping,
-    or a typed config instance. `sources` defaults to the files the config was loaded from.
+    or a typed config instance. `sources` defaults to the files the config was loaded from,
+    `overrides` to those `compose` applied, `argv` to `sys.argv`.
     """
+    import sys
+
     from omegaconf import DictConfig, OmegaConf
 
     from kit_config._structure import to_container, unstructure
@@ -193,6 +196,10 @@ def save_provenance(
         resolved = unstructure(config)
     if sources is None:
         sources = info.files if info is not None else []
+    if overrides is None:
+        overrides = info.overrides if info is not None else []
+    if argv is None:
+        argv = sys.argv
     paths = [Path(s).resolve() for s in dict.fromkeys(str(s) for s in sources)]
     masked = mask_secrets(resolved)
     records = _source_records(out_dir, paths)
@@ -206,7 +213,7 @@ def save_provenance(
         "root": root,
         "base": mask_secrets(info.base) if info is not None and info.base else None,
         "overrides": [mask_override(o) for o in overrides],
-        "argv": mask_argv(argv if argv is not None else []),
+        "argv": mask_argv(argv),
         "sources": [attrs.asdict(r) for r in records],
         "config_digest": config_digest(masked),
         "config": masked,
