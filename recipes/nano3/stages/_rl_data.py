@@ -1,0 +1,111 @@
+"""RL prompts from a `manifest.json` (FORMATS.md section 4) and the verifiable rewards.
+
+Records are JSONL objects with a prompt and its verifiable answer (`prompt`/`answer`; the
+NeMo-RL math names `problem`/`expected_answer` are read too). A completion is cut at its
+first stop string (e.g. a newline or the chat template's turn end) and compared to the
+answer after stripping whitespace.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nano3.stages.errors import DataFormatError
+
+__all__ = ["REWARDS", "RLExample", "clean_completion", "exact_match", "load_rl_splits",
+           "prefix_match"]
+
+_PROMPT_KEYS = ("prompt", "problem", "question")
+_ANSWER_KEYS = ("answer", "expected_answer")
+
+
+@dataclass(frozen=True)
+class RLExample:
+    """One prompt and the answer that earns the full reward."""
+
+    prompt: str
+    answer: str
+
+
+def clean_completion(text: str, stops: Sequence[str] = ("\n",)) -> str:
+    """Cut a completion at its first stop string and strip it (what the reward compares)."""
+    for stop in stops:
+        if stop:
+            text = text.split(stop, 1)[0]
+    return text.strip()
+
+
+def exact_match(completion: str, answer: str) -> float:
+    """1.0 when the (cleaned) completion equals the answer, else 0.0."""
+    return 1.0 if completion.strip() == answer.strip() else 0.0
+
+
+def prefix_match(completion: str, answer: str) -> float:
+    """Partial credit: half the share of answer characters matched as a prefix; 1.0 if exact."""
+    got, want = completion.strip(), answer.strip()
+    if got == want:
+        return 1.0
+    n = 0
+    for a, b in zip(got, want, strict=False):
+        if a != b:
+            break
+        n += 1
+    return 0.5 * n / max(len(want), 1)
+
+
+REWARDS = {"exact_match": exact_match, "prefix_match": prefix_match}
+
+
+def _read_jsonl(path: Path) -> list[RLExample]:
+    out: list[RLExample] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(str(path), f"unreadable ({exc})") from exc
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            raise DataFormatError(f"{path}:{lineno}", f"not JSON ({exc})") from exc
+        prompt = next((rec[k] for k in _PROMPT_KEYS if isinstance(rec, dict) and k in rec), None)
+        answer = next((rec[k] for k in _ANSWER_KEYS if isinstance(rec, dict) and k in rec), None)
+        if not isinstance(prompt, str) or answer is None:
+            raise DataFormatError(f"{path}:{lineno}", "record needs a string `prompt` and an "
+                                  "`answer`", hint="RL records look like "
+                                  '{"prompt": "12+7=", "answer": "19"}')
+        out.append(RLExample(prompt, str(answer)))
+    return out
+
+
+def load_rl_splits(data: str) -> dict[str, list[RLExample]]:
+    """Load every split listed by an RL manifest (every shard of a sharded split)."""
+    path = Path(data)
+    manifest = path / "manifest.json" if path.is_dir() else path
+    if not manifest.is_file():
+        raise DataFormatError(data, "no manifest.json",
+                              hint="point `data` at a SplitJsonlDataArtifact (${art:NAME})")
+    try:
+        raw = json.loads(manifest.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(str(manifest), f"not valid JSON ({exc})") from exc
+    if not isinstance(raw, dict) or "train" not in raw:
+        raise DataFormatError(str(manifest), "manifest has no `train` split")
+    splits: dict[str, list[RLExample]] = {}
+    for split in ("train", "val", "test"):
+        value = raw.get(split) or []
+        files = value if isinstance(value, list) else [value]
+        examples: list[RLExample] = []
+        for f in files:
+            p = Path(str(f))
+            p = p if p.is_absolute() else manifest.parent / p
+            if not p.is_file():
+                raise DataFormatError(str(p), f"listed as {split!r} by {manifest} but missing")
+            examples.extend(_read_jsonl(p))
+        splits[split] = examples
+    if not splits["train"]:
+        raise DataFormatError(str(manifest), "the train split has no records")
+    return splits

@@ -1,0 +1,96 @@
+"""Errors of the nano3 training stages, rooted in `kit_config.errors.KitError`.
+
+Each concrete error also derives from the builtin it is, carries its context (file, key path,
+backend, ...) as attributes, and prints as one line: what is wrong, where, how to fix it.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kit_config.errors import KitError
+
+__all__ = [
+    "BackendRunError",
+    "BackendUnavailableError",
+    "CheckpointError",
+    "DataFormatError",
+    "StageConfigError",
+    "StageError",
+    "TokenizerError",
+]
+
+
+class StageError(KitError):
+    """Base of the errors a nano3 training stage raises on purpose."""
+
+
+class StageConfigError(StageError, ValueError):
+    """A stage config has values that are individually typed right but do not make sense.
+
+    `problems` holds every `(key_path, message)` found, not just the first one.
+    """
+
+    def __init__(self, stage: str, problems: Sequence[tuple[str, str]]) -> None:
+        self.stage = stage
+        self.problems = list(problems)
+        listed = "; ".join(f"{path}: {msg}" for path, msg in self.problems)
+        super().__init__(
+            f"invalid {stage} config ({len(self.problems)} problem(s)): {listed}",
+            hint="fix the config file or pass KEY=VALUE overrides",
+        )
+
+
+class DataFormatError(StageError, ValueError):
+    """Training data on disk is missing or not in the format FORMATS.md describes."""
+
+    def __init__(self, path: str, detail: str, *, hint: str | None = None) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(f"bad training data at {path}: {detail}", hint=hint)
+
+
+class CheckpointError(StageError, RuntimeError):
+    """A checkpoint cannot be written, read, or resumed from."""
+
+    def __init__(self, path: str, detail: str, *, hint: str | None = None) -> None:
+        self.path = path
+        self.detail = detail
+        super().__init__(f"checkpoint {path}: {detail}", hint=hint)
+
+
+class BackendUnavailableError(StageError, ImportError):
+    """A training backend was selected whose framework is not importable here."""
+
+    def __init__(self, backend: str, module: str) -> None:
+        self.backend = backend
+        self.module = module
+        super().__init__(
+            f"backend {backend!r} needs the Python module {module!r}, which is not installed here",
+            hint=(
+                "run the stage inside the framework's container (e.g. --run PROFILE with its "
+                "container_image), or use backend=local"
+            ),
+        )
+
+
+class TokenizerError(StageError, ValueError):
+    """A tokenizer spec names nothing loadable."""
+
+    def __init__(self, spec: str, detail: str) -> None:
+        self.spec = spec
+        self.detail = detail
+        super().__init__(
+            f"cannot load tokenizer {spec!r}: {detail}",
+            hint="set tokenizer=PATH/tokenizer.json, tokenizer=gpt2 or tokenizer=bytes",
+        )
+
+
+class BackendRunError(StageError, RuntimeError):
+    """An external training framework ran and failed."""
+
+    def __init__(self, backend: str, exit_code: int, log_dir: str) -> None:
+        self.backend = backend
+        self.returncode = exit_code
+        self.log_dir = log_dir
+        super().__init__(f"backend {backend!r} exited with {exit_code}",
+                         hint=f"see its logs under {log_dir}")

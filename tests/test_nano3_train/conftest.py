@@ -1,0 +1,180 @@
+"""Fixtures for the nano3 training stage tests: tiny inputs written in the data-prep formats.
+
+The writers here follow FORMATS.md (bin/idx + blend.json, packed SFT Parquet, RL manifest)
+so the stages are tested without waiting for data prep; tokens come from the byte tokenizer
+(vocab 257), small enough for a model to learn in seconds on 2 CPU cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import struct
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+BYTE_EOD = 256
+
+
+@pytest.fixture(autouse=True)
+def _nemotron_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Point all kit state at a temp dir and keep torch to one thread per process."""
+    monkeypatch.setenv("NEMOTRON_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("NEMOTRON_ARTIFACTS_ROOT", raising=False)
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+
+
+def write_indexed(prefix: Path, docs: list[list[int]], dtype: Any = np.uint16) -> None:
+    """Write one Megatron indexed dataset (FORMATS.md section 2): one sequence per document."""
+    codes = {np.uint16: 8, np.int32: 4}
+    arrays = [np.asarray(d, dtype=dtype) for d in docs]
+    prefix.with_name(prefix.name + ".bin").write_bytes(b"".join(a.tobytes() for a in arrays))
+    lengths = np.asarray([len(a) for a in arrays], np.int32)
+    pointers = np.concatenate([[0], np.cumsum(lengths[:-1].astype(np.int64))]) * np.dtype(
+        dtype).itemsize
+    with open(prefix.with_name(prefix.name + ".idx"), "wb") as f:
+        f.write(b"MMIDIDX\x00\x00")
+        f.write(struct.pack("<Q", 1))
+        f.write(struct.pack("<B", codes[dtype]))
+        f.write(struct.pack("<Q", len(arrays)))
+        f.write(struct.pack("<Q", len(arrays) + 1))
+        f.write(lengths.tobytes())
+        f.write(pointers.astype(np.int64).tobytes())
+        f.write(np.arange(len(arrays) + 1, dtype=np.int64).tobytes())
+
+
+def byte_docs(texts: list[str]) -> list[list[int]]:
+    """Byte-tokenize texts, each ending with the end-of-document id."""
+    return [[*t.encode(), BYTE_EOD] for t in texts]
+
+
+def arithmetic_texts(n: int, seed: int) -> list[str]:
+    """Simple sums such as '12+7=19', the kind of text the tiny corpora hold."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        out.append(f"{a}+{b}={a + b}")
+    return out
+
+
+def make_pretrain_data(root: Path, *, shards: int = 2, docs: int = 400,
+                       weights: tuple[str, ...] = ("0.7", "0.3")) -> Path:
+    """A PretrainBlendsArtifact-shaped directory with `shards` shards and a flat blend."""
+    root.mkdir(parents=True, exist_ok=True)
+    prefixes = []
+    for s in range(shards):
+        prefix = root / f"shard_{s:06d}"
+        write_indexed(prefix, byte_docs(arithmetic_texts(docs, seed=s)))
+        prefixes.append(str(prefix))
+    valid = root / "valid_000000"
+    write_indexed(valid, byte_docs(arithmetic_texts(100, seed=99)))
+    train: list[str] = []
+    for w, p in zip(weights, prefixes, strict=False):
+        train += [w, p]
+    blend = {"train": train, "valid": ["1.0", str(valid)], "test": None}
+    (root / "blend.json").write_text(json.dumps(blend))
+    meta = {"path": str(root), "type": "PretrainBlendsArtifact", "name": None,
+            "tokenizer_uri": "bytes", "blend_path": str(root / "blend.json")}
+    (root / "metadata.json").write_text(json.dumps(meta))
+    return root
+
+
+def make_sft_data(root: Path, *, rows: int = 48, pack: int = 64) -> Path:
+    """An SFTDataArtifact-shaped directory: packed Parquet with loss masks on the answers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(5)
+
+    def conv() -> tuple[list[int], list[int]]:
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        q, ans = f"Q:{a}+{b}\nA:", f"{a + b}\n"
+        return [*q.encode(), *ans.encode(), BYTE_EOD], [0] * len(q) + [1] * (len(ans) + 1)
+
+    def split(n: int) -> Any:
+        cols: dict[str, list[Any]] = {"input_ids": [], "loss_mask": [], "seq_start_id": []}
+        for _ in range(n):
+            ids: list[int] = []
+            mask: list[int] = []
+            starts: list[int] = []
+            while True:
+                i, m = conv()
+                if len(ids) + len(i) > pack:
+                    break
+                starts.append(len(ids))
+                ids += i
+                mask += m
+            cols["input_ids"].append(ids)
+            cols["loss_mask"].append(mask)
+            cols["seq_start_id"].append(starts)
+        return pa.table({"input_ids": pa.array(cols["input_ids"], pa.list_(pa.int32())),
+                         "loss_mask": pa.array(cols["loss_mask"], pa.list_(pa.uint8())),
+                         "seq_start_id": pa.array(cols["seq_start_id"], pa.list_(pa.int32()))})
+
+    pq.write_table(split(rows), root / "train.parquet")
+    pq.write_table(split(8), root / "valid.parquet")
+    blend = {"train": ["1.0", str(root / "train.parquet")],
+             "valid": ["1.0", str(root / "valid.parquet")], "test": None}
+    (root / "blend.json").write_text(json.dumps(blend))
+    (root / "metadata.json").write_text(json.dumps(
+        {"path": str(root), "type": "SFTDataArtifact", "blend_path": str(root / "blend.json"),
+         "pack_size": pack, "data_format": "packed_sft_parquet"}))
+    return root
+
+
+def make_rl_data(root: Path, *, train: int = 200, val: int = 32) -> Path:
+    """An RL manifest with copy tasks ('7=' -> '7'), train split sharded in two files."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(11)
+
+    def write(name: str, n: int) -> str:
+        p = root / name
+        lines = []
+        for _ in range(n):
+            d = rng.randint(0, 9)
+            lines.append(json.dumps({"prompt": f"Q:{d}+0\nA:", "answer": str(d)}))
+        p.write_text("\n".join(lines) + "\n")
+        return str(p)
+
+    half = train // 2
+    manifest = {"train": [write("train_0.jsonl", half), write("train_1.jsonl", train - half)],
+                "val": write("val.jsonl", val), "test": "", "mode": "split",
+                "source_splits": {}, "run_hash": "test"}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root / "manifest.json"
+
+
+@pytest.fixture()
+def pretrain_data(tmp_path: Path) -> Path:
+    """A small two-shard pretrain data directory."""
+    return make_pretrain_data(tmp_path / "pretrain-data")
+
+
+@pytest.fixture()
+def sft_data(tmp_path: Path) -> Path:
+    """A small packed SFT data directory."""
+    return make_sft_data(tmp_path / "sft-data")
+
+
+@pytest.fixture()
+def rl_manifest(tmp_path: Path) -> Path:
+    """A small RL manifest of copy tasks."""
+    return make_rl_data(tmp_path / "rl-data")
+
+
+@pytest.fixture()
+def subprocess_env() -> Callable[..., dict[str, str]]:
+    """The inherited environment for stage subprocesses (Pants passes sources through it)."""
+    def build(**extra: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(extra)
+        return env
+    return build

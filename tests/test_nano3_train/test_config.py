@@ -1,0 +1,130 @@
+"""Stage configs: every bad value is reported with its key path; shipped YAMLs are consistent."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from nano3.stages import (
+    GRPOConfig,
+    ModelConfig,
+    OptimizerConfig,
+    PretrainConfig,
+    RLConfig,
+    SFTConfig,
+    StageConfigError,
+    TrainerConfig,
+    validate_config,
+)
+from nano3.stages._entry import CONFIG_DIR
+
+
+def _pre(**kw: object) -> PretrainConfig:
+    return PretrainConfig(data="/d", **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("stage", "cfg", "path"),
+    [
+        pytest.param("pretrain", _pre(backend="nemo-rl"), "backend", id="backend-not-for-stage"),
+        pytest.param("pretrain", PretrainConfig(data=""), "data", id="empty-data"),
+        pytest.param("pretrain", _pre(output_dir=" "), "output_dir", id="blank-output-dir"),
+        pytest.param("pretrain", _pre(model=ModelConfig(hidden_size=30, num_attention_heads=4)),
+                     "model.hidden_size", id="heads-do-not-divide"),
+        pytest.param("pretrain", _pre(model=ModelConfig(num_layers=0)), "model.num_layers",
+                     id="zero-layers"),
+        pytest.param("pretrain", _pre(model=ModelConfig(dropout=1.0)), "model.dropout",
+                     id="dropout-one"),
+        pytest.param("pretrain", _pre(optimizer=OptimizerConfig(lr=0.0)), "optimizer.lr",
+                     id="zero-lr"),
+        pytest.param("pretrain", _pre(optimizer=OptimizerConfig(lr=1e-3, min_lr=1e-2)),
+                     "optimizer.min_lr", id="min-lr-above-lr"),
+        pytest.param("pretrain", _pre(optimizer=OptimizerConfig(beta1=1.0)), "optimizer.beta1",
+                     id="beta-one"),
+        pytest.param("pretrain", _pre(optimizer=OptimizerConfig(warmup_steps=-1)),
+                     "optimizer.warmup_steps", id="negative-warmup"),
+        pytest.param("pretrain", _pre(trainer=TrainerConfig(max_steps=0)), "trainer.max_steps",
+                     id="zero-steps"),
+        pytest.param("pretrain", _pre(trainer=TrainerConfig(device="tpu")), "trainer.device",
+                     id="unknown-device"),
+        pytest.param("pretrain", _pre(trainer=TrainerConfig(num_threads=-2)),
+                     "trainer.num_threads", id="negative-threads"),
+        pytest.param("sft", SFTConfig(data="/d", model=""), "model", id="sft-missing-model"),
+        pytest.param("rl", RLConfig(data="/d", model="/m",
+                                    grpo=GRPOConfig(num_generations_per_prompt=1)),
+                     "grpo.num_generations_per_prompt", id="group-of-one"),
+        pytest.param("rl", RLConfig(data="/d", model="/m", grpo=GRPOConfig(reward="bleu")),
+                     "grpo.reward", id="unknown-reward"),
+        pytest.param("rl", RLConfig(data="/d", model="/m",
+                                    grpo=GRPOConfig(prompt_template="no placeholder")),
+                     "grpo.prompt_template", id="template-without-prompt"),
+        pytest.param("rl", RLConfig(data="/d", model="/m", grpo=GRPOConfig(temperature=0)),
+                     "grpo.temperature", id="zero-temperature"),
+    ],
+)
+def test_bad_values_are_reported_with_their_path(stage: str, cfg: object, path: str) -> None:
+    """A bad value raises StageConfigError naming its key path."""
+    with pytest.raises(StageConfigError) as info:
+        validate_config(stage, cfg)  # type: ignore[arg-type]
+    assert path in [p for p, _ in info.value.problems]
+    assert path in str(info.value)
+
+
+def test_every_problem_is_collected() -> None:
+    """Several bad values are all reported in one error."""
+    cfg = _pre(model=ModelConfig(num_layers=0), optimizer=OptimizerConfig(lr=-1.0),
+               trainer=TrainerConfig(max_steps=0))
+    with pytest.raises(StageConfigError) as info:
+        validate_config("pretrain", cfg)
+    paths = {p for p, _ in info.value.problems}
+    assert {"model.num_layers", "optimizer.lr", "trainer.max_steps"} <= paths
+
+
+def test_defaults_are_valid() -> None:
+    """The class defaults pass validation for every stage."""
+    validate_config("pretrain", _pre())
+    validate_config("sft", SFTConfig(data="/d", model="/m"))
+    validate_config("rl", RLConfig(data="/d", model="/m"))
+
+
+EXPECTED_INPUTS = {
+    ("pretrain", "tiny"): ({"data": "nano3-pretrain-data-tiny"}, "nano3-pretrain-model-tiny"),
+    ("sft", "tiny"): ({"data": "nano3-sft-data-tiny", "model": "nano3-pretrain-model-tiny"},
+                      "nano3-sft-model-tiny"),
+    ("rl", "tiny"): ({"data": "nano3-rl-data-tiny", "model": "nano3-sft-model-tiny"},
+                     "nano3-rl-model-tiny"),
+    ("pretrain", "default"): ({"data": "nano3-pretrain-data"}, "nano3-pretrain-model"),
+    ("sft", "default"): ({"data": "nano3-sft-data", "model": "nano3-pretrain-model"},
+                         "nano3-sft-model"),
+    ("rl", "default"): ({"data": "nano3-rl-data", "model": "nano3-sft-model"}, "nano3-rl-model"),
+}
+
+
+@pytest.mark.parametrize(("stage", "name"), sorted(EXPECTED_INPUTS), ids=lambda x: str(x))
+def test_shipped_configs_consume_what_the_previous_stage_publishes(stage: str,
+                                                                   name: str) -> None:
+    """Each shipped YAML takes inputs only via ${art:...} with the names the chain publishes."""
+    raw = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / stage / f"{name}.yaml"),
+                                 resolve=False)
+    assert isinstance(raw, dict)
+    inputs, published = EXPECTED_INPUTS[(stage, name)]
+    for key, art in inputs.items():
+        assert raw[key] == f"${{art:{art}}}"
+    assert raw["artifact_name"] == published
+    for other in ("data", "model"):
+        if other not in inputs and other in raw:
+            assert not isinstance(raw[other], str) or "/" not in raw[other]
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "sft", "rl"])
+@pytest.mark.parametrize("name", ["tiny", "default"])
+def test_shipped_configs_structure_and_validate(stage: str, name: str, tmp_path: Path) -> None:
+    """Each shipped YAML (inputs replaced by paths) structures into its class and validates."""
+    from kit_config import compose, structure
+
+    from nano3.stages._entry import _CLASSES
+
+    overrides = [f"data={tmp_path}"] + ([] if stage == "pretrain" else [f"model={tmp_path}"])
+    cfg = structure(compose(CONFIG_DIR / stage / f"{name}.yaml", overrides), _CLASSES[stage])
+    validate_config(stage, cfg)

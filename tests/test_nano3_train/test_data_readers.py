@@ -1,0 +1,239 @@
+"""Readers of the data-prep formats: bin/idx, blend JSON, packed SFT Parquet, RL manifest."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nano3.stages._indexed import BlendEntry, IndexedTokens, find_blend_file, read_blend
+from nano3.stages._pretrain_data import BlendedWindows
+from nano3.stages._rl_data import clean_completion, exact_match, load_rl_splits, prefix_match
+from nano3.stages._sft_data import find_sft_splits, load_packed_rows
+from nano3.stages._tokenizer import ByteTokenizer, load_tokenizer
+from nano3.stages.errors import DataFormatError, TokenizerError
+
+from .conftest import make_sft_data, write_indexed
+
+
+@settings(max_examples=30, deadline=None)
+@given(docs=st.lists(st.lists(st.integers(0, 65_000), min_size=1, max_size=20), min_size=1,
+                     max_size=8),
+       wide=st.booleans())
+def test_indexed_round_trip(tmp_path_factory: pytest.TempPathFactory, docs: list[list[int]],
+                            wide: bool) -> None:
+    """Every token written in uint16 or int32 reads back in order."""
+    prefix = tmp_path_factory.mktemp("idx") / "shard"
+    write_indexed(prefix, docs, np.int32 if wide else np.uint16)
+    ds = IndexedTokens(str(prefix))
+    flat = [t for d in docs for t in d]
+    assert ds.num_tokens == len(flat)
+    assert ds.window(0, len(flat)).tolist() == flat
+
+
+def _corrupt(prefix: Path, how: str) -> None:
+    idx = prefix.with_name(prefix.name + ".idx")
+    raw = bytearray(idx.read_bytes())
+    if how == "magic":
+        raw[0:3] = b"XXX"
+    elif how == "version":
+        raw[9] = 7
+    elif how == "dtype":
+        raw[17] = 99
+    elif how == "truncated":
+        raw = raw[:30]
+    elif how == "size":
+        prefix.with_name(prefix.name + ".bin").write_bytes(b"\x00" * 3)
+        return
+    elif how == "missing":
+        idx.unlink()
+        return
+    idx.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("how", [
+    pytest.param("magic", id="bad-magic"), pytest.param("version", id="bad-version"),
+    pytest.param("dtype", id="unknown-dtype"), pytest.param("truncated", id="truncated-index"),
+    pytest.param("size", id="bin-size-mismatch"), pytest.param("missing", id="missing-idx"),
+])
+def test_broken_indexed_dataset_is_rejected(tmp_path: Path, how: str) -> None:
+    """A damaged shard raises DataFormatError naming the file."""
+    prefix = tmp_path / "shard"
+    write_indexed(prefix, [[1, 2, 3], [4, 5]])
+    _corrupt(prefix, how)
+    with pytest.raises(DataFormatError) as info:
+        IndexedTokens(str(prefix))
+    assert str(tmp_path) in str(info.value)
+
+
+def test_blend_forms(tmp_path: Path) -> None:
+    """The flat form, the nested legacy form, and the single-blend legacy form all parse."""
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"train": ["2.0", "/a", "1.0", "/b"], "valid": None,
+                                "test": None}))
+    assert read_blend(flat)["train"] == [BlendEntry(2.0, "/a"), BlendEntry(1.0, "/b")]
+    nested = tmp_path / "nested.json"
+    nested.write_text(json.dumps({"train": [["1.0", "/a"]], "valid": [], "test": None}))
+    assert read_blend(nested)["train"] == [BlendEntry(1.0, "/a")]
+    legacy = tmp_path / "legacy.json"
+    legacy.write_text(json.dumps({"data_paths": ["1", "rel"], "split": "99,1,0"}))
+    assert read_blend(legacy)["train"] == [BlendEntry(1.0, str(tmp_path / "rel"))]
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param("not json", id="not-json"),
+    pytest.param(json.dumps([1, 2]), id="not-an-object"),
+    pytest.param(json.dumps({"train": ["1.0", "/a"]}), id="missing-splits"),
+    pytest.param(json.dumps({"train": ["-1", "/a"], "valid": None, "test": None}),
+                 id="negative-weight"),
+    pytest.param(json.dumps({"train": ["x", "/a"], "valid": None, "test": None}),
+                 id="weight-not-number"),
+    pytest.param(json.dumps({"train": "/a", "valid": None, "test": None}), id="split-not-list"),
+    pytest.param(json.dumps({"train": ["1.0", "/a", 3], "valid": None, "test": None}),
+                 id="odd-flat-list"),
+])
+def test_bad_blend_is_rejected(tmp_path: Path, body: str) -> None:
+    """A malformed blend raises DataFormatError naming the blend file."""
+    f = tmp_path / "blend.json"
+    f.write_text(body)
+    with pytest.raises(DataFormatError) as info:
+        read_blend(f)
+    assert str(f) in str(info.value)
+
+
+def test_find_blend_file_errors(tmp_path: Path) -> None:
+    """A missing data path, or a directory without blend.json, is a clear error."""
+    with pytest.raises(DataFormatError, match="no such file"):
+        find_blend_file(str(tmp_path / "nope"))
+    with pytest.raises(DataFormatError, match="no blend.json"):
+        find_blend_file(str(tmp_path))
+
+
+def test_blended_windows_follow_weights_and_are_deterministic(pretrain_data: Path) -> None:
+    """Samples come from datasets in the blend's proportions and repeat for the same seed."""
+    blend = read_blend(pretrain_data / "blend.json")
+    a = BlendedWindows(blend["train"], 16, seed=3, num_samples=4000, where="t")
+    b = BlendedWindows(blend["train"], 16, seed=3, num_samples=4000, where="t")
+    share = float(np.mean(a.dataset_index == 0))
+    assert abs(share - 0.7) < 0.03
+    assert np.array_equal(a.batch(100, 8), b.batch(100, 8))
+    assert a.batch(0, 4).shape == (4, 17)
+
+
+def test_blend_with_only_tiny_shards_is_rejected(tmp_path: Path) -> None:
+    """When no shard holds a whole window, the error says to lower seq_length."""
+    write_indexed(tmp_path / "s", [[1, 2, 3]])
+    with pytest.raises(DataFormatError, match="seq_length"):
+        BlendedWindows([BlendEntry(1.0, str(tmp_path / "s"))], 16, 0, 10, where="b")
+
+
+def test_sft_rows_and_masks(sft_data: Path) -> None:
+    """Labels shift by one, only assistant tokens weigh, and conversations get segments."""
+    splits = find_sft_splits(str(sft_data))
+    assert splits["train"] and splits["valid"]
+    rows = load_packed_rows(splits["train"])
+    batch = rows.batch([0], rows.row_length(0) - 1)
+    ids = rows.ids[rows.offsets[0]:rows.offsets[1]]
+    mask = rows.mask[rows.offsets[0]:rows.offsets[1]]
+    assert batch.labels[0].tolist() == ids[1:].tolist()
+    starts = set(rows.starts[0].tolist())
+    for t in range(len(ids) - 1):
+        expected = bool(mask[t + 1]) and (t + 1) not in starts
+        assert bool(batch.weights[0, t]) == expected
+    assert batch.segments[0].max() == len(starts) - 1
+
+
+@pytest.mark.parametrize("how", [
+    pytest.param("missing-column", id="missing-column"),
+    pytest.param("length-mismatch", id="mask-length-mismatch"),
+    pytest.param("not-parquet", id="not-parquet"),
+])
+def test_bad_sft_parquet_is_rejected(tmp_path: Path, how: str) -> None:
+    """Malformed packed Parquet raises DataFormatError naming the file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "train.parquet"
+    if how == "missing-column":
+        pq.write_table(pa.table({"input_ids": [[1, 2]], "loss_mask": [[0, 1]]}), f)
+    elif how == "length-mismatch":
+        pq.write_table(pa.table({"input_ids": [[1, 2, 3]], "loss_mask": [[0, 1]],
+                                 "seq_start_id": [[0]]}), f)
+    else:
+        f.write_text("hello")
+    with pytest.raises(DataFormatError) as info:
+        load_packed_rows([f])
+    assert str(f) in str(info.value)
+
+
+def test_sft_discovery_errors(tmp_path: Path) -> None:
+    """No data, or a blend naming a missing file, is reported clearly."""
+    with pytest.raises(DataFormatError, match="no such file"):
+        find_sft_splits(str(tmp_path / "nope"))
+    with pytest.raises(DataFormatError, match="no training Parquet"):
+        find_sft_splits(str(tmp_path))
+    root = make_sft_data(tmp_path / "d")
+    (root / "train.parquet").unlink()
+    with pytest.raises(DataFormatError, match="missing"):
+        find_sft_splits(str(root))
+
+
+def test_rl_manifest_lists_every_shard(rl_manifest: Path) -> None:
+    """Every train shard is read, and val becomes the held-out split."""
+    splits = load_rl_splits(str(rl_manifest))
+    assert len(splits["train"]) == 200
+    assert len(splits["val"]) == 32
+    assert splits["test"] == []
+
+
+@pytest.mark.parametrize(("manifest", "line", "match"), [
+    pytest.param({"val": ""}, None, "no `train`", id="no-train-split"),
+    pytest.param({"train": "/nope.jsonl"}, None, "missing", id="missing-shard"),
+    pytest.param({"train": "t.jsonl"}, "{bad json", "not JSON", id="bad-json-line"),
+    pytest.param({"train": "t.jsonl"}, json.dumps({"answer": "1"}), "prompt",
+                 id="record-without-prompt"),
+    pytest.param({"train": "t.jsonl"}, "", "no records", id="empty-train"),
+])
+def test_bad_rl_data_is_rejected(tmp_path: Path, manifest: dict[str, str], line: str | None,
+                                 match: str) -> None:
+    """Malformed RL data raises DataFormatError with file (and line) context."""
+    if line is not None:
+        (tmp_path / "t.jsonl").write_text(line + "\n")
+    m = tmp_path / "manifest.json"
+    m.write_text(json.dumps(manifest))
+    with pytest.raises(DataFormatError, match=match):
+        load_rl_splits(str(m))
+
+
+def test_rewards() -> None:
+    """Exact match is all-or-nothing; prefix match gives capped partial credit."""
+    assert exact_match(clean_completion(" 19\nmore"), "19") == 1.0
+    assert exact_match(clean_completion("19<|im_end|>", ["<|im_end|>"]), "19") == 1.0
+    assert exact_match("18", "19") == 0.0
+    assert prefix_match("19", "19") == 1.0
+    assert prefix_match("1", "19") == 0.25
+    assert prefix_match("x", "19") == 0.0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text())
+def test_byte_tokenizer_round_trip(text: str) -> None:
+    """The byte tokenizer decodes what it encodes."""
+    tok = ByteTokenizer()
+    assert tok.decode(tok.encode(text)) == text
+
+
+def test_gpt2_tokenizer_offline_and_bad_spec(tmp_path: Path) -> None:
+    """`gpt2` loads offline from the packaged files; an unknown spec is a TokenizerError."""
+    tok = load_tokenizer("gpt2")
+    assert tok.vocab_size == 50257 and tok.eod_id == 50256
+    assert tok.decode(tok.encode("12+7=19")) == "12+7=19"
+    with pytest.raises(TokenizerError):
+        load_tokenizer(str(tmp_path / "missing.json"))
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("{}")
+    with pytest.raises(TokenizerError):
+        load_tokenizer(str(bad))

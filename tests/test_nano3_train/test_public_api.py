@@ -1,0 +1,56 @@
+"""The public surface of `nano3.stages`: exact, sorted, importable, and torch-free."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nano3.stages
+
+DOCUMENTED = [
+    "BACKENDS", "BackendRunError", "BackendUnavailableError", "CheckpointError",
+    "DataFormatError", "GRPOConfig", "KitModelPublisher", "MetricsSink", "ModelConfig",
+    "ModelPublisher", "OptimizerConfig", "PretrainConfig", "PrintMetrics", "RLConfig",
+    "SFTConfig", "StageConfigError", "StageError", "StageResult", "TokenizerError",
+    "TrainerConfig", "default_output_dir", "main_for", "train", "validate_config",
+]
+
+
+def test_all_is_exact_sorted_and_importable() -> None:
+    """`__all__` equals the documented list, is sorted, and every name resolves."""
+    names = nano3.stages.__all__
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    assert names == DOCUMENTED
+    for name in names:
+        assert getattr(nano3.stages, name) is not None
+
+
+def test_import_does_not_load_heavy_modules(subprocess_env) -> None:
+    """Importing the package and a stage module loads no torch, pyarrow or tokenizers."""
+    code = ("import sys, nano3.stages, nano3.stages.pretrain, nano3.stages.sft, "
+            "nano3.stages.rl; bad = [m for m in ('torch', 'pyarrow', 'tokenizers', 'nemo_run',"
+            " 'wandb') if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_errors_derive_from_kit_error_and_builtins() -> None:
+    """Each stage error is a KitError and the builtin it is, with one-line messages."""
+    from kit_config.errors import KitError
+
+    from nano3.stages import errors
+
+    cases = [
+        (errors.StageConfigError("sft", [("a.b", "bad")]), ValueError),
+        (errors.DataFormatError("/x", "broken"), ValueError),
+        (errors.CheckpointError("/c", "broken"), RuntimeError),
+        (errors.BackendUnavailableError("nemo-rl", "nemo_rl"), ImportError),
+        (errors.BackendRunError("nemo-rl", 3, "/logs"), RuntimeError),
+        (errors.TokenizerError("x", "nope"), ValueError),
+    ]
+    for err, builtin in cases:
+        assert isinstance(err, KitError)
+        assert isinstance(err, builtin)
+        assert "\n" not in str(err)
+    assert errors.__all__ == sorted(errors.__all__)
