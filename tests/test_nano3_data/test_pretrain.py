@@ -49,7 +49,7 @@ def test_every_document_tokenized_once_with_eod(tmp_path: Path, make_pretrain: M
     assert art is not None
     out = _out_dir(art)
     got = sorted(d for s in ("train", "valid", "test") for d in _all_docs(out, s))
-    want = sorted(t.tolist() + [50256] for t in gpt2_tiktoken.encode_batch(
+    want = sorted([*t.tolist(), 50256] for t in gpt2_tiktoken.encode_batch(
         [r["text"] for r in recs]))
     assert got == want
     assert art.total_sequences == 300

@@ -14,8 +14,8 @@ DOCUMENTED = [
     "prepare_sft", "published_name", "read_blend", "resolve_rank", "validate_config",
     "write_blend",
 ]
-MODULES = ["_blend", "_cli", "_config", "_indexed", "_inputs", "_packing", "_pretrain_work", "_publish",
-           "_runner", "_sft_work", "_stage", "_tokenizer", "errors", "make_tiny_corpus",
+MODULES = ["_blend", "_cli", "_config", "_indexed", "_inputs", "_packing", "_pretrain_work",
+           "_publish", "_runner", "_sft_work", "_stage", "_tokenizer", "errors", "make_tiny_corpus",
            "pretrain", "rl", "sft"]
 
 
@@ -41,7 +41,6 @@ def test_every_module_has_sorted_all_of_real_names() -> None:
 def test_errors_root_in_kit_error_and_builtins() -> None:
     """Every data prep error is a KitError and also the builtin it is."""
     from kit_config.errors import KitError
-
     from nano3.data_prep import errors
 
     assert issubclass(errors.DataPrepError, KitError)

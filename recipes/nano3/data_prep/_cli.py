@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from kit_config.errors import KitError
-
 from nano3.data_prep._config import StageConfig
 from nano3.data_prep._stage import published_name
 

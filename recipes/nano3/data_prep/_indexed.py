@@ -72,8 +72,8 @@ class IndexedWriter:
             f.write(lengths.astype("<i4").tobytes())
             f.write(pointers.astype("<i8").tobytes())
             f.write(doc_idx.astype("<i8").tobytes())
-        os.replace(self._tmp_bin, f"{self.prefix}.bin")
-        os.replace(tmp_idx, f"{self.prefix}.idx")
+        Path(self._tmp_bin).replace(f"{self.prefix}.bin")
+        Path(tmp_idx).replace(f"{self.prefix}.idx")
 
     def abort(self) -> None:
         """Close and delete the temp files (the final names were never touched)."""

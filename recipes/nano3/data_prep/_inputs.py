@@ -105,8 +105,9 @@ def resolve_dataset_files(ds: DatasetSpec) -> list[InputFile]:
     else:
         fs, _ = _fs_and_path("file:///")
         local = str(Path(pattern).expanduser())
+        # glob.glob takes absolute patterns with ** directly; Path.glob needs an anchor.
         names = sorted(globlib.glob(local, recursive=True)) if _GLOB_CHARS & set(local) \
-            else [local]
+            else [local]  # noqa: PTH207
         names = [n for n in names if Path(n).is_file()]
     if not names:
         raise InputNotFoundError(ds.name, ds.path)

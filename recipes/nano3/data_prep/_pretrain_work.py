@@ -12,8 +12,7 @@ import numpy.typing as npt
 from nano3.data_prep._blend import blend_to_json, write_blend
 from nano3.data_prep._config import SPLITS, PretrainConfig, parse_split
 from nano3.data_prep._indexed import IndexedWriter
-from nano3.data_prep._inputs import (InputFile, IssueCounter, WorkShard,
-                                     iter_record_batches)
+from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._runner import ProgressSink
 from nano3.data_prep._tokenizer import Tokenizer, token_dtype
 from nano3.data_prep.errors import TokenizerError
@@ -86,7 +85,8 @@ class PretrainShardProcessor:
             raise
         for w in writers.values():
             w.close()
-        files = [f"{SPLITS[s]}/{shard.key}.{ext}" for s in sorted(writers) for ext in ("bin", "idx")]
+        files = [f"{SPLITS[s]}/{shard.key}.{ext}" for s in sorted(writers)
+                 for ext in ("bin", "idx")]
         return {"output_files": files, "tokens": dict(tokens), "docs": dict(docs),
                 "skipped": dict(issues.counts), "dataset": shard.dataset}
 

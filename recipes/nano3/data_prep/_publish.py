@@ -22,13 +22,15 @@ def source_datasets(blend: Sequence[DatasetSpec], files: Sequence[Sequence[Input
     out: list[InputDatasetInfo | str] = []
     for ds, fs, n in zip(blend, files, rows, strict=True):
         out.append(InputDatasetInfo(uri=ds.path, name=ds.name, weight=float(ds.weight),
-                                    split=ds.split, subset=ds.subset, text_field=ds.text_field if text_field else None,
+                                    split=ds.split, subset=ds.subset,
+                                    text_field=ds.text_field if text_field else None,
                                     num_rows=int(n), size_bytes=sum(f.size for f in fs),
                                     num_files=len(fs)))
     return out
 
 
-def common_metadata(run_hash: str, skipped: dict[str, int], extra: dict[str, Any]) -> dict[str, Any]:
+def common_metadata(run_hash: str, skipped: dict[str, int],
+                    extra: dict[str, Any]) -> dict[str, Any]:
     """The free-form metadata every data artifact carries (run hash, skip counts, ...)."""
     return {"run_hash": run_hash, "skipped": dict(sorted(skipped.items())),
             "skipped_total": sum(skipped.values()), **extra}

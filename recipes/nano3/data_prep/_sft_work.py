@@ -56,7 +56,7 @@ def write_parquet_atomic(table: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     pq.write_table(table, tmp, compression="zstd", use_dictionary=False, write_statistics=False)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 class SFTShardProcessor:

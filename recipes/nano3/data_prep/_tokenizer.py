@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -246,7 +245,7 @@ def load_tokenizer(spec: TokenizerSpec) -> Tokenizer:
             return HFTokenizer.from_gpt2_files(enc_json, bpe, uri="gpt2", eod_token=spec.eod_token)
         return TiktokenTokenizer.from_gpt2_files(enc_json, bpe, uri="gpt2",
                                                  eod_token=spec.eod_token)
-    path = _hf_hub(spec) if src.startswith("hf://") else Path(os.path.expanduser(src))
+    path = _hf_hub(spec) if src.startswith("hf://") else Path(src).expanduser()
     if not path.is_file():
         raise TokenizerError(src, f"file {path} does not exist")
     if path.suffix == ".json":

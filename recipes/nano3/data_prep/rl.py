@@ -22,8 +22,13 @@ from nano3.data_prep._config import SPLITS, RLConfig, parse_split
 from nano3.data_prep._inputs import IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._pretrain_work import split_draws
 from nano3.data_prep._publish import common_metadata, source_datasets
-from nano3.data_prep._runner import (ProgressSink, atomic_write_json, resolve_rank,
-                                     run_shards, wait_for_receipts)
+from nano3.data_prep._runner import (
+    ProgressSink,
+    atomic_write_json,
+    resolve_rank,
+    run_shards,
+    wait_for_receipts,
+)
 from nano3.data_prep._stage import plan_stage
 
 if TYPE_CHECKING:
@@ -83,7 +88,7 @@ class RLShardProcessor:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
                 tmp.write_bytes(b"".join(items))
-                os.replace(tmp, path)
+                tmp.replace(path)
                 files.append(rel)
                 counts[SPLITS[s]] = len(items)
         return {"output_files": files, "records": counts, "skipped": dict(issues.counts),
@@ -109,7 +114,7 @@ def merge_rl(cfg: RLConfig, run_hash: str, out_dir: Path, shards: Sequence[WorkS
             for part in parts:
                 with open(part, "rb") as fin:
                     shutil.copyfileobj(fin, fout, 1 << 20)
-        os.replace(tmp, dest)
+        tmp.replace(dest)
         manifest[key] = str(dest)
     counts = {MANIFEST_SPLITS[s]: sum(r["records"].get(s, 0) for r in receipts)
               for s in SPLITS}

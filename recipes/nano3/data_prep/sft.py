@@ -19,8 +19,7 @@ from nano3.data_prep._cli import run_stage_main
 from nano3.data_prep._config import SPLITS, SFTConfig
 from nano3.data_prep._inputs import WorkShard
 from nano3.data_prep._publish import common_metadata, source_datasets
-from nano3.data_prep._runner import (atomic_write_json, resolve_rank, run_shards,
-                                     wait_for_receipts)
+from nano3.data_prep._runner import atomic_write_json, resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._sft_work import SFTShardProcessor
 from nano3.data_prep._stage import plan_stage
 from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer
@@ -51,7 +50,7 @@ def _concat_parquet(parts: Sequence[Path], dest: Path) -> None:
     finally:
         if writer is not None:
             writer.close()
-    os.replace(tmp, dest)
+    tmp.replace(dest)
 
 
 def merge_sft(out_dir: Path, shards: Sequence[WorkShard],

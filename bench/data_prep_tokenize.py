@@ -1,0 +1,207 @@
+"""Benchmark: text JSONL -> Megatron bin/idx, ours vs tokenizer limit vs Megatron's loop.
+
+In one run, on a generated JSONL corpus (default 20 MB; the issue's figure is 200 MB:
+`--size-mb 200`), with P worker processes (default 2):
+  (a) raw tokenizer throughput: the same tokenizer's batch encode, no I/O (the limit);
+  (b) a baseline following Megatron-LM's preprocess_data.py loop: multiprocessing pool over
+      lines (json.loads + per-document encode), per-document builder calls in the parent
+      (megatron-core's IndexedDatasetBuilder when installed);
+  (c) ours: `prepare_pretrain` (split=train, append_eod) with 1 and P workers;
+for the HF tokenizers BPE and the tiktoken build of GPT-2. Prints tokens/s and the ratios
+the issue sets as targets, checks that our output is byte-identical to the baseline's, and
+reports peak RSS of our run at two corpus sizes (memory must not grow with the corpus).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one core per process, everywhere
+
+
+def make_corpus(path: Path, size_mb: float, seed: int = 0) -> int:
+    """Write ~size_mb of JSONL documents built from the Python docs' paragraphs."""
+    from pydoc_data.topics import topics
+
+    paras = [p.strip() for t in topics.values() for p in t.split("\n\n") if len(p.strip()) > 40]
+    rng = random.Random(seed)
+    target, n = int(size_mb * 1e6), 0
+    with open(path, "w", encoding="utf-8") as f:
+        while f.tell() < target:
+            doc = "\n\n".join(rng.choice(paras) for _ in range(rng.randrange(1, 8)))
+            f.write(json.dumps({"text": doc, "id": n}) + "\n")
+            n += 1
+    return n
+
+
+def load_texts(path: Path) -> list[str]:
+    """Every document's text (for the no-I/O tokenizer limit)."""
+    import orjson
+
+    with open(path, "rb") as f:
+        return [orjson.loads(line)["text"] for line in f]
+
+
+def raw_throughput(backend: str, texts: list[str], batch: int = 1024) -> tuple[float, int]:
+    """(a): tokens/s of the tokenizer's batch encode over in-memory texts."""
+    from nano3.data_prep import TokenizerSpec, load_tokenizer
+
+    tok = load_tokenizer(TokenizerSpec(source="gpt2", backend=backend))  # type: ignore[arg-type]
+    t0, n = time.perf_counter(), 0
+    for i in range(0, len(texts), batch):
+        n += sum(len(e) for e in tok.encode_batch(texts[i:i + batch]))
+    return n / (time.perf_counter() - t0), n
+
+
+_BASE_TOK: Any = None
+
+
+def _base_init(backend: str) -> None:
+    global _BASE_TOK
+    from nano3.data_prep import TokenizerSpec, load_tokenizer
+
+    _BASE_TOK = load_tokenizer(TokenizerSpec(source="gpt2", backend=backend))  # type: ignore[arg-type]
+
+
+def _base_encode(line: str) -> tuple[list[int], int]:
+    # Megatron's Encoder.encode: json.loads, tokenize the one document, append EOD.
+    text = json.loads(line)["text"]
+    tok = _BASE_TOK
+    ids = (tok._tok.encode(text, add_special_tokens=False).ids if tok.backend == "hf"
+           else tok._enc.encode(text, disallowed_special=()))
+    if ids:
+        ids.append(tok.eod_id)
+    return ids, len(line)
+
+
+def megatron_loop(backend: str, corpus: Path, prefix: str, workers: int) -> tuple[float, int]:
+    """(b): pool.imap(encode, lines, 32) + one builder.add_item per document."""
+    import multiprocessing as mp
+
+    import numpy as np
+
+    try:
+        import torch
+        from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
+
+        def to_item(ids: list[int]) -> Any:
+            return torch.IntTensor(ids)
+    except ImportError:  # same per-document calls, our numpy replica of the builder
+        from nano3.data_prep import IndexedWriter
+
+        class IndexedDatasetBuilder:  # type: ignore[no-redef]
+            def __init__(self, path: str, dtype: Any) -> None:
+                self.w = IndexedWriter(path[:-4], dtype)
+
+            def add_item(self, arr: Any) -> None:
+                self.w.add_batch(arr, np.array([len(arr)]))
+
+            def end_document(self) -> None:
+                pass
+
+            def finalize(self, idx: str) -> None:
+                self.w.close()
+
+        def to_item(ids: list[int]) -> Any:
+            return np.asarray(ids)
+
+    t0, n = time.perf_counter(), 0
+    builder = IndexedDatasetBuilder(prefix + ".bin", dtype=np.uint16)
+    with open(corpus, encoding="utf-8") as fin, mp.get_context("fork").Pool(
+            workers, initializer=_base_init, initargs=(backend,)) as pool:
+        for ids, _ in pool.imap(_base_encode, fin, 32):
+            if ids:
+                builder.add_item(to_item(ids))
+                builder.end_document()
+                n += len(ids)
+    builder.finalize(prefix + ".idx")
+    return n / (time.perf_counter() - t0), n
+
+
+def ours(backend: str, corpus: Path, out: Path, workers: int, shard_mb: float) -> dict[str, Any]:
+    """(c): prepare_pretrain in a fresh process; returns tokens/s, prefixes and peak RSS."""
+    code = (
+        "import json,sys,time,resource\n"
+        "from nano3.data_prep import *\n"
+        f"cfg=PretrainConfig(name='bench', output_dir={str(out)!r}, blend=[DatasetSpec("
+        f"name='c', path={str(corpus)!r}, split='train')], tokenizer=TokenizerSpec("
+        f"source='gpt2', backend={backend!r}), shard_bytes={int(shard_mb * 2**20)},"
+        f" parallel=ParallelSpec(num_workers={workers}, progress=False))\n"
+        "t0=time.perf_counter(); a=prepare_pretrain(cfg); dt=time.perf_counter()-t0\n"
+        "b=json.load(open(a.blend_path))['train'][1::2]\n"
+        # VmHWM, not ru_maxrss: the latter keeps the forking bench's size across exec.
+        "hwm=[int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "rss=max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "print(json.dumps({'tps': a.total_tokens/dt, 'tokens': a.total_tokens,"
+        " 'prefixes': b, 'rss_mb': rss/1024}))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def same_bytes(prefixes: list[str], baseline: str) -> bool:
+    """Our shards, concatenated in blend order, equal the baseline's .bin; one shard: .idx too."""
+    ours_bin = b"".join(Path(p + ".bin").read_bytes() for p in prefixes)
+    ok = ours_bin == Path(baseline + ".bin").read_bytes()
+    if len(prefixes) == 1:
+        ok = ok and Path(prefixes[0] + ".idx").read_bytes() == Path(baseline + ".idx").read_bytes()
+    return ok
+
+
+def main() -> int:
+    """Run all measurements and print one table plus the target ratios."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--size-mb", type=float, default=20.0)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    P = args.workers
+    with tempfile.TemporaryDirectory(prefix="bench-dp-") as tmp:
+        root = Path(tmp)
+        corpus, half = root / "corpus.jsonl", root / "half.jsonl"
+        docs = make_corpus(corpus, args.size_mb)
+        make_corpus(half, args.size_mb / 2)
+        texts = load_texts(corpus)
+        size_mb = corpus.stat().st_size / 1e6
+        print(f"corpus: {size_mb:.1f} MB, {docs} documents, P={P} workers")
+        big_shard = args.size_mb * 2  # one shard: compare with the baseline byte for byte
+        rows: dict[str, float] = {}
+        for be in ("hf", "tiktoken"):
+            rows[f"raw_{be}"], ntok = raw_throughput(be, texts)
+            rows[f"base_{be}"], _ = megatron_loop(be, corpus, str(root / f"base_{be}"), P)
+            one = ours(be, corpus, root / f"o1_{be}", 1, big_shard)
+            many = ours(be, corpus, root / f"oP_{be}", P, args.size_mb / (4 * P))
+            rows[f"ours1_{be}"], rows[f"oursP_{be}"] = one["tps"], many["tps"]
+            ident = (same_bytes(one["prefixes"], str(root / f"base_{be}"))
+                     and same_bytes(many["prefixes"], str(root / f"base_{be}")))
+            print(f"[{be}] tokens={ntok:,}  raw={rows[f'raw_{be}'] / 1e6:.2f}M/s  "
+                  f"megatron-loop(P={P})={rows[f'base_{be}'] / 1e6:.2f}M/s  "
+                  f"ours(1)={one['tps'] / 1e6:.2f}M/s  ours(P={P})={many['tps'] / 1e6:.2f}M/s"
+                  f"  byte-identical-to-baseline={ident}  peak-rss(1)={one['rss_mb']:.0f}MB")
+        half_rss = ours("tiktoken", half, root / "half_out", 1, big_shard)["rss_mb"]
+        full_rss = ours("tiktoken", corpus, root / "full_out", 1, big_shard)["rss_mb"]
+        print(f"peak RSS, tiktoken 1 worker: {half_rss:.0f} MB at {size_mb / 2:.0f} MB corpus, "
+              f"{full_rss:.0f} MB at {size_mb:.0f} MB corpus")
+        print("ratios (target):")
+        for be in ("hf", "tiktoken"):
+            print(f"  ours(1)/raw [{be}]       = {rows[f'ours1_{be}'] / rows[f'raw_{be}']:.2f}"
+                  "  (>= 0.9)")
+            print(f"  ours(P)/(P*raw) [{be}]   = "
+                  f"{rows[f'oursP_{be}'] / (P * rows[f'raw_{be}']):.2f}  (>= 0.8)")
+        print(f"  ours(P)/megatron [hf]       = {rows['oursP_hf'] / rows['base_hf']:.2f}  (>= 2)")
+        print(f"  ours(P, tiktoken)/megatron [hf] = "
+              f"{rows['oursP_tiktoken'] / rows['base_hf']:.2f}  (>= 5)")
+        print(f"  ours(P)/megatron [tiktoken] = "
+              f"{rows['oursP_tiktoken'] / rows['base_tiktoken']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
