@@ -58,7 +58,7 @@ def test_mask_secrets_nested() -> None:
         "list": [{"token": "***"}],
         "password": None,
     }
-    assert data["wandb"]["api_key"] == "k"  # type: ignore[index]
+    assert data["wandb"]["api_key"] == "k"  # type: ignore[call-overload,index]
 
 
 def test_mask_override_and_argv() -> None:
