@@ -131,6 +131,13 @@ def test_input_matching_nothing(tmp_path: Path, make_pretrain: MakeCfg, pattern:
     assert info.value.dataset == "web" and pattern in str(info.value)
 
 
+def test_unknown_url_protocol(make_pretrain: MakeCfg) -> None:
+    """A URL whose protocol fsspec does not know is an InputNotFoundError saying why."""
+    cfg = make_pretrain([DatasetSpec(name="x", path="nosuchproto://bucket/*.jsonl")])
+    with pytest.raises(InputNotFoundError, match="cannot be opened"):
+        prepare_pretrain(cfg, tokenizer=FakeTokenizer())
+
+
 def test_unencodable_text_fails_with_file_and_line(tmp_path: Path,
                                                    make_pretrain: MakeCfg) -> None:
     """A tokenizer that raises on a document: error with the document's file and line."""

@@ -99,7 +99,11 @@ def resolve_dataset_files(ds: DatasetSpec) -> list[InputFile]:
     if pattern.startswith("corpus://"):
         pattern = str(CORPUS_DIR / pattern.removeprefix("corpus://"))
     if "://" in pattern:
-        fs, path = _fs_and_path(pattern)
+        try:
+            fs, path = _fs_and_path(pattern)
+        except (ImportError, ValueError) as exc:  # unknown protocol, or its package missing
+            raise InputNotFoundError(ds.name, ds.path,
+                                     reason=f"cannot be opened ({exc})") from exc
         names = sorted(fs.glob(path)) if _GLOB_CHARS & set(path) else [path]
         names = [n for n in names if fs.isfile(n)]
     else:
