@@ -29,6 +29,9 @@ class PreparedJob:
     secrets_file: Path | None
     dependencies: tuple[str, ...]
     script_name: str
+    # Credentials the executor itself needs to submit (DGX Cloud's client secret); they
+    # never reach the job, its files or its record.
+    executor_secrets: dict[str, str] = attrs.field(factory=dict, repr=False)
 
 
 class Executor(Protocol):

@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from kit_config import is_secret_key
 from kit_run._backend import PreparedJob
-from kit_run._redact import is_secret_name
 from kit_run._spec import JobStatus
 
 __all__ = ["LocalBackend"]
@@ -35,7 +35,7 @@ class LocalBackend:
         """Start the driver detached (new session), output to `output.log`."""
         directory = Path(job.remote_dir)
         log = directory / "output.log"
-        env = {k: v for k, v in os.environ.items() if not is_secret_name(k)}
+        env = {k: v for k, v in os.environ.items() if not is_secret_key(k)}
         with log.open("ab") as out:
             process = subprocess.Popen(["bash", str(directory / job.script_name)],
                                        stdin=subprocess.DEVNULL, stdout=out,

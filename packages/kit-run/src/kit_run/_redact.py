@@ -5,21 +5,13 @@ else the kit produces (job scripts, dry runs, records, logs it echoes) goes thro
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-__all__ = ["REDACTED", "is_secret_name", "redact_text"]
+__all__ = ["REDACTED", "redact_text"]
 
 REDACTED = "<redacted>"
-# Same rule as kit-config's secret keys: a name part that is key/token/secret/password.
-_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Za-z][a-z0-9]*|[0-9]+")
-_SECRET_WORDS = frozenset({"key", "keys", "token", "secret", "secrets", "password", "passwd",
-                           "apikey", "authtoken", "credentials"})
-
-
-def is_secret_name(name: str) -> bool:
-    """Say whether an environment variable or key names a secret (`WANDB_API_KEY`, ...)."""
-    return any(p.lower() in _SECRET_WORDS for p in _PARTS.findall(name))
+# Which names are secret is kit-config's rule (`kit_config.is_secret_key`), shared by the
+# whole kit so that a key masked in a saved config is also kept out of job environments.
 
 
 def redact_text(text: str, secret_values: Iterable[str]) -> str:

@@ -176,10 +176,10 @@ def validate_profile(name: str, settings: Mapping[str, Any]) -> list[ProfileProb
                                                    "missing required key for tunnel 'ssh'"))
     env_vars = settings.get("env_vars")
     if isinstance(env_vars, dict):
-        from kit_run._redact import is_secret_name
+        from kit_config import is_secret_key
 
         for var in env_vars:
-            if is_secret_name(var):
+            if is_secret_key(var):
                 problems.append(ProfileProblem(
                     name, f"env_vars.{var}", "secrets do not belong in env.toml; they reach "
                     "jobs through submit(secrets=...) as a private 0600 file"))

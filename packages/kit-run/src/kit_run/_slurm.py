@@ -11,8 +11,8 @@ import shlex
 from collections.abc import Callable
 from typing import Any
 
+from kit_config import is_secret_key
 from kit_run._backend import PreparedJob
-from kit_run._redact import is_secret_name
 from kit_run._scripts import SECRETS_NAME
 from kit_run._spec import JobState, JobStatus
 from kit_run._transport import Transport, open_transport
@@ -93,7 +93,7 @@ class SlurmBackend:
                 transport.put(job.secrets_file, f"{remote}/{SECRETS_NAME}")
                 transport.run(f"chmod 600 {q(remote + '/' + SECRETS_NAME)}")
         scrub = sorted({*record.get("secret_names", []),
-                        *(k for k in os.environ if is_secret_name(k))})
+                        *(k for k in os.environ if is_secret_key(k))})
         unset = "".join(f" -u {q(k)}" for k in scrub)
         result = transport.run(f"cd {q(remote)} && env{unset} sbatch --parsable "
                                f"{q(remote + '/' + job.script_name)}")
@@ -103,7 +103,13 @@ class SlurmBackend:
                 f"sbatch rejected job {job.job_id} (profile {job.profile.name!r}): {message}",
                 scheduler_message=message, profile=job.profile.name,
                 hint="fix the profile's Slurm settings (account, partition, resources)")
-        scheduler_id = result.stdout.strip().splitlines()[-1].split(";")[0]
+        lines = result.stdout.strip().splitlines()
+        scheduler_id = lines[-1].split(";")[0].strip() if lines else ""
+        if not scheduler_id.isdigit():
+            raise SubmissionError(
+                f"sbatch accepted job {job.job_id} but printed no job id "
+                f"({result.stdout.strip()!r}); check the `sbatch` on the login node",
+                profile=job.profile.name, job_id=job.job_id)
         record["log_file"] = f"{remote}/slurm-{scheduler_id}.out"
         return scheduler_id
 

@@ -71,5 +71,5 @@ class JobHandle:
 
     def follow_commands(self) -> list[str]:
         """The commands a user types to follow a detached job."""
-        return [f"nemotron jobs status {self.job_id}", f"nemotron jobs logs -f {self.job_id}",
-                f"nemotron jobs cancel {self.job_id}"]
+        return [f"nemotron job status {self.job_id}", f"nemotron job logs {self.job_id}",
+                f"nemotron job cancel {self.job_id}"]

@@ -27,6 +27,14 @@ from kit_run._jobstore import (
     staging_dir,
 )
 from kit_run._local import LocalBackend
+from kit_run._nemorun import (
+    NEMO_EXECUTORS,
+    NEMO_JOB_DIR,
+    NemoRunBackend,
+    check_secrets_allowed,
+    executor_secrets,
+    nemo_dry_run,
+)
 from kit_run._packaging import ShippedCode
 from kit_run._redact import REDACTED, redact_text
 from kit_run._scripts import (
@@ -59,17 +67,25 @@ _BACKENDS: dict[str, Executor] = {}
 
 
 def backend_for(kind: str) -> Executor:
-    """The backend for an executor kind (one per process, so tunnels are reused)."""
-    if kind not in _BACKENDS:
-        if kind == "slurm":
-            _BACKENDS[kind] = SlurmBackend()
-        elif kind == "local":
-            _BACKENDS[kind] = LocalBackend()
+    """The backend for an executor kind (one per process, so tunnels are reused).
+
+    `kind` is an executor (`slurm`, `local`, `docker`, ...) or a job record's backend
+    (`nemo_run` for the executors NeMo-Run submits).
+    """
+    name = "nemo_run" if kind in NEMO_EXECUTORS else kind
+    if name not in _BACKENDS:
+        if name == "slurm":
+            _BACKENDS[name] = SlurmBackend()
+        elif name == "local":
+            _BACKENDS[name] = LocalBackend()
+        elif name == "nemo_run":
+            _BACKENDS[name] = NemoRunBackend()
         else:
             raise SubmissionError(
-                f"kit-run cannot yet submit to executor {kind!r}; use dry_run=True to see "
-                "the NeMo-Run executor, or a slurm/local profile", hint="see kit-run's README")
-    return _BACKENDS[kind]
+                f"kit-run has no backend for {kind!r}; use one of "
+                f"{', '.join(sorted(('local', 'slurm', *NEMO_EXECUTORS)))}",
+                hint="fix `executor` in the profile")
+    return _BACKENDS[name]
 
 
 def _profile(profile: Profile | str) -> Profile:
@@ -77,6 +93,8 @@ def _profile(profile: Profile | str) -> Profile:
 
 
 def _remote_dir(profile: Profile, job_id: str, staging: Path) -> str:
+    if profile.executor in NEMO_EXECUTORS:
+        return NEMO_JOB_DIR
     if profile.executor == "slurm" and profile.tunnel == "ssh":
         return f"{str(profile.get('remote_job_dir')).rstrip('/')}/{job_id}"
     if profile.get("job_dir"):
@@ -102,10 +120,14 @@ def _dependency_ids(spec: JobSpec, kind: str) -> tuple[str, ...]:
 
 
 def _render(spec: JobSpec, profile: Profile, job_id: str, staging: Path,
-            secrets: Mapping[str, str], deps: tuple[str, ...]
+            secrets: Mapping[str, str], deps: tuple[str, ...], local_dir: Path | None = None
             ) -> tuple[str, ShippedCode | None, dict[str, str]]:
-    """Stage the code and return (remote dir, shipped code, {file name: text})."""
-    remote = _remote_dir(profile, job_id, staging)
+    """Stage the code and return (remote dir, shipped code, {file name: text}).
+
+    `local_dir` is the job dir a local job would use when it differs from `staging` (a dry
+    run stages into a temp dir but shows the real job dir).
+    """
+    remote = _remote_dir(profile, job_id, local_dir or staging)
     code = None
     if spec.packager is not None:
         code = spec.packager.prepare(staging, remote, profile_python=profile.get("pex_python"),
@@ -124,11 +146,15 @@ def render_dry_run(spec: JobSpec, profile: Profile | str,
                    secrets: Mapping[str, str] | None = None) -> str:
     """Everything a submission would do, as text; nothing is written or submitted."""
     prof = _profile(profile)
-    secrets = dict(secrets or {})
+    all_secrets = dict(secrets or {})
+    _own, secrets = executor_secrets(prof, all_secrets)
+    if prof.executor in NEMO_EXECUTORS:
+        check_secrets_allowed(prof, secrets)
     job_id = new_job_id(spec.name)
     deps = tuple(f"<{d}>" for d in spec.dependencies) if prof.executor == "slurm" else ()
     with tempfile.TemporaryDirectory(prefix="kit-run-dry-") as tmp:
-        remote, code, texts = _render(spec, prof, job_id, Path(tmp), secrets, deps)
+        remote, code, texts = _render(spec, prof, job_id, Path(tmp), secrets, deps,
+                                      local_dir=staging_dir(job_id))
     settings = {k: v for k, v in sorted(prof.settings.items()) if k != "env_vars"}
     parts = [f"# kit-run dry run: job {job_id}, profile {prof.name!r} "
              f"(executor {prof.executor}, extends chain {' -> '.join(prof.chain)})",
@@ -144,18 +170,10 @@ def render_dry_run(spec: JobSpec, profile: Profile | str,
     for name, text in texts.items():
         if name != SECRETS_NAME:
             parts += [f"# ----- {name} -----", text.rstrip("\n")]
-    if prof.executor not in ("slurm", "local"):
-        parts.append(f"# NeMo-Run executor: {_describe_executor(prof)}")
-    return redact_text("\n".join(parts) + "\n", secrets.values())
-
-
-def _describe_executor(profile: Profile) -> str:
-    from kit_run._executors import build_executor
-
-    executor = build_executor(profile)
-    fields = {k: v for k, v in sorted(vars(executor).items()) if not k.startswith("_")
-              and k not in ("client_secret", "packager") and v not in (None, [], {}, "")}
-    return f"{type(executor).__name__}({', '.join(f'{k}={v!r}' for k, v in fields.items())})"
+    if prof.executor in NEMO_EXECUTORS:
+        parts += [f"# ----- NeMo-Run {prof.executor} dry run (files above appear at "
+                  f"{NEMO_JOB_DIR}) -----", nemo_dry_run(prof, all_secrets).rstrip("\n")]
+    return redact_text("\n".join(parts) + "\n", all_secrets.values())
 
 
 def submit(spec: JobSpec, profile: Profile | str, *, attached: bool,
@@ -168,11 +186,14 @@ def submit(spec: JobSpec, profile: Profile | str, *, attached: bool,
     it from any later process. `secrets` reach the job only through a 0600 file.
     """
     prof = _profile(profile)
-    secrets = dict(secrets or {})
+    all_secrets = dict(secrets or {})
     if dry_run:
-        text = render_dry_run(spec, prof, secrets)
+        text = render_dry_run(spec, prof, all_secrets)
         return JobHandle(job_id="dry-run", experiment_id=spec.experiment or "dry-run",
                          profile=prof.name, state="UNKNOWN", dry_run_text=text)
+    own_secrets, secrets = executor_secrets(prof, all_secrets)
+    if prof.executor in NEMO_EXECUTORS:
+        check_secrets_allowed(prof, secrets)
     backend = executor or backend_for(prof.executor)
     deps = _dependency_ids(spec, prof.executor)
     job_id = new_job_id(spec.name)
@@ -203,7 +224,8 @@ def submit(spec: JobSpec, profile: Profile | str, *, attached: bool,
                           staging=staging, files=files,
                           secrets_file=staging / SECRETS_NAME if secrets else None,
                           dependencies=deps,
-                          script_name="job.sbatch" if prof.executor == "slurm" else "job.sh")
+                          script_name="job.sbatch" if prof.executor == "slurm" else "job.sh",
+                          executor_secrets=own_secrets)
         record: dict[str, Any] = {
             "job_id": job_id, "experiment_id": spec.experiment or job_id, "name": spec.name,
             "profile": prof.name, "profile_chain": list(prof.chain),
@@ -311,5 +333,5 @@ def cancel_job(job_id: str, *, wait: float = 30.0, executor: Executor | None = N
 
 
 def list_jobs() -> list[dict[str, Any]]:
-    """Every job record, oldest first (what `nemotron jobs ls` shows)."""
+    """Every job record, oldest first (what `nemotron job ls` shows)."""
     return list_records()

@@ -163,7 +163,7 @@ class JobNotFoundError(RunError, LookupError):
     """No job record has this job or experiment id under `$NEMOTRON_HOME/jobs`."""
 
     def __init__(self, message: str, *, job_id: str, known: Sequence[str] = ()) -> None:
-        super().__init__(message, hint="`nemotron jobs ls` (kit_run.list_jobs()) lists the "
+        super().__init__(message, hint="`nemotron job ls` (kit_run.list_jobs()) lists the "
                                        "known jobs")
         self.job_id = job_id
         self.known = tuple(known)
