@@ -159,18 +159,23 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
                 cmask[i, :len(m)] = torch.tensor(m)
             ids, cmask = ids.to(rt.device), cmask.to(rt.device)
             ddp.train()
-            logp_all = torch.log_softmax(ddp(ids[:, :-1]).float(), dim=-1)
-            target = ids[:, 1:]
-            logp = logp_all.gather(-1, target[..., None]).squeeze(-1)
-            m = cmask[:, 1:].float()
-            per_tok = -adv[:, None] * logp
+            # Log-probs only at completion positions (the prompt is not the policy's action).
+            sel = cmask[:, 1:]
+            target = ids[:, 1:][sel]
+            logits = ddp(ids[:, :-1], None, sel).float()
+            logp = torch.log_softmax(logits, dim=-1).gather(-1, target[:, None]).squeeze(-1)
+            row = torch.arange(len(rows), device=rt.device)[:, None].expand_as(sel)[sel]
+            per_tok = -adv[row] * logp
             if ref is not None:
                 with torch.no_grad():
-                    ref_lp = torch.log_softmax(ref(ids[:, :-1]).float(), dim=-1).gather(
-                        -1, target[..., None]).squeeze(-1)
+                    ref_lp = torch.log_softmax(ref(ids[:, :-1], None, sel).float(), dim=-1
+                                               ).gather(-1, target[:, None]).squeeze(-1)
                 diff = ref_lp - logp
                 per_tok = per_tok + g.kl_coef * (torch.exp(diff) - diff - 1)
-            loss = ((per_tok * m).sum(dim=1) / m.sum(dim=1).clamp(min=1)).mean()
+            counts = sel.sum(dim=1).clamp(min=1).float()
+            per_seq = torch.zeros(len(rows), device=rt.device).index_add(0, row, per_tok)
+            loss = (per_seq / counts).mean()
+            m = sel.float()
             loss.backward()
             return {"loss": float(loss.detach()), "reward": float(r.mean()),
                     "tokens": float(sum(len(x) for x in rows)),

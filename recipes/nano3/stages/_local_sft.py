@@ -20,14 +20,19 @@ from nano3.stages.errors import DataFormatError
 __all__ = ["masked_loss", "run_sft"]
 
 
-def masked_loss(logits: torch.Tensor, labels: torch.Tensor,
-                weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy over weighted (assistant) label positions, and their count."""
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                         reduction="none")
-    w = weights.reshape(-1)
-    count = w.sum()
-    return (ce * w).sum() / count.clamp(min=1.0), count
+def masked_loss(model: torch.nn.Module, inputs: torch.Tensor, segments: torch.Tensor,
+                labels: torch.Tensor, weights: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy over the assistant label positions, and their count.
+
+    Only the selected positions go through the vocabulary projection.
+    """
+    select = weights > 0
+    logits = model(inputs, segments, select)
+    count = select.sum().float()
+    if logits.shape[0] == 0:
+        return logits.sum() * 0.0, count
+    return F.cross_entropy(logits, labels[select]), count
 
 
 class _Order:
@@ -96,7 +101,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
                 first = step * global_batch + micro * micro_global + rt.rank * tr.micro_batch_size
                 idx = [order.row(k) for k in range(first, first + tr.micro_batch_size)]
                 x, y, w, seg = to_device(make(train, idx))
-                loss, count = masked_loss(ddp(x, seg), y, w)
+                loss, count = masked_loss(ddp, x, seg, y, w)
                 (loss / tr.grad_accum_steps).backward()
                 total += float(loss.detach())
                 tokens += float((seg >= 0).sum())
@@ -111,7 +116,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
             for i in range(0, n_eval, tr.micro_batch_size):
                 idx = list(range(i, min(i + tr.micro_batch_size, n_eval)))
                 x, y, w, seg = to_device(make(held, idx))
-                loss, count = masked_loss(m(x, seg), y, w)
+                loss, count = masked_loss(m, x, seg, y, w)
                 num += float(loss) * float(count)
                 den += float(count)
             return {"loss": num / max(den, 1.0)}

@@ -74,7 +74,13 @@ class DecoderLM(nn.Module):
         elif isinstance(m, nn.Embedding):
             nn.init.normal_(m.weight, 0.0, self.cfg.init_std)
 
-    def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
+                select: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, T, vocab); with a boolean `select` (B, T), only those rows (N, vocab).
+
+        Selecting before the vocabulary projection matters: with a 50k vocabulary the head
+        is most of the compute, and SFT/RL need logits only on assistant/completion tokens.
+        """
         t = ids.shape[1]
         if t > self.cfg.seq_length:
             raise ValueError(f"sequence of {t} tokens exceeds seq_length={self.cfg.seq_length}")
@@ -83,6 +89,8 @@ class DecoderLM(nn.Module):
         mask = segment_causal_mask(segments) if segments is not None else None
         for block in self.blocks:
             x = block(x, mask)
+        if select is not None:
+            x = x[select]
         return F.linear(self.ln_f(x), self.tok.weight)
 
 
