@@ -85,6 +85,7 @@ def test_mlflow_sqlite_real(tmp_path: Path) -> None:
     assert got.data.metrics == {"loss": 1.25}
     assert got.data.tags["nemotron.run_id"] == run.run_id and got.data.tags["tag.nano3"] == "true"
     assert got.data.tags["nemotron.output.stats"] == "art://stats:v1"
+    assert got.inputs is not None and got.outputs is not None
     (dataset_input,) = got.inputs.dataset_inputs
     assert dataset_input.dataset.name == "data" and "art://data:v2" in dataset_input.dataset.source
     model = client.get_logged_model(tracker.model_ids["art://model:v1"])

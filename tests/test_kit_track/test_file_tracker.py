@@ -123,8 +123,8 @@ def test_malformed_records_raise_with_location(tmp_path: Path, files: dict[str, 
         _write_bad(tmp_path / "r1", name, text)
     with pytest.raises(kit_track.RunRecordError, match=match) as info:
         kit_track.load_run("r1", root=tmp_path)
-    assert isinstance(info.value, ValueError)
     assert "r1" in info.value.path
+    assert isinstance(info.value, ValueError)
 
 
 @pytest.mark.parametrize("run_id", [
@@ -168,7 +168,8 @@ configs = st.dictionaries(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     config=configs,
     metrics=st.lists(st.tuples(st.none() | st.integers(0, 10**6),
@@ -190,5 +191,5 @@ def test_record_round_trip(tmp_path_factory: pytest.TempPathFactory, config: dic
     record = kit_track.load_run("20260101-000000-abcdef", root=root)
     assert record.config == config
     assert record.tags == tuple(tags)
-    assert [(p.step, p.metrics) for p in record.metrics()] == [(s, v) for s, v in metrics]
+    assert [(p.step, p.metrics) for p in record.metrics()] == list(metrics)
     assert (record.status, record.exit_code) == ("cancelled", 130)

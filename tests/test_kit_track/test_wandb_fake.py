@@ -119,9 +119,14 @@ def test_unreachable_server_fails_fast(online: None, monkeypatch: pytest.MonkeyP
 def test_hanging_init_is_abandoned() -> None:
     """call_with_deadline gives up on a hanging call and closes its late result."""
     closed: list[str] = []
+
+    def slow_init() -> str:
+        time.sleep(0.5)
+        return "handle"
+
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="0.2 s"):
-        call_with_deadline(lambda: (time.sleep(0.5), "handle")[1], 0.2, on_late=closed.append)
+        call_with_deadline(slow_init, 0.2, on_late=closed.append)
     assert time.monotonic() - started < 0.45
     time.sleep(0.5)
     assert closed == ["handle"]
