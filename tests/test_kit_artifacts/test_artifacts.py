@@ -1,4 +1,5 @@
 """Typed artifacts and `metadata.json`: our format, the earlier kit's, and every bad input."""
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ from kit_artifacts import (
     artifact_types,
 )
 
-EARLIER_KIT_BLENDS = {
+EARLIER_KIT_BLENDS: dict[str, Any] = {
     "path": "/data/run/out",
     "type": "PretrainBlendsArtifact",
     "metadata": {"total_tokens": 100, "total_sequences": 7, "extra_note": "kept"},
@@ -66,7 +67,15 @@ def test_key_order_is_stable(tmp_path: Path) -> None:
     art.write_metadata()
     data = json.loads((tmp_path / "metadata.json").read_text())
     assert list(data) == [
-        "path", "type", "name", "created_at", "producer", "step", "final_loss", "metadata", "tracking",
+        "path",
+        "type",
+        "name",
+        "created_at",
+        "producer",
+        "step",
+        "final_loss",
+        "metadata",
+        "tracking",
     ]
     assert data["metadata"] == {"lr": 0.1, "step": 5, "final_loss": 1.25}
     assert data["type"] == "ModelArtifact"
@@ -84,7 +93,11 @@ def test_reads_earlier_kit_file(tmp_path: Path) -> None:
 
 def test_reads_typed_fields_from_metadata_only(tmp_path: Path) -> None:
     """Older files carrying typed fields only inside `metadata` still load."""
-    data = {"path": str(tmp_path), "type": "ModelArtifact", "metadata": {"step": 9, "final_loss": 2.0}}
+    data = {
+        "path": str(tmp_path),
+        "type": "ModelArtifact",
+        "metadata": {"step": 9, "final_loss": 2.0},
+    }
     (tmp_path / "metadata.json").write_text(json.dumps(data))
     art = ModelArtifact.load(tmp_path)
     assert (art.step, art.final_loss) == (9, 2.0)
@@ -101,7 +114,9 @@ def test_file_path_artifact_writes_next_to_file(tmp_path: Path) -> None:
 
 def test_sft_legacy_fields_round_trip(tmp_path: Path) -> None:
     """SFTDataArtifact keeps its legacy path fields, including `metadata_path`."""
-    art = SFTDataArtifact(path=tmp_path, total_tokens=1, total_sequences=1, pack_size=4096, metadata_path="/x/m.json")
+    art = SFTDataArtifact(
+        path=tmp_path, total_tokens=1, total_sequences=1, pack_size=4096, metadata_path="/x/m.json"
+    )
     art.write_metadata()
     assert SFTDataArtifact.load(tmp_path).metadata_path == "/x/m.json"
 
@@ -120,11 +135,29 @@ def _write(tmp_path: Path, data: Any) -> Path:
 @pytest.mark.parametrize(
     ("data", "fragments"),
     [
-        pytest.param({"path": "/x", "type": "ModelArtifact", "step": 1, "loss": 2.0}, ["loss", "final_loss"], id="unknown-field"),
-        pytest.param({"path": "/x", "type": "ModelArtifact"}, ["step: required"], id="missing-field"),
-        pytest.param({"path": "/x", "type": "ModelArtifact", "step": "12"}, ["step: expected integer"], id="string-for-int"),
-        pytest.param({"path": "/x", "type": "ModelArtifact", "step": True}, ["step: expected integer"], id="bool-for-int"),
-        pytest.param({"path": "/x", "type": "ModelArtifact", "step": -1}, ["step: must be >= 0"], id="negative-step"),
+        pytest.param(
+            {"path": "/x", "type": "ModelArtifact", "step": 1, "loss": 2.0},
+            ["loss", "final_loss"],
+            id="unknown-field",
+        ),
+        pytest.param(
+            {"path": "/x", "type": "ModelArtifact"}, ["step: required"], id="missing-field"
+        ),
+        pytest.param(
+            {"path": "/x", "type": "ModelArtifact", "step": "12"},
+            ["step: expected integer"],
+            id="string-for-int",
+        ),
+        pytest.param(
+            {"path": "/x", "type": "ModelArtifact", "step": True},
+            ["step: expected integer"],
+            id="bool-for-int",
+        ),
+        pytest.param(
+            {"path": "/x", "type": "ModelArtifact", "step": -1},
+            ["step: must be >= 0"],
+            id="negative-step",
+        ),
         pytest.param({"type": "ModelArtifact", "step": 1}, ["path: required"], id="missing-path"),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": "a", "final_loss": "b", "lss": 1},
@@ -132,18 +165,32 @@ def _write(tmp_path: Path, data: Any) -> Path:
             id="collects-every-problem",
         ),
         pytest.param(
-            {"path": "/x", "type": "PretrainBlendsArtifact", "total_tokens": 1, "total_sequences": 1,
-             "source_datasets": [{"uri": "hf://a", "wieght": 2}]},
+            {
+                "path": "/x",
+                "type": "PretrainBlendsArtifact",
+                "total_tokens": 1,
+                "total_sequences": 1,
+                "source_datasets": [{"uri": "hf://a", "wieght": 2}],
+            },
             ["source_datasets[0].wieght", "weight"],
             id="nested-unknown-field",
         ),
         pytest.param(
-            {"path": "/x", "type": "PretrainBlendsArtifact", "total_tokens": 1, "total_sequences": 1,
-             "source_datasets": [3]},
+            {
+                "path": "/x",
+                "type": "PretrainBlendsArtifact",
+                "total_tokens": 1,
+                "total_sequences": 1,
+                "source_datasets": [3],
+            },
             ["source_datasets[0]"],
             id="nested-wrong-type",
         ),
-        pytest.param({"path": "/x", "type": "ModelArtifact", "step": 1, "metadata": []}, ["metadata: expected object"], id="metadata-not-object"),
+        pytest.param(
+            {"path": "/x", "type": "ModelArtifact", "step": 1, "metadata": []},
+            ["metadata: expected object"],
+            id="metadata-not-object",
+        ),
         pytest.param([1, 2], ["must be a JSON object"], id="not-an-object"),
     ],
 )
@@ -184,7 +231,9 @@ def test_missing_metadata_is_not_found(tmp_path: Path) -> None:
 def test_unknown_type(tmp_path: Path) -> None:
     """An unknown `type` names it, suggests a close one, and points at registration."""
     _write(tmp_path, {"path": "/x", "type": "ModelArtefact", "step": 1})
-    with pytest.raises(ArtifactTypeError, match=r"ModelArtefact.*did you mean 'ModelArtifact'.*kit_artifacts.types"):
+    with pytest.raises(
+        ArtifactTypeError, match=r"ModelArtefact.*did you mean 'ModelArtifact'.*kit_artifacts.types"
+    ):
         Artifact.load(tmp_path)
 
 
@@ -213,7 +262,7 @@ def test_user_subclass_registers_itself(tmp_path: Path) -> None:
 
 
 _opt_int = st.one_of(st.none(), st.integers(0, 2**40))
-_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=12)
 _infos = st.builds(
     InputDatasetInfo,
     uri=_text,
@@ -231,7 +280,9 @@ _infos = st.builds(
     num_shards=_opt_int,
     sources=st.lists(st.one_of(_infos, _text), max_size=4),
     tokenizer=st.one_of(st.none(), _text),
-    extra=st.dictionaries(st.from_regex(r"x_[a-z]{1,5}", fullmatch=True), st.integers(), max_size=3),
+    extra=st.dictionaries(
+        st.from_regex(r"x_[a-z]{1,5}", fullmatch=True), st.integers(), max_size=3
+    ),
 )
 def test_dict_round_trip(
     total_tokens: int,

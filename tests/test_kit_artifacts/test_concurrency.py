@@ -1,4 +1,5 @@
 """Reliability under real concurrency and crashes: separate processes, SIGKILL at random."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,8 @@ worker = sys.argv[3]
 print("ready", flush=True)
 i = 0
 while count < 0 or i < count:
-    reg.publish(ModelArtifact(path="/nonexistent/" + worker, step=i), "shared", inputs=(), hash_mode="none")
+    art = ModelArtifact(path="/nonexistent/" + worker, step=i)
+    reg.publish(art, "shared", inputs=(), hash_mode="none")
     i += 1
 """
 
@@ -78,7 +80,9 @@ def test_concurrent_alias_moves_end_consistent(tmp_path: Path) -> None:
     root = tmp_path / "reg"
     reg = ArtifactRegistry(str(root))
     for i in range(5):
-        reg.publish(ModelArtifact(path="/nonexistent", step=i), "shared", inputs=(), hash_mode="none")
+        reg.publish(
+            ModelArtifact(path="/nonexistent", step=i), "shared", inputs=(), hash_mode="none"
+        )
     procs = [_spawn(ALIAS_MOVER, str(root), str(w)) for w in range(4)]
     for proc in procs:
         _out, err = proc.communicate(timeout=120)
@@ -87,7 +91,9 @@ def test_concurrent_alias_moves_end_consistent(tmp_path: Path) -> None:
     assert raw.strip().isdigit() and 1 <= int(raw) <= 5
     assert reg.resolve("shared:best").version == int(raw)
     assert reg.aliases("shared")["latest"] == 5
-    leftovers = [p.name for p in (root / "shared" / "aliases").iterdir() if p.name.startswith(".tmp")]
+    leftovers = [
+        p.name for p in (root / "shared" / "aliases").iterdir() if p.name.startswith(".tmp")
+    ]
     assert leftovers == []
 
 
@@ -107,6 +113,8 @@ def test_sigkill_never_leaves_partial_version(tmp_path: Path) -> None:
         if committed:
             assert committed == list(range(1, committed[-1] + 1))  # no gaps, no partials
             assert reg.resolve("shared").version == committed[-1]
-        ref = reg.publish(ModelArtifact(path="/after", step=0), "shared", inputs=(), hash_mode="none")
+        ref = reg.publish(
+            ModelArtifact(path="/after", step=0), "shared", inputs=(), hash_mode="none"
+        )
         assert ref.version == (committed[-1] if committed else 0) + 1
         assert reg.resolve("shared").version == ref.version

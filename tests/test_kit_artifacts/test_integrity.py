@@ -1,11 +1,18 @@
 """Integrity manifests and verify(): missing, changed and extra files; sampled mode."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from kit_artifacts import ArtifactMetadataError, ArtifactRegistry, Manifest, PretrainBlendsArtifact, verify
+from kit_artifacts import (
+    ArtifactMetadataError,
+    ArtifactRegistry,
+    Manifest,
+    PretrainBlendsArtifact,
+    verify,
+)
 from kit_artifacts._integrity import compute_manifest, hash_file
 
 
@@ -18,9 +25,17 @@ def test_manifest_lists_every_file(registry: ArtifactRegistry, data_dir: Path) -
     ref = registry.publish(_blend(data_dir), "blend")
     manifest = registry.manifest(ref)
     assert manifest is not None and manifest.algorithm == "xxh3_128"
-    assert [(f.path, f.size) for f in manifest.files] == [("shard_0.bin", 4096), ("sub/shard_1.bin", 1000)]
+    assert [(f.path, f.size) for f in manifest.files] == [
+        ("shard_0.bin", 4096),
+        ("sub/shard_1.bin", 1000),
+    ]
     assert all(f.digest and len(f.digest) == 32 for f in manifest.files)
-    assert registry.record(ref).integrity == {"algorithm": "xxh3_128", "mode": "full", "files": 2, "bytes": 5096}
+    assert registry.record(ref).integrity == {
+        "algorithm": "xxh3_128",
+        "mode": "full",
+        "files": 2,
+        "bytes": 5096,
+    }
 
 
 def test_metadata_json_is_not_part_of_identity(registry: ArtifactRegistry, data_dir: Path) -> None:
@@ -39,7 +54,11 @@ def test_verify_reports_missing_changed_extra(registry: ArtifactRegistry, data_d
     (data_dir / "shard_0.bin").write_bytes(b"z" * 4096)  # same size, different content
     (data_dir / "new.bin").write_bytes(b"n")
     report = verify(ref.uri, registry=registry)
-    assert (report.missing, report.changed, report.extra) == (("sub/shard_1.bin",), ("shard_0.bin",), ("new.bin",))
+    assert (report.missing, report.changed, report.extra) == (
+        ("sub/shard_1.bin",),
+        ("shard_0.bin",),
+        ("new.bin",),
+    )
     assert not report.ok
     assert report.to_json()["ok"] is False
 
@@ -64,11 +83,19 @@ def test_manifest_json_round_trip(data_dir: Path) -> None:
     assert Manifest.from_json(manifest.to_json()) == manifest
 
 
-def test_hash_matches_reference_xxh3(tmp_path: Path) -> None:
-    """Our chunked hashing equals xxh3_128 of the whole content."""
+@pytest.mark.parametrize(
+    "size",
+    [
+        pytest.param(0, id="empty"),
+        pytest.param(1_500_000, id="read-path"),
+        pytest.param(17_920_000, id="mmap-path"),
+    ],
+)
+def test_hash_matches_reference_xxh3(tmp_path: Path, size: int) -> None:
+    """Our hashing (reads or mmap) equals xxh3_128 of the whole content."""
     import xxhash
 
-    blob = bytes(range(256)) * 70000  # > one 8 MiB chunk
+    blob = (bytes(range(256)) * (size // 256 + 1))[:size]
     path = tmp_path / "f.bin"
     path.write_bytes(blob)
     assert hash_file(str(path))[1] == xxhash.xxh3_128(blob).hexdigest()
@@ -77,7 +104,10 @@ def test_hash_matches_reference_xxh3(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "content",
     [
-        pytest.param(b'{"algorithm": "xxh3_128", "mode": "full", "root": "/x", "files": [["a", 1', id="truncated"),
+        pytest.param(
+            b'{"algorithm": "xxh3_128", "mode": "full", "root": "/x", "files": [["a", 1',
+            id="truncated",
+        ),
         pytest.param(b'{"algorithm": "xxh3_128"}', id="missing-files"),
     ],
 )
@@ -94,6 +124,8 @@ def test_corrupt_manifest(registry: ArtifactRegistry, data_dir: Path, content: b
 
 def test_verify_without_manifest(registry: ArtifactRegistry) -> None:
     """A version whose data was not local at publish has no manifest: a clear error."""
-    ref = registry.publish(PretrainBlendsArtifact(path="s3://b/x", total_tokens=1, total_sequences=1), "remote")
+    ref = registry.publish(
+        PretrainBlendsArtifact(path="s3://b/x", total_tokens=1, total_sequences=1), "remote"
+    )
     with pytest.raises(ArtifactMetadataError, match="no integrity manifest"):
         verify(ref.uri, registry=registry)

@@ -1,4 +1,5 @@
 """Lineage from the registry alone: up and down, depth, and the three export formats."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,18 @@ def chain(registry: ArtifactRegistry) -> ArtifactRegistry:
     """raw -> data (run prep) -> model (run train) -> sft (run sft), plus an external input."""
     prod = lambda run: hooks.Producer(run, ("x",), "c0ffee", False, None)  # noqa: E731
     raw = registry.publish(ModelArtifact(path="/raw", step=0), "raw", inputs=())
-    data = registry.publish(ModelArtifact(path="/data", step=0), "data", inputs=[raw.uri, "hf://org/ds"], producer=prod("prep"))
-    model = registry.publish(ModelArtifact(path="/model", step=1), "model", inputs=[data.uri], producer=prod("train"))
-    registry.publish(ModelArtifact(path="/sft", step=2), "sft", inputs=[model.uri], producer=prod("sft"))
+    data = registry.publish(
+        ModelArtifact(path="/data", step=0),
+        "data",
+        inputs=[raw.uri, "hf://org/ds"],
+        producer=prod("prep"),
+    )
+    model = registry.publish(
+        ModelArtifact(path="/model", step=1), "model", inputs=[data.uri], producer=prod("train")
+    )
+    registry.publish(
+        ModelArtifact(path="/sft", step=2), "sft", inputs=[model.uri], producer=prod("sft")
+    )
     return registry
 
 
@@ -66,4 +76,7 @@ def test_bad_direction(chain: ArtifactRegistry) -> None:
 def test_lineage_survives_restart(chain: ArtifactRegistry, tmp_path: Path) -> None:
     """A fresh registry object on the same root answers the same graph (offline, no state)."""
     again = ArtifactRegistry(chain.root)
-    assert lineage("art://sft", registry=again).to_json() == lineage("art://sft", registry=chain).to_json()
+    assert (
+        lineage("art://sft", registry=again).to_json()
+        == lineage("art://sft", registry=chain).to_json()
+    )

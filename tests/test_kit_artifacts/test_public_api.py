@@ -1,4 +1,5 @@
 """The package's public surface is exactly the documented one."""
+
 from __future__ import annotations
 
 import importlib
@@ -90,9 +91,8 @@ def test_hooks_contract_names() -> None:
 
 def test_errors_root_in_kit_error_and_builtins() -> None:
     """Every error derives from KitError through ArtifactError and from its builtin."""
-    from kit_config.errors import KitError
-
     from kit_artifacts import errors
+    from kit_config.errors import KitError
 
     pairs = {
         errors.ArtifactNotFoundError: LookupError,
@@ -114,7 +114,8 @@ def test_import_is_light() -> None:
     import sys
 
     code = (
-        "import sys, kit_artifacts; heavy = [m for m in ('nemo_run','wandb','mlflow','torch','boto3',"
+        "import sys, kit_artifacts; heavy = [m for m in "
+        "('nemo_run','wandb','mlflow','torch','boto3',"
         "'s3fs','pyarrow','tokenizers','xxhash','fsspec') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

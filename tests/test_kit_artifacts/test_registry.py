@@ -1,4 +1,5 @@
 """The registry: publish, resolve, aliases, records, copy-in, gc, and its error cases."""
+
 from __future__ import annotations
 
 import json
@@ -53,14 +54,21 @@ def test_aliases(registry: ArtifactRegistry, tmp_path: Path) -> None:
 def test_subpath_joins_path(registry: ArtifactRegistry, tmp_path: Path) -> None:
     """A SUBPATH is joined onto the resolved data path."""
     registry.publish(_model(tmp_path / "a"), "model")
-    assert registry.resolve("art://model:v1/iter_1/model.pt").path == f"{tmp_path / 'a'}/iter_1/model.pt"
+    assert (
+        registry.resolve("art://model:v1/iter_1/model.pt").path
+        == f"{tmp_path / 'a'}/iter_1/model.pt"
+    )
 
 
-def test_record_has_producer_inputs_and_metadata(registry: ArtifactRegistry, tmp_path: Path) -> None:
+def test_record_has_producer_inputs_and_metadata(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
     """The version record keeps inputs, the producer and the artifact's metadata."""
     data = registry.publish(_model(tmp_path / "d"), "data", inputs=())
     producer = hooks.Producer("run-1", ("train.py", "--x"), "abc123", False, "sha256:ff")
-    ref = registry.publish(_model(tmp_path / "m", 7), "model", inputs=[data.uri, "hf://org/ds"], producer=producer)
+    ref = registry.publish(
+        _model(tmp_path / "m", 7), "model", inputs=[data.uri, "hf://org/ds"], producer=producer
+    )
     record = registry.record(ref)
     assert record.inputs == ("art://data:v1", "hf://org/ds")
     assert record.producer == producer
@@ -96,7 +104,7 @@ def test_save_writes_metadata_and_publishes(tmp_path: Path) -> None:
     on_disk = json.loads((tmp_path / "ckpt" / "metadata.json").read_text())
     assert on_disk["name"] == "pretrain-model" and on_disk["producer"] == "local"
     assert [e.kind for e in events] == ["published"]
-    assert kit_artifacts.get_registry().root == os.path.join(os.environ["NEMOTRON_HOME"], "artifacts")
+    assert kit_artifacts.get_registry().root == str(Path(os.environ["NEMOTRON_HOME"]) / "artifacts")
     again = ModelArtifact.from_uri("art://pretrain-model")
     assert again.step == 3 and again.uri == "art://pretrain-model:v1"
 
@@ -120,13 +128,17 @@ def test_memory_storage_fake(tmp_path: Path) -> None:
     """The in-library fake storage supports the same publish/resolve/alias flow."""
     reg = ArtifactRegistry("mem://x", storage=MemoryStorage())
     for i in range(3):
-        reg.publish(ModelArtifact(path="/nowhere", step=i), "m", aliases=["first"] if i == 0 else ())
+        reg.publish(
+            ModelArtifact(path="/nowhere", step=i), "m", aliases=["first"] if i == 0 else ()
+        )
     assert reg.resolve("m").version == 3
     assert reg.resolve("m:first").version == 1
     assert reg.versions("m") == [1, 2, 3]
 
 
-def test_latest_heals_after_crash_before_alias_update(registry: ArtifactRegistry, tmp_path: Path) -> None:
+def test_latest_heals_after_crash_before_alias_update(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
     """If `latest` lags behind a committed version, resolution still finds the newest."""
     registry.publish(_model(tmp_path / "a"), "model")
     registry.publish(_model(tmp_path / "b"), "model")
@@ -140,7 +152,9 @@ def test_latest_heals_after_crash_before_alias_update(registry: ArtifactRegistry
 @pytest.mark.parametrize(
     ("ref", "fragments"),
     [
-        pytest.param("art://model:v9", ["art://model:v9", "v1..v2", "latest"], id="missing-version"),
+        pytest.param(
+            "art://model:v9", ["art://model:v9", "v1..v2", "latest"], id="missing-version"
+        ),
         pytest.param("art://model:gold", ["alias 'gold'", "v1..v2"], id="missing-alias"),
         pytest.param("art://nomodel", ["no artifact named 'nomodel'"], id="missing-name"),
         pytest.param("art://Model", ["did you mean 'model'"], id="case-typo"),
@@ -188,7 +202,9 @@ def test_publish_rejects_bad_names(registry: ArtifactRegistry, tmp_path: Path, n
         pytest.param("bad/alias", 1, id="slash-in-alias"),
     ],
 )
-def test_set_alias_rejects_bad_alias(registry: ArtifactRegistry, tmp_path: Path, alias: str, version: int) -> None:
+def test_set_alias_rejects_bad_alias(
+    registry: ArtifactRegistry, tmp_path: Path, alias: str, version: int
+) -> None:
     """Reserved or malformed alias names are ArtifactURIErrors."""
     registry.publish(_model(tmp_path / "a"), "model")
     with pytest.raises(ArtifactURIError):

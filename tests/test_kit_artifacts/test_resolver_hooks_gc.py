@@ -1,4 +1,5 @@
 """`${art:...}` resolution and pinning, the hooks contract, and garbage collection."""
+
 from __future__ import annotations
 
 import logging
@@ -8,12 +9,20 @@ import pytest
 from omegaconf import OmegaConf
 
 import kit_artifacts
-from kit_artifacts import ArtifactNotFoundError, ArtifactURIError, ModelArtifact, PretrainBlendsArtifact, hooks
+from kit_artifacts import (
+    ArtifactNotFoundError,
+    ArtifactURIError,
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    hooks,
+)
 
 
 def _publish_blend(path: Path, tokens: int) -> kit_artifacts.ArtifactRef:
     path.mkdir(parents=True, exist_ok=True)
-    return PretrainBlendsArtifact(path=path, total_tokens=tokens, total_sequences=1).save(name="blend")
+    return PretrainBlendsArtifact(path=path, total_tokens=tokens, total_sequences=1).save(
+        name="blend"
+    )
 
 
 def test_resolver_path_field_and_pinning(tmp_path: Path) -> None:
@@ -61,13 +70,21 @@ def test_resolver_records_used_inputs(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "error", "fragment"),
     [
-        pytest.param(("blend", "nosuchfield"), ArtifactURIError, "no field 'nosuchfield'", id="unknown-field"),
-        pytest.param(("blend:v7",), ArtifactNotFoundError, "existing versions: v1", id="missing-version"),
+        pytest.param(
+            ("blend", "nosuchfield"), ArtifactURIError, "no field 'nosuchfield'", id="unknown-field"
+        ),
+        pytest.param(
+            ("blend:v7",), ArtifactNotFoundError, "existing versions: v1", id="missing-version"
+        ),
         pytest.param(("../etc",), ArtifactURIError, "invalid artifact name", id="traversal"),
-        pytest.param(("a", "b", "c"), ArtifactURIError, "bad ${art:...} arguments", id="too-many-args"),
+        pytest.param(
+            ("a", "b", "c"), ArtifactURIError, "bad ${art:...} arguments", id="too-many-args"
+        ),
     ],
 )
-def test_resolver_errors(tmp_path: Path, args: tuple[str, ...], error: type[Exception], fragment: str) -> None:
+def test_resolver_errors(
+    tmp_path: Path, args: tuple[str, ...], error: type[Exception], fragment: str
+) -> None:
     """Bad ${art:...} expressions raise our typed error; through OmegaConf the message survives."""
     _publish_blend(tmp_path / "a", 10)
     with pytest.raises(error, match=None) as info:
@@ -115,7 +132,7 @@ def test_producer_provider_and_reset() -> None:
 
 
 def test_gc_dry_run_then_delete(tmp_path: Path) -> None:
-    """gc keeps latest, aliases and inputs of kept versions; deletes the rest, never outside data."""
+    """gc keeps latest, aliases and inputs of kept versions; deletes the rest, no outside data."""
     reg = kit_artifacts.get_registry()
     data = tmp_path / "zero-copy"
     data.mkdir()

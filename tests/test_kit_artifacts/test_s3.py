@@ -1,4 +1,5 @@
 """Remote registry on a real S3 API server (moto, 127.0.0.1): publish, resolve, alias, lineage."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from kit_artifacts import ArtifactNotFoundError, ArtifactRegistry, ModelArtifact, PretrainBlendsArtifact, lineage
+from kit_artifacts import (
+    ArtifactNotFoundError,
+    ArtifactRegistry,
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    lineage,
+)
 
 
 @pytest.fixture()
@@ -19,7 +26,9 @@ def s3_registry(s3_endpoint: str) -> ArtifactRegistry:
 
     bucket = f"kit-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
-    return ArtifactRegistry(f"s3://{bucket}/registry", storage_options={"client_kwargs": {"endpoint_url": s3_endpoint}})
+    return ArtifactRegistry(
+        f"s3://{bucket}/registry", storage_options={"client_kwargs": {"endpoint_url": s3_endpoint}}
+    )
 
 
 def test_publish_resolve_alias_over_s3(s3_registry: ArtifactRegistry, data_dir: Path) -> None:
@@ -70,7 +79,8 @@ def test_copy_in_to_s3(s3_registry: ArtifactRegistry, data_dir: Path) -> None:
 CONCURRENT = """
 import sys
 from kit_artifacts import ArtifactRegistry, ModelArtifact
-reg = ArtifactRegistry(sys.argv[1], storage_options={"client_kwargs": {"endpoint_url": sys.argv[2]}})
+options = {"client_kwargs": {"endpoint_url": sys.argv[2]}}
+reg = ArtifactRegistry(sys.argv[1], storage_options=options)
 for i in range(10):
     reg.publish(ModelArtifact(path="/p", step=i), "shared", inputs=(), hash_mode="none")
 """

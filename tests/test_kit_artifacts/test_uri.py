@@ -1,4 +1,5 @@
 """The one `art://` grammar: accepted forms, rejected forms, and a parse/print round trip."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,9 +17,17 @@ from kit_artifacts import ArtifactURIError, ArtURI, WandbArtURI, parse_art_uri
         pytest.param("art://data:v3", ArtURI("data", "v3", None), id="vN"),
         pytest.param("art://data:3", ArtURI("data", "v3", None), id="bare-number"),
         pytest.param("art://data:best", ArtURI("data", "best", None), id="alias"),
-        pytest.param("art://n3.pre_data-1:v12/a/b.json", ArtURI("n3.pre_data-1", "v12", "a/b.json"), id="subpath"),
-        pytest.param("art://data/blend.json", ArtURI("data", None, "blend.json"), id="subpath-no-version"),
-        pytest.param("art://team/proj/model:v2", WandbArtURI("team", "proj", "model", "v2"), id="wandb-form"),
+        pytest.param(
+            "art://n3.pre_data-1:v12/a/b.json",
+            ArtURI("n3.pre_data-1", "v12", "a/b.json"),
+            id="subpath",
+        ),
+        pytest.param(
+            "art://data/blend.json", ArtURI("data", None, "blend.json"), id="subpath-no-version"
+        ),
+        pytest.param(
+            "art://team/proj/model:v2", WandbArtURI("team", "proj", "model", "v2"), id="wandb-form"
+        ),
     ],
 )
 def test_parse_accepts(text: str, expected: object) -> None:
@@ -72,7 +81,13 @@ _versions = st.one_of(
 )
 _subpaths = st.one_of(
     st.none(),
-    st.lists(st.from_regex(r"[A-Za-z0-9_.-]{1,8}", fullmatch=True).filter(lambda s: s not in (".", "..")), min_size=1, max_size=3).map("/".join),
+    st.lists(
+        st.from_regex(r"[A-Za-z0-9_.-]{1,8}", fullmatch=True).filter(
+            lambda s: s not in (".", "..")
+        ),
+        min_size=1,
+        max_size=3,
+    ).map("/".join),
 )
 
 

@@ -4,13 +4,12 @@ Layout (one for every backend):
 
     {root}/{name}/v{N}/version.json        the version record; its creation IS the commit
     {root}/{name}/v{N}/consumers/{c}@v{M}  reverse-lineage markers (who used this version)
-    {root}/{name}/aliases/{alias}          "N" (latest is automatic), replaced atomically
-    {root}/{name}/next                     hint: the next free number (never trusted blindly)
+    {root}/{name}/aliases/{alias}          pointer to N (latest is automatic), replaced atomically
     {root}/{name}/manifests/{token}.json   per-file integrity manifest, written before commit
     {root}/{name}/blobs/{token}/...        data copied in on request (zero-copy otherwise)
 
 Publishing writes the manifest under a unique token, then `claim`s the first free
-`v{N}/version.json` starting at the hint (an atomic create-if-absent of a complete file), so
+`v{N}/version.json` starting after `latest` (an atomic create-if-absent of a complete file), so
 two publishers can never get the same number and a crash never leaves a visible partial
 version. `latest` is updated under a lock to max(current, N); readers treat it as a lower bound
 and probe `v{N+1}` forward, which also heals a crash between commit and alias update. Every
@@ -133,12 +132,10 @@ class ArtifactRegistry:
 
     def _read_int(self, key: str) -> int | None:
         try:
-            text = self.storage.read_bytes(key).decode("ascii").strip()
-        except FileNotFoundError:
+            text = self.storage.read_pointer(key)
+        except OSError:
             return None
-        except (OSError, UnicodeDecodeError):
-            return None
-        return int(text) if text.isdigit() else None
+        return int(text) if text and text.isdigit() else None
 
     def _record_key(self, name: str, version: int) -> str:
         return f"{name}/v{version}/version.json"
@@ -312,7 +309,10 @@ class ArtifactRegistry:
     # -- writing ----------------------------------------------------------------------------
 
     def _candidates(self, name: str) -> Iterator[str]:
-        start = self._read_int(f"{name}/next")
+        # Start after `latest` (a lower bound of the newest committed version); claiming
+        # skips numbers taken meanwhile, so a stale start costs a retry, never a duplicate.
+        latest = self._read_int(f"{name}/aliases/latest")
+        start = None if latest is None else latest + 1
         if start is None:
             known = [
                 int(e[1:])
@@ -404,13 +404,12 @@ class ArtifactRegistry:
                 f"cannot publish {name} under {self.root}: {exc}", root=self.root
             ) from exc
         version = int(key.split("/")[1][1:])
-        self.storage.write_atomic(f"{name}/next", f"{version + 1}\n".encode())
         with self.storage.lock(f"{name}/.lock"):
             current = self._read_int(f"{name}/aliases/latest")
             if current is None or current < version:
-                self.storage.write_atomic(f"{name}/aliases/latest", f"{version}\n".encode())
+                self.storage.write_pointer(f"{name}/aliases/latest", str(version))
             for alias in alias_list:
-                self.storage.write_atomic(f"{name}/aliases/{alias}", f"{version}\n".encode())
+                self.storage.write_pointer(f"{name}/aliases/{alias}", str(version))
         for item in input_list:
             parsed_input = parse_art_uri(item) if item.startswith("art://") else None
             if isinstance(parsed_input, ArtURI) and parsed_input.pinned_version is not None:
@@ -432,7 +431,7 @@ class ArtifactRegistry:
             f"{name}:{version}" if not isinstance(version, str) else f"{name}:{version}"
         )
         with self.storage.lock(f"{name}/.lock"):
-            self.storage.write_atomic(f"{name}/aliases/{alias}", f"{target.version}\n".encode())
+            self.storage.write_pointer(f"{name}/aliases/{alias}", str(target.version))
         return target
 
     def remove_alias(self, name: str, alias: str) -> None:

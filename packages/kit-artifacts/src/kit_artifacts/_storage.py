@@ -8,6 +8,10 @@ The registry needs only a handful of primitives, each atomic on its own:
   content, in one step (local: `os.link` of a finished temp file, which fails if the target
   exists; S3: `PutObject` with `If-None-Match: *`). This is how a version number is
   allocated and committed at once, so a crash never leaves a visible partial version.
+- `write_pointer` / `read_pointer`: a tiny value (an alias's version number) replaced
+  atomically. Locally this is a symlink whose target is the value, renamed into place: one
+  `readlink` to read, and no data flush (ext4 flushes a regular file's data when it is renamed
+  over another one, which made alias updates cost milliseconds).
 - `lock`: a short mutual exclusion for alias updates (local: `fcntl.flock`; S3 has none, so
   there the registry relies on `latest` being a lower bound that readers probe forward from).
 
@@ -16,7 +20,7 @@ Paths are registry-relative keys joined with `/`; names are validated before the
 
 # String paths on purpose: these hot paths use os-level atomic primitives (os.link, os.replace,
 # os.open) and also carry fsspec URLs, which pathlib would mangle (s3:// -> s3:/).
-# ruff: noqa: PTH100, PTH103, PTH105, PTH108, PTH110, PTH111, PTH112, PTH113, PTH114, PTH116, PTH118, PTH119, PTH120, PTH202
+# ruff: noqa: PTH100, PTH103, PTH105, PTH108, PTH110, PTH111, PTH112, PTH113, PTH114, PTH115, PTH116, PTH118, PTH119, PTH120, PTH202
 from __future__ import annotations
 
 import contextlib
@@ -47,6 +51,8 @@ class Storage(Protocol):
     def local_path(self, key: str) -> str | None: ...
     def read_bytes(self, key: str) -> bytes: ...
     def write_atomic(self, key: str, data: bytes) -> None: ...
+    def read_pointer(self, key: str) -> str | None: ...
+    def write_pointer(self, key: str, value: str) -> None: ...
     def claim(self, candidates: Iterable[str], data: bytes) -> str: ...
     def exists(self, key: str) -> bool: ...
     def list_names(self, key: str) -> list[str]: ...
@@ -98,6 +104,34 @@ class LocalStorage:
     def write_atomic(self, key: str, data: bytes) -> None:
         target = self._abs(key)
         tmp = self._write_temp(os.path.dirname(target), data)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def read_pointer(self, key: str) -> str | None:
+        path = self._abs(key)
+        try:
+            return os.readlink(path)
+        except FileNotFoundError:
+            return None
+        except OSError:  # a regular file (written by hand or an older layout)
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    return fh.read().strip()
+            except OSError:
+                return None
+
+    def write_pointer(self, key: str, value: str) -> None:
+        target = self._abs(key)
+        tmp = f"{os.path.dirname(target)}/.tmp-{_token()}"
+        try:
+            os.symlink(value, tmp)
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.symlink(value, tmp)
         try:
             os.replace(tmp, target)
         except BaseException:
@@ -209,6 +243,15 @@ class FsspecStorage:
     def write_atomic(self, key: str, data: bytes) -> None:
         self.fs.pipe_file(self._abs(key), data)  # one PUT: atomic per object on S3
         self._forget(key)
+
+    def read_pointer(self, key: str) -> str | None:
+        try:
+            return self.read_bytes(key).decode("utf-8").strip()
+        except (FileNotFoundError, UnicodeDecodeError):
+            return None
+
+    def write_pointer(self, key: str, value: str) -> None:
+        self.write_atomic(key, f"{value}\n".encode())
 
     def _forget(self, key: str) -> None:
         # s3fs caches listings; a registry must always see other writers' objects.
@@ -329,6 +372,14 @@ class MemoryStorage:
         with self._mutex:
             self.files[key] = bytes(data)
             self.mtimes[key] = time.time()
+
+    def read_pointer(self, key: str) -> str | None:
+        with self._mutex:
+            data = self.files.get(key)
+        return None if data is None else data.decode("utf-8").strip()
+
+    def write_pointer(self, key: str, value: str) -> None:
+        self.write_atomic(key, f"{value}\n".encode())
 
     def claim(self, candidates: Iterable[str], data: bytes) -> str:
         with self._mutex:
