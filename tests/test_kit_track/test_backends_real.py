@@ -2,7 +2,10 @@
 with a SQLite store in a temp dir. No network, no server."""
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -105,3 +108,19 @@ def test_mlflow_failed_run_status(tmp_path: Path) -> None:
     assert MlflowClient(tracking_uri=uri).get_run(tracker.mlflow_run_id or "").info.status == (
         "FAILED"
     )
+
+
+def test_wandb_offline_secret_in_argv_real(tmp_path: Path) -> None:
+    """A key passed on the command line reaches neither W&B's files nor the run record."""
+    code = (
+        "import kit_track\n"
+        "t = kit_track.WandbTracker(project='kit-test', timeout_s=30)\n"
+        "with kit_track.start_run(stage='s', trackers=[kit_track.FileTracker(), t]) as r:\n"
+        "    r.log_metrics({'loss': 1.0}, step=1)\n"
+    )
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_API_KEY": KEY}
+    subprocess.run([sys.executable, "-c", code, f"wandb.api_key={KEY}"], env=env, check=True,
+                   timeout=120)
+    roots = [Path(os.environ["NEMOTRON_HOME"]), Path(os.environ["WANDB_DIR"])]
+    assert any(p.suffix == ".wandb" for p in roots[1].rglob("*"))
+    assert KEY.encode() not in _all_bytes(*roots)

@@ -38,7 +38,8 @@ def test_online_mirror_calls(online: None) -> None:
     run = _run_with(client)
     (wb,) = client.runs
     assert (wb.args.project, wb.args.entity, wb.args.run_id) == ("proj", "team", run.run_id)
-    assert wb.args.config == {"lr": 0.1} and wb.args.tags == ("t1",)
+    assert wb.args.config["lr"] == 0.1 and wb.args.tags == ("t1",)
+    assert wb.args.config["_nemotron"]["run_id"] == run.run_id
     assert wb.args.job_type == "pretrain" and wb.args.mode == "online"
     assert wb.ops() == ["use_artifact", "log", "add_tags", "log_artifact", "finish"]
     used = wb.calls[0][1]["spec"]

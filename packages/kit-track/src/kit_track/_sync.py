@@ -75,7 +75,14 @@ def _sync_one(
         entity=state.entity or entity,
         run_id=record.run_id,
         name=record.name,
-        config=record.config,
+        config={
+            **record.config,
+            "_nemotron": {
+                "run_id": record.run_id, "stage": record.stage, "git_commit": record.git_commit,
+                "git_dirty": record.git_dirty, "config_digest": record.config_digest,
+                "argv": list(record.argv), "host": record.host,
+            },
+        },
         tags=record.tags,
         job_type=record.stage,
         mode="online",

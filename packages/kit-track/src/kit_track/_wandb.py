@@ -87,6 +87,19 @@ def call_with_deadline(
     return result["value"]  # type: ignore[return-value]
 
 
+def _provenance(run: RunInfo) -> dict[str, object]:
+    """What W&B shows about the code and config behind the run (argv already scrubbed)."""
+    return {
+        "run_id": run.run_id,
+        "stage": run.stage,
+        "git_commit": run.git_commit,
+        "git_dirty": run.git_dirty,
+        "config_digest": run.config_digest,
+        "argv": list(run.argv),
+        "host": run.host,
+    }
+
+
 class WandbTracker:
     """Mirror of the run on W&B (rank 0 only). Parameters fall back to `WANDB_*` env."""
 
@@ -165,7 +178,7 @@ class WandbTracker:
             entity=entity,
             run_id=run.run_id,
             name=run.name,
-            config=run.config,
+            config={**run.config, "_nemotron": _provenance(run)},
             tags=run.tags,
             job_type=self.job_type or run.stage,
             group=self.group,

@@ -6,11 +6,14 @@ offline rule that `use_artifact` raises) and run for real against wandb's offlin
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
+
+from kit_track._secrets import scrub
 
 __all__ = [
     "FakeWandbClient",
@@ -143,7 +146,12 @@ class RealWandbClient:
 
         if args.dir:
             Path(args.dir).mkdir(parents=True, exist_ok=True)
-        settings = wandb.Settings(init_timeout=args.timeout_s, silent=True)
+        # W&B copies sys.argv into its run metadata; when argv carries a secret (an
+        # override like wandb.api_key=...), skip W&B's metadata rather than leak it.
+        argv_has_secret = scrub(list(sys.argv)) != list(sys.argv)
+        settings = wandb.Settings(
+            init_timeout=args.timeout_s, silent=True, x_disable_meta=argv_has_secret
+        )
         run = wandb.init(
             project=args.project,
             entity=args.entity,
