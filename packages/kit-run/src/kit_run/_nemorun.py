@@ -132,23 +132,24 @@ class NemoRunBackend:
         """Stage files into the task's job dir and launch it detached; return the app id."""
         import nemo_run as run
 
+        from kit_run._nemo_packager import KitFilesPackager
+
         profile = job.profile
         _preflight(profile)
         executor = _build(profile, job.executor_secrets)
         base = jobs_dir() / "nemo_run"
+        files = {name: str(src) for name, src in job.files.items()}
+        private = []
+        if job.secrets_file is not None:
+            files[job.secrets_file.name] = str(job.secrets_file)
+            private.append(job.secrets_file.name)
+        executor.packager = KitFilesPackager(files=files, private=private)
         try:
             with _quiet() as out, run.Experiment(
                     job.job_id, executor=executor, base_dir=str(base), log_level="ERROR",
                     skip_status_at_exit=True) as exp:
                 exp.add(run.Script(inline=_DRIVER), name=_TASK)
                 kit_dir = Path(exp.jobs[0].executor.job_dir) / "kit"
-                kit_dir.mkdir(parents=True, exist_ok=True)
-                for name, src in job.files.items():
-                    (kit_dir / name).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(src, kit_dir / name)
-                if job.secrets_file is not None:
-                    shutil.copy2(job.secrets_file, kit_dir / job.secrets_file.name)
-                    (kit_dir / job.secrets_file.name).chmod(0o600)
                 exp.run(detach=True)
                 # NeMo-Run detaches only from Slurm/SkyPilot; the others were launched
                 # without waiting, so leaving the context must not wait for them either.
@@ -158,6 +159,8 @@ class NemoRunBackend:
         except SubmissionError:
             raise
         except Exception as exc:
+            # A refused launch leaves no experiment behind (a record is never written).
+            shutil.rmtree(base / "experiments" / job.job_id, ignore_errors=True)
             message = " ".join(str(exc).split())[:300] or type(exc).__name__
             raise SubmissionError(
                 f"{profile.executor} submission of job {job.job_id} (profile "
