@@ -129,3 +129,23 @@ def test_verify_without_manifest(registry: ArtifactRegistry) -> None:
     )
     with pytest.raises(ArtifactMetadataError, match="no integrity manifest"):
         verify(ref.uri, registry=registry)
+
+
+def test_file_artifact_hashes_its_directory(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    """A file artifact (RL manifest.json) covers its whole output directory, copy included."""
+    from kit_artifacts import SplitJsonlDataArtifact
+
+    out = tmp_path / "rl"
+    out.mkdir()
+    (out / "train.jsonl").write_text('{"a": 1}\n')
+    (out / "manifest.json").write_text('{"train": "train.jsonl"}')
+    art = SplitJsonlDataArtifact(path=out / "manifest.json", total_sequences=1)
+    zero_copy = art.save(name="rl", registry=registry)
+    copied = registry.publish(art, "rl-copy", copy=True)
+    assert copied.path.endswith("/manifest.json") and Path(copied.path).exists()
+    manifest = registry.manifest(zero_copy)
+    assert manifest is not None
+    assert sorted(f.path for f in manifest.files) == ["manifest.json", "train.jsonl"]
+    (out / "train.jsonl").write_text("changed\n")
+    assert verify(zero_copy.uri, registry=registry).changed == ("train.jsonl",)
+    assert verify(copied.uri, registry=registry).ok

@@ -117,6 +117,7 @@ def test_registry_root_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_copy_in(registry: ArtifactRegistry, data_dir: Path) -> None:
     """copy=True stores the data inside the registry root and verifies against the copy."""
+    (data_dir / "sub" / "metadata.json").write_text("{}")  # nested: data, not our metadata
     art = PretrainBlendsArtifact(path=data_dir, total_tokens=1, total_sequences=1)
     ref = registry.publish(art, "blend", copy=True)
     assert ref.path.startswith(registry.root)

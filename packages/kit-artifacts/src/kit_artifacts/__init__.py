@@ -8,23 +8,28 @@ from __future__ import annotations
 from kit_artifacts import hooks
 from kit_artifacts._artifacts import (
     Artifact,
+    artifact_type,
+    artifact_types,
+    register_artifact_type,
+)
+from kit_artifacts._fsspec_storage import FsspecStorage
+from kit_artifacts._gc import GcReport
+from kit_artifacts._gc import gc as _gc
+from kit_artifacts._integrity import Manifest, VerifyReport
+from kit_artifacts._lineage import LineageEdge, LineageGraph, LineageNode, lineage
+from kit_artifacts._memory_storage import MemoryStorage
+from kit_artifacts._records import VersionRecord
+from kit_artifacts._ref import ArtifactRef
+from kit_artifacts._registry import ArtifactRegistry, get_registry
+from kit_artifacts._resolver import clear_pins, pinned_refs, resolve_art
+from kit_artifacts._storage import LocalStorage, Storage
+from kit_artifacts._typed import (
     InputDatasetInfo,
     ModelArtifact,
     PretrainBlendsArtifact,
     SFTDataArtifact,
     SplitJsonlDataArtifact,
-    artifact_type,
-    artifact_types,
-    register_artifact_type,
 )
-from kit_artifacts._gc import GcReport
-from kit_artifacts._gc import gc as _gc
-from kit_artifacts._integrity import Manifest, VerifyReport
-from kit_artifacts._lineage import LineageEdge, LineageGraph, LineageNode, lineage
-from kit_artifacts._ref import ArtifactRef
-from kit_artifacts._registry import ArtifactRegistry, VersionRecord, get_registry
-from kit_artifacts._resolver import clear_pins, pinned_refs, resolve_art
-from kit_artifacts._storage import FsspecStorage, LocalStorage, MemoryStorage, Storage
 from kit_artifacts._uri import ArtURI, WandbArtURI, parse_art_uri
 from kit_artifacts.errors import (
     ArtifactError,

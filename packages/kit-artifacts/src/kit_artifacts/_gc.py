@@ -13,7 +13,8 @@ import time
 
 import attrs
 
-from kit_artifacts._registry import ArtifactRegistry, VersionRecord, get_registry
+from kit_artifacts._records import VersionRecord
+from kit_artifacts._registry import ArtifactRegistry, get_registry
 from kit_artifacts._uri import ArtURI, parse_art_uri
 
 __all__ = [

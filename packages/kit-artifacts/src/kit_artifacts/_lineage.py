@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 import attrs
 
+from kit_artifacts._records import VersionRecord
 from kit_artifacts._ref import ArtifactRef
-from kit_artifacts._registry import ArtifactRegistry, VersionRecord, get_registry
+from kit_artifacts._registry import ArtifactRegistry, get_registry
 from kit_artifacts._uri import ArtURI, parse_art_uri
 from kit_artifacts.errors import ArtifactURIError
 

@@ -32,6 +32,13 @@ import attrs
 from kit_artifacts import hooks
 from kit_artifacts._artifacts import Artifact, artifact_type, parse_json_bytes
 from kit_artifacts._integrity import Manifest, VerifyReport, compare, compute_manifest
+from kit_artifacts._records import (
+    RECORD_FORMAT,
+    VersionRecord,
+    parse_record,
+    producer_json,
+    resolve_remote,
+)
 from kit_artifacts._ref import ArtifactRef
 from kit_artifacts._storage import Storage, open_storage
 from kit_artifacts._uri import ArtURI, WandbArtURI, parse_art_uri, validate_alias, validate_name
@@ -44,70 +51,7 @@ from kit_artifacts.errors import (
     format_versions,
 )
 
-__all__ = [
-    "ArtifactRegistry",
-    "RECORD_FORMAT",
-    "VersionRecord",
-    "get_registry",
-    "resolve_remote",
-]
-
-RECORD_FORMAT = "kit-artifacts/version-record/1"
-
-
-@attrs.frozen
-class VersionRecord:
-    """Everything recorded about one published version."""
-
-    name: str
-    version: int
-    type: str
-    path: str
-    created_at: str
-    inputs: tuple[str, ...]
-    producer: hooks.Producer
-    artifact: dict[str, Any] = attrs.field(eq=False)
-    manifest: str | None = None
-    integrity: dict[str, Any] | None = None
-    copied: bool = False
-
-    @property
-    def ref(self) -> ArtifactRef:
-        """The pinned reference to this version."""
-        return ArtifactRef(self.name, self.version, self.path, self.type)
-
-    @property
-    def uri(self) -> str:
-        """`art://name:vN`."""
-        return f"art://{self.name}:v{self.version}"
-
-
-def _producer_json(p: hooks.Producer) -> dict[str, Any]:
-    return {
-        "run_id": p.run_id,
-        "argv": list(p.argv),
-        "git_commit": p.git_commit,
-        "git_dirty": p.git_dirty,
-        "config_digest": p.config_digest,
-    }
-
-
-def resolve_remote(uri: str) -> str | None:
-    """Local path for a W&B-form URI through kit-track's resolver; None for registry URIs."""
-    if not isinstance(uri, str) or not uri.startswith("art://"):
-        return None
-    parsed = parse_art_uri(uri)
-    if not isinstance(parsed, WandbArtURI):
-        return None
-    resolver = hooks.get_remote_resolver()
-    if resolver is None:
-        raise ArtifactURIError(
-            f"{uri} is a W&B artifact URI but no W&B resolver is registered",
-            uri=uri,
-            hint="W&B support needs kit-track and wandb installed (kit_track registers it), "
-            "or use a registry URI art://NAME:VERSION",
-        )
-    return resolver(parsed.entity, parsed.project, parsed.name, parsed.version)
+__all__ = ["ArtifactRegistry", "get_registry"]
 
 
 class ArtifactRegistry:
@@ -147,34 +91,7 @@ class ArtifactRegistry:
         except FileNotFoundError:
             return None
         where = self.storage.local_path(key) or f"{self.root}/{key}"
-        data = parse_json_bytes(raw, where, "version record")
-        try:
-            prod = data["producer"]
-            return VersionRecord(
-                name=name,
-                version=version,
-                type=str(data["type"]),
-                path=str(data["path"]),
-                created_at=str(data["created_at"]),
-                inputs=tuple(str(i) for i in data.get("inputs", ())),
-                producer=hooks.Producer(
-                    run_id=str(prod["run_id"]),
-                    argv=tuple(prod.get("argv", ())),
-                    git_commit=prod.get("git_commit"),
-                    git_dirty=prod.get("git_dirty"),
-                    config_digest=prod.get("config_digest"),
-                ),
-                artifact=dict(data["artifact"]),
-                manifest=data.get("manifest"),
-                integrity=data.get("integrity"),
-                copied=bool(data.get("copied", False)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ArtifactMetadataError(
-                f"malformed version record {where}: {type(exc).__name__} {exc}",
-                path=where,
-                hint="restore the file or remove the version directory",
-            ) from exc
+        return parse_record(parse_json_bytes(raw, where, "version record"), name, version, where)
 
     def names(self) -> list[str]:
         """Every artifact name that has at least one entry, sorted."""
@@ -351,23 +268,26 @@ class ArtifactRegistry:
                     )
         who = producer if producer is not None else hooks.current_producer()
         token = uuid.uuid4().hex
-        data_path = artifact.path
+        data_path = source = artifact.path
+        is_file = "://" not in source and os.path.isfile(source)
+        # FORMATS.md section 1: a file artifact's (blend.json, RL manifest.json) output
+        # directory is its parent; that whole directory is what we hash and copy.
+        source_root = os.path.dirname(source) if is_file else source
+        data_root = source_root
         if copy:
-            if "://" in data_path or not os.path.exists(data_path):
+            if "://" in source or not os.path.exists(source):
                 raise ArtifactNotFoundError(
-                    f"cannot copy {data_path} into {self.root}: not an existing local path",
-                    ref=data_path,
+                    f"cannot copy {source} into {self.root}: not an existing local path",
+                    ref=source,
                     hint="copy=True takes local data; publish remote data zero-copy",
                 )
-            target = f"{name}/blobs/{token}"
-            if os.path.isfile(data_path):
-                target += "/" + os.path.basename(data_path)
-            data_path = self.storage.put_tree(artifact.path, target)
+            data_root = self.storage.put_tree(source_root, f"{name}/blobs/{token}")
+            data_path = f"{data_root}/{os.path.basename(source)}" if is_file else data_root
         manifest_key = None
         integrity = None
-        if "://" not in artifact.path and os.path.exists(artifact.path):
-            manifest = compute_manifest(artifact.path, hash_mode)
-            manifest = attrs.evolve(manifest, root=data_path)
+        if "://" not in source and os.path.exists(source):
+            manifest = compute_manifest(source_root, hash_mode)
+            manifest = attrs.evolve(manifest, root=data_root)
             manifest_key = f"{name}/manifests/{token}.json"
             self.storage.write_atomic(
                 manifest_key, json.dumps(manifest.to_json(), separators=(",", ":")).encode()
@@ -390,7 +310,7 @@ class ArtifactRegistry:
             "path": data_path,
             "created_at": body["created_at"],
             "inputs": input_list,
-            "producer": _producer_json(who),
+            "producer": producer_json(who),
             "manifest": manifest_key,
             "integrity": integrity,
             "copied": copy,
@@ -485,7 +405,13 @@ class ArtifactRegistry:
                 f"{record.uri} has no integrity manifest (its data was not local at publish)",
                 path=f"{self.root}/{record.name}/v{record.version}",
             )
-        return compare(record.uri, manifest, record.path)
+        if "://" in manifest.root:
+            raise ArtifactMetadataError(
+                f"cannot verify {record.uri}: its data lives at {manifest.root}",
+                path=manifest.root,
+                hint="verify runs on local data; fetch it first or verify where it was published",
+            )
+        return compare(record.uri, manifest, manifest.root)
 
 
 def get_registry() -> ArtifactRegistry:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from kit_artifacts._registry import get_registry, resolve_remote
+from kit_artifacts._records import resolve_remote
+from kit_artifacts._registry import get_registry
 from kit_artifacts._uri import ArtURI, parse_art_uri
 from kit_artifacts.errors import ArtifactURIError
 

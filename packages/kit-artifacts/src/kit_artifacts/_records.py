@@ -1,0 +1,102 @@
+"""Version records (`version.json`): the type, parsing, and the W&B-form hand-off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from kit_artifacts import hooks
+from kit_artifacts._ref import ArtifactRef
+from kit_artifacts._uri import WandbArtURI, parse_art_uri
+from kit_artifacts.errors import ArtifactMetadataError, ArtifactURIError
+
+__all__ = ["RECORD_FORMAT", "VersionRecord", "parse_record", "producer_json", "resolve_remote"]
+
+RECORD_FORMAT = "kit-artifacts/version-record/1"
+
+
+@attrs.frozen
+class VersionRecord:
+    """Everything recorded about one published version."""
+
+    name: str
+    version: int
+    type: str
+    path: str
+    created_at: str
+    inputs: tuple[str, ...]
+    producer: hooks.Producer
+    artifact: dict[str, Any] = attrs.field(eq=False)
+    manifest: str | None = None
+    integrity: dict[str, Any] | None = None
+    copied: bool = False
+
+    @property
+    def ref(self) -> ArtifactRef:
+        """The pinned reference to this version."""
+        return ArtifactRef(self.name, self.version, self.path, self.type)
+
+    @property
+    def uri(self) -> str:
+        """`art://name:vN`."""
+        return f"art://{self.name}:v{self.version}"
+
+
+def producer_json(p: hooks.Producer) -> dict[str, Any]:
+    return {
+        "run_id": p.run_id,
+        "argv": list(p.argv),
+        "git_commit": p.git_commit,
+        "git_dirty": p.git_dirty,
+        "config_digest": p.config_digest,
+    }
+
+
+def resolve_remote(uri: str) -> str | None:
+    """Local path for a W&B-form URI through kit-track's resolver; None for registry URIs."""
+    if not isinstance(uri, str) or not uri.startswith("art://"):
+        return None
+    parsed = parse_art_uri(uri)
+    if not isinstance(parsed, WandbArtURI):
+        return None
+    resolver = hooks.get_remote_resolver()
+    if resolver is None:
+        raise ArtifactURIError(
+            f"{uri} is a W&B artifact URI but no W&B resolver is registered",
+            uri=uri,
+            hint="W&B support needs kit-track and wandb installed (kit_track registers it), "
+            "or use a registry URI art://NAME:VERSION",
+        )
+    return resolver(parsed.entity, parsed.project, parsed.name, parsed.version)
+
+
+def parse_record(data: Any, name: str, version: int, where: str) -> VersionRecord:
+    """Build a `VersionRecord` from parsed JSON; a malformed record names its file."""
+    try:
+        prod = data["producer"]
+        return VersionRecord(
+            name=name,
+            version=version,
+            type=str(data["type"]),
+            path=str(data["path"]),
+            created_at=str(data["created_at"]),
+            inputs=tuple(str(i) for i in data.get("inputs", ())),
+            producer=hooks.Producer(
+                run_id=str(prod["run_id"]),
+                argv=tuple(prod.get("argv", ())),
+                git_commit=prod.get("git_commit"),
+                git_dirty=prod.get("git_dirty"),
+                config_digest=prod.get("config_digest"),
+            ),
+            artifact=dict(data["artifact"]),
+            manifest=data.get("manifest"),
+            integrity=data.get("integrity"),
+            copied=bool(data.get("copied", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactMetadataError(
+            f"malformed version record {where}: {type(exc).__name__} {exc}",
+            path=where,
+            hint="restore the file or remove the version directory",
+        ) from exc
