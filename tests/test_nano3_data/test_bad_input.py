@@ -259,3 +259,18 @@ def test_cli_error_is_one_line_with_exit_2(tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"{path}:2" in err
     assert not list((tmp_path / "o").rglob("blend.json"))
+
+
+def test_error_in_a_worker_process_reaches_the_caller_intact(tmp_path: Path,
+                                                             make_pretrain: MakeCfg) -> None:
+    """With 2 worker processes, a bad record still raises InputRecordError with file:line."""
+    from nano3.data_prep import ParallelSpec
+
+    lines = [json.dumps({"text": f"doc {i} " * 30}).encode() + b"\n" for i in range(100)]
+    lines[80] = b'{"body": 1}\n'
+    path = write_jsonl(tmp_path / "w.jsonl", lines)
+    cfg = make_pretrain([DatasetSpec(name="a", path=str(path))], shard_bytes=2048,
+                        parallel=ParallelSpec(num_workers=2, progress=False))
+    with pytest.raises(InputRecordError) as info:
+        prepare_pretrain(cfg, tokenizer=FakeTokenizer())
+    assert (info.value.file, info.value.line) == (str(path), 81)
