@@ -307,3 +307,23 @@ def test_dict_round_trip(
     again = Artifact.from_dict(json.loads(json.dumps(art.to_dict())))
     assert again == PretrainBlendsArtifact.from_dict(again.to_dict())
     assert again.to_dict() == art.to_dict()
+
+
+def test_entry_point_types_are_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A type published under the kit_artifacts.types entry-point group loads by name."""
+    import importlib.metadata
+
+    from kit_artifacts import _artifacts
+
+    @attrs.define(kw_only=True, slots=False)
+    class PluginArtifact(Artifact):
+        score: float = 0.0
+
+    _artifacts._TYPES.pop("PluginArtifact")  # as if defined in a module nobody imported yet
+    entry = importlib.metadata.EntryPoint("PluginArtifact", "x:y", _artifacts.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(entry.__class__, "load", lambda self: PluginArtifact)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [entry])
+    monkeypatch.setattr(_artifacts, "_ENTRY_POINTS_LOADED", False)
+    _write(tmp_path, {"path": "/x", "type": "PluginArtifact", "score": 1.5})
+    loaded = Artifact.load(tmp_path)
+    assert isinstance(loaded, PluginArtifact) and loaded.score == 1.5

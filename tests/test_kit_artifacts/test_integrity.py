@@ -149,3 +149,15 @@ def test_file_artifact_hashes_its_directory(registry: ArtifactRegistry, tmp_path
     (out / "train.jsonl").write_text("changed\n")
     assert verify(zero_copy.uri, registry=registry).changed == ("train.jsonl",)
     assert verify(copied.uri, registry=registry).ok
+
+
+def test_raise_for_problems(registry: ArtifactRegistry, data_dir: Path) -> None:
+    """A failing report raises IntegrityError (a ValueError) naming the ref and the files."""
+    from kit_artifacts import IntegrityError
+
+    ref = registry.publish(_blend(data_dir), "blend")
+    verify(ref.uri, registry=registry).raise_for_problems()  # clean: no error
+    (data_dir / "shard_0.bin").unlink()
+    with pytest.raises(IntegrityError, match=r"art://blend:v1 .*missing shard_0.bin \(1\)") as info:
+        verify(ref.uri, registry=registry).raise_for_problems()
+    assert isinstance(info.value, ValueError) and info.value.missing == ("shard_0.bin",)

@@ -102,6 +102,30 @@ class VerifyReport:
         """True when nothing is missing, changed or extra."""
         return not (self.missing or self.changed or self.extra)
 
+    def raise_for_problems(self) -> None:
+        """Raise `IntegrityError` listing what differs, if anything does."""
+        if self.ok:
+            return
+        from kit_artifacts.errors import IntegrityError
+
+        parts = [
+            f"{label} {', '.join(files[:3])}{' ...' if len(files) > 3 else ''} ({len(files)})"
+            for label, files in (
+                ("missing", self.missing),
+                ("changed", self.changed),
+                ("extra", self.extra),
+            )
+            if files
+        ]
+        raise IntegrityError(
+            f"{self.uri} does not match its manifest: {'; '.join(parts)}",
+            ref=self.uri,
+            missing=self.missing,
+            changed=self.changed,
+            extra=self.extra,
+            hint="restore the files, or publish the current data as a new version",
+        )
+
     def to_json(self) -> dict[str, Any]:
         """JSON form for CLIs."""
         return {
