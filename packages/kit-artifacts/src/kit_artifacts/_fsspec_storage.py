@@ -120,6 +120,24 @@ class FsspecStorage:
             return []
         return sorted({str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries} - {""})
 
+    def children_with(self, key: str, leaf: str) -> list[str]:
+        """Children of `key` containing `leaf`, from ONE recursive listing (not a HEAD each)."""
+        path = self._abs(key)
+        with contextlib.suppress(Exception):
+            self.fs.invalidate_cache(path)
+        try:
+            found = self.fs.find(path)
+        except (FileNotFoundError, OSError):
+            return []
+        prefix = path.rstrip("/") + "/"
+        names = set()
+        for item in found:
+            rel = str(item)[len(prefix) :] if str(item).startswith(prefix) else ""
+            child, _, rest = rel.partition("/")
+            if child and rest == leaf:
+                names.add(child)
+        return sorted(names)
+
     def remove_tree(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(self._abs(key), recursive=True)

@@ -64,6 +64,17 @@ class MemoryStorage:
                 {k[len(prefix) :].split("/", 1)[0] for k in self.files if k.startswith(prefix)}
             )
 
+    def children_with(self, key: str, leaf: str) -> list[str]:
+        prefix = key.rstrip("/") + "/"
+        with self._mutex:
+            return sorted(
+                {
+                    k[len(prefix) :].split("/", 1)[0]
+                    for k in self.files
+                    if k.startswith(prefix) and k[len(prefix) :].split("/", 1)[-1] == leaf
+                }
+            )
+
     def remove_tree(self, key: str) -> None:
         prefix = key.rstrip("/") + "/"
         with self._mutex:

@@ -107,13 +107,11 @@ class ArtifactRegistry:
     def versions(self, name: str) -> list[int]:
         """Committed version numbers of `name`, ascending (lists the name's directory)."""
         validate_name(name)
-        found = []
-        for entry in self.storage.list_names(name):
-            if entry.startswith("v") and entry[1:].isdigit():
-                number = int(entry[1:])
-                if self.storage.exists(self._record_key(name, number)):
-                    found.append(number)
-        return sorted(found)
+        return sorted(
+            int(entry[1:])
+            for entry in self.storage.children_with(name, "version.json")
+            if entry.startswith("v") and entry[1:].isdigit()
+        )
 
     def aliases(self, name: str) -> dict[str, int]:
         """Every alias of `name` (including `latest`) and the version it points at."""
