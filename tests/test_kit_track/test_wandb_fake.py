@@ -265,3 +265,22 @@ def test_remote_resolver_uses_client() -> None:
     assert client.fetched == ["e/p/model:v3"]
     with pytest.raises(kit_track.CredentialsError):
         kit_track.wandb_remote_resolver()("e", "p", "model", "v3")
+
+
+def test_resolver_installation_respects_existing() -> None:
+    """install_wandb_resolver keeps a resolver someone else installed unless told to replace."""
+    from kit_artifacts import hooks
+
+    def other(entity: str, project: str, name: str, version: str) -> str:
+        return "/other"
+
+    hooks.register_remote_resolver(other)
+    try:
+        assert kit_track.install_wandb_resolver(FakeWandbClient()) is False
+        assert hooks.get_remote_resolver() is other
+        client = FakeWandbClient(artifacts={"e/p/n:v1": "/mine"})
+        assert kit_track.install_wandb_resolver(client, replace=True) is True
+        resolver = hooks.get_remote_resolver()
+        assert resolver is not None and resolver("e", "p", "n", "v1") == "/mine"
+    finally:
+        hooks.register_remote_resolver(None)

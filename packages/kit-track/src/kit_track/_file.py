@@ -11,16 +11,17 @@ Layout of `$NEMOTRON_HOME/runs/<run_id>/` (see README):
 """
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import attrs
 
 from kit_track._env import runs_dir, utc_now
-from kit_track._jsonio import append_jsonl, read_json, write_json_atomic
+from kit_track._jsonio import read_json, write_json_atomic
 from kit_track._protocol import RunInfo, RunStatus, TrackerErrorRecord
 from kit_track._secrets import scrub
 from kit_track.errors import RunStateError
@@ -57,6 +58,8 @@ class FileTracker:
         self._record: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._errors_seen = 0
+        # Open JSON-lines files, line-buffered: one flushed line per record, no reopen cost.
+        self._files: dict[str, TextIO] = {}
 
     @property
     def root(self) -> Path:
@@ -75,6 +78,19 @@ class FileTracker:
     def _suffix(self) -> str:
         assert self._run is not None
         return "" if self._run.is_rank_zero else f".rank{self._run.rank}"
+
+    def _append(self, name: str, entry: Mapping[str, Any]) -> None:
+        """Append one JSON line to `name` in the run directory (caller holds the lock)."""
+        _, run_dir = self._need_run()
+        fh = self._files.get(name)
+        if fh is None:
+            fh = self._files[name] = (run_dir / name).open("a", encoding="utf-8", buffering=1)
+        fh.write(json.dumps(entry, default=str, separators=(",", ":")) + "\n")
+
+    def _close_files(self) -> None:
+        for fh in self._files.values():
+            fh.close()
+        self._files.clear()
 
     def _need_run(self) -> tuple[RunInfo, Path]:
         if self._run is None or self._dir is None:
@@ -118,15 +134,15 @@ class FileTracker:
             return
         entry = {"uri": uri, "artifact_type": artifact_type, "path": path, "time": utc_now()}
         with self._lock:
-            append_jsonl(run_dir / f"{kind}.jsonl", entry)
+            self._append(f"{kind}.jsonl", entry)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         """Append one metrics line (per-rank file on ranks other than 0)."""
-        _, run_dir = self._need_run()
+        self._need_run()
         values = {str(k): _json_number(float(v)) for k, v in metrics.items()}
         entry = {"step": step, "time": utc_now(), "metrics": values}
         with self._lock:
-            append_jsonl(run_dir / f"metrics{self._suffix()}.jsonl", entry)
+            self._append(f"metrics{self._suffix()}.jsonl", entry)
 
     def add_tags(self, tags: tuple[str, ...]) -> None:
         """Add tags to the run record (rank 0)."""
@@ -147,7 +163,7 @@ class FileTracker:
         entries = [scrub(attrs.asdict(e)) for e in errors]
         with self._lock:
             for entry in entries[self._errors_seen :]:
-                append_jsonl(run_dir / f"errors{self._suffix()}.jsonl", entry)
+                self._append(f"errors{self._suffix()}.jsonl", entry)
             self._errors_seen = max(self._errors_seen, len(entries))
             if run.is_rank_zero:
                 self._record["tracker_errors"] = entries
@@ -156,8 +172,9 @@ class FileTracker:
     def finish(self, status: RunStatus, exit_code: int = 0) -> None:
         """Rank 0 rewrites the run record with the final status."""
         run, run_dir = self._need_run()
-        if not run.is_rank_zero:
-            return
         with self._lock:
+            self._close_files()
+            if not run.is_rank_zero:
+                return
             self._record.update(status=status, exit_code=exit_code, finished_at=utc_now())
             write_json_atomic(run_record_path(run_dir), self._record)
