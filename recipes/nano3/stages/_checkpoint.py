@@ -45,7 +45,7 @@ def config_digest(parts: dict[str, Any]) -> str:
 def _write_json(path: Path, obj: Any) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def save_checkpoint(output_dir: Path, step: int, model: torch.nn.Module,
@@ -66,9 +66,9 @@ def save_checkpoint(output_dir: Path, step: int, model: torch.nn.Module,
     _write_json(tmp / _STATE, {**state, "step": step})
     if final.exists():  # a rerun that restarted from scratch replaces the old step
         old = root / f".old-{name}-{os.getpid()}"
-        os.replace(final, old)
+        final.replace(old)
         shutil.rmtree(old, ignore_errors=True)
-    os.replace(tmp, final)
+    tmp.replace(final)
     _write_json(root / "latest", {"step": step, "dir": name})
     complete = sorted(p for p in root.glob("step_*") if (p / _STATE).is_file())
     for p in complete[:-keep]:
@@ -106,8 +106,8 @@ def load_training_state(ckpt: Path, model: torch.nn.Module, optimizer: torch.opt
         optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu",
                                              weights_only=True))
     except (OSError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(str(ckpt), f"unreadable ({exc})",
-                              hint="delete this step directory to resume from an older one") from exc
+        raise CheckpointError(str(ckpt), f"unreadable ({exc})", hint="delete this step "
+                              "directory to resume from an older one") from exc
     return state
 
 

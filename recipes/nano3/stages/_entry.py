@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kit_config.errors import KitError
-
 from nano3.stages._config import (
     PretrainConfig,
     RLConfig,

@@ -60,7 +60,7 @@ def run_pretrain(cfg: PretrainConfig, sink: MetricsSink | None = None, *,
                 batch = torch.from_numpy(arr).to(rt.device)
                 logits = ddp(batch[:, :-1])
                 loss = F.cross_entropy(logits.reshape(-1, vocab), batch[:, 1:].reshape(-1))
-                (loss / tr.grad_accum_steps).backward()
+                (loss / tr.grad_accum_steps).backward()  # type: ignore[no-untyped-call]
                 total += float(loss.detach())
             return {"loss": total / tr.grad_accum_steps,
                     "tokens": float(tr.grad_accum_steps * tr.micro_batch_size * seq)}
@@ -84,7 +84,8 @@ def run_pretrain(cfg: PretrainConfig, sink: MetricsSink | None = None, *,
                                 "seed": tr.seed, "max_steps": tr.max_steps,
                                 "micro_batch_size": tr.micro_batch_size,
                                 "grad_accum_steps": tr.grad_accum_steps})
-        spec = LoopSpec("pretrain", Path(cfg.output_dir or default_output_dir(cfg.artifact_name)), tr, cfg.optimizer, digest,
+        out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
+        spec = LoopSpec("pretrain", out_dir, tr, cfg.optimizer, digest,
                         model_info(cfg.model, stage="pretrain", tokenizer=tokenizer,
                                    data=cfg.data), "loss")
         result = run_loop(rt, spec, model, step_fn, eval_fn, sink, stop_at_step=stop_at_step)

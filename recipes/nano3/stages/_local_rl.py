@@ -176,7 +176,7 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
             per_seq = torch.zeros(len(rows), device=rt.device).index_add(0, row, per_tok)
             loss = (per_seq / counts).mean()
             m = sel.float()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             return {"loss": float(loss.detach()), "reward": float(r.mean()),
                     "tokens": float(sum(len(x) for x in rows)),
                     "completion_tokens": float(m.sum())}
@@ -201,7 +201,8 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
                                 "tokenizer": tok.spec, "grpo": asdict(g),
                                 "optimizer": asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps})
-        spec = LoopSpec("rl", Path(cfg.output_dir or default_output_dir(cfg.artifact_name)), tr, cfg.optimizer, digest,
+        out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
+        spec = LoopSpec("rl", out_dir, tr, cfg.optimizer, digest,
                         model_info(mcfg, stage="rl", tokenizer=tok.spec, data=cfg.data,
                                    base_model=str(base.path)), "")
         result = run_loop(rt, spec, model, step_fn, eval_fn, sink, stop_at_step=stop_at_step)

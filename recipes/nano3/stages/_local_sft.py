@@ -102,7 +102,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
                 idx = [order.row(k) for k in range(first, first + tr.micro_batch_size)]
                 x, y, w, seg = to_device(make(train, idx))
                 loss, count = masked_loss(ddp, x, seg, y, w)
-                (loss / tr.grad_accum_steps).backward()
+                (loss / tr.grad_accum_steps).backward()  # type: ignore[no-untyped-call]
                 total += float(loss.detach())
                 tokens += float((seg >= 0).sum())
                 targets += float(count)
@@ -126,7 +126,8 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
                                 "max_steps": tr.max_steps, "micro_batch_size": tr.micro_batch_size,
                                 "grad_accum_steps": tr.grad_accum_steps})
         tokenizer = base.info.get("tokenizer")
-        spec = LoopSpec("sft", Path(cfg.output_dir or default_output_dir(cfg.artifact_name)), tr, cfg.optimizer, digest,
+        out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
+        spec = LoopSpec("sft", out_dir, tr, cfg.optimizer, digest,
                         model_info(mcfg, stage="sft", tokenizer=tokenizer, data=cfg.data,
                                    base_model=str(base.path)), "loss")
         result = run_loop(rt, spec, model, step_fn, eval_fn, sink, stop_at_step=stop_at_step)

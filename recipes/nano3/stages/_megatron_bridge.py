@@ -1,20 +1,26 @@
 """Backend `megatron-bridge`: the stage config as a Megatron-Bridge `ConfigContainer`.
 
-Mapping (ours -> Megatron-Bridge 0.x `ConfigContainer` sections):
+Mapping (ours -> Megatron-Bridge `ConfigContainer` sections):
 
-| ours | Megatron-Bridge |
-|---|---|
-| model.num_layers / hidden_size / num_attention_heads / ffn_hidden_size / seq_length / vocab_size / dropout / init_std | `model` (GPTModelProvider): same names; `hidden_dropout`, `attention_dropout`, `init_method_std`; learned absolute positions, LayerNorm, tied embeddings |
-| trainer.max_steps | `train.train_iters`, `scheduler.lr_decay_iters` |
-| trainer.micro_batch_size | `train.micro_batch_size` |
-| micro x accum x world (world = backend_options.data_parallel_size, default 1) | `train.global_batch_size` |
-| trainer.eval_batches / checkpoint_every / log_every / seed | `train.eval_iters` / `checkpoint.save_interval` + `train.eval_interval` / `logger.log_interval` / `rng.seed` + `dataset.random_seed` |
-| optimizer.lr / min_lr / weight_decay / beta1 / beta2 / clip_grad | `optimizer.lr` / `min_lr` / `weight_decay` / `adam_beta1` / `adam_beta2` / `clip_grad` (optimizer `adam`) |
-| optimizer.warmup_steps | `scheduler.lr_warmup_iters` (`lr_decay_style: cosine`) |
-| pretrain `data` (PretrainBlendsArtifact) | `dataset.per_split_data_args_path` = its `blend.json` (FORMATS.md 3) |
-| sft `data` (SFTDataArtifact) | `dataset.packed_sequence_specs.packed_train_data_path` / `packed_val_data_path` (packed Parquet, FORMATS.md 5) |
-| sft `model` | `checkpoint.pretrained_checkpoint` |
-| output_dir | `checkpoint.save` and `checkpoint.load` (resume) under `output_dir/checkpoints` |
+- model.{num_layers, hidden_size, num_attention_heads, ffn_hidden_size, seq_length,
+  vocab_size} -> `model.*` (GPTModelProvider, same names); model.dropout ->
+  `model.hidden_dropout` and `attention_dropout`; model.init_std -> `init_method_std`;
+  learned absolute positions, LayerNorm, tied embeddings.
+- trainer.max_steps -> `train.train_iters` and `scheduler.lr_decay_iters`;
+  trainer.micro_batch_size -> `train.micro_batch_size`; micro x accumulation x
+  `backend_options.data_parallel_size` (default 1) -> `train.global_batch_size`.
+- trainer.eval_batches -> `train.eval_iters`; trainer.checkpoint_every ->
+  `checkpoint.save_interval` and `train.eval_interval`; trainer.log_every ->
+  `logger.log_interval`; trainer.seed -> `rng.seed` and `dataset.random_seed`.
+- optimizer.{lr, min_lr, weight_decay, beta1, beta2, clip_grad} -> `optimizer.{lr, min_lr,
+  weight_decay, adam_beta1, adam_beta2, clip_grad}` (adam); optimizer.warmup_steps ->
+  `scheduler.lr_warmup_iters` (cosine decay).
+- pretrain data (PretrainBlendsArtifact) -> `dataset.per_split_data_args_path` = its
+  `blend.json` (FORMATS.md 3).
+- sft data (SFTDataArtifact) -> `dataset.packed_sequence_specs.packed_train_data_path` /
+  `packed_val_data_path` (packed Parquet, FORMATS.md 5); sft model ->
+  `checkpoint.pretrained_checkpoint`.
+- output_dir -> `checkpoint.save` and `checkpoint.load` (resume), `output_dir/checkpoints`.
 
 `backend_options` entries are merged last (dotted keys, e.g. `train.global_batch_size`).
 """
@@ -87,11 +93,11 @@ def to_megatron_bridge(stage: str, cfg: PretrainConfig | SFTConfig,
         from nano3.stages._sft_data import find_sft_splits
 
         splits = find_sft_splits(cfg.data)
-        seq = shape.seq_length if shape is not None else None
+        sft_seq = shape.seq_length if shape is not None else None
         tree["dataset"] = {
-            "seq_length": seq, "random_seed": tr.seed,
+            "seq_length": sft_seq, "random_seed": tr.seed,
             "packed_sequence_specs": {
-                "packed_sequence_size": seq,
+                "packed_sequence_size": sft_seq,
                 "packed_train_data_path": [str(p) for p in splits["train"]],
                 "packed_val_data_path": [str(p) for p in splits["valid"]],
             },

@@ -1,22 +1,24 @@
 """Backend `nemo-rl`: the RL stage config as a NeMo-RL GRPO master config.
 
-Mapping (ours -> NeMo-RL `examples/configs/grpo_math_1B.yaml` layout):
+Mapping (ours -> NeMo-RL's `examples/configs/grpo_math_1B.yaml` layout):
 
-| ours | NeMo-RL |
-|---|---|
-| grpo.num_prompts_per_step / num_generations_per_prompt | `grpo.num_prompts_per_step` / `grpo.num_generations_per_prompt` |
-| trainer.max_steps / seed | `grpo.max_num_steps` / `grpo.seed` |
-| grpo.eval_prompts | `grpo.max_val_samples` (`val_at_start: true`, `val_period` = checkpoint_every) |
-| grpo.kl_coef | `loss_fn.reference_policy_kl_penalty` |
-| (group-relative advantages) | `grpo.normalize_rewards: true`, `use_leave_one_out_baseline: false` |
-| grpo.max_new_tokens / temperature / stop_strings | `policy.generation.max_new_tokens` / `temperature` / `stop_strings` |
-| model (an HF-format checkpoint directory) | `policy.model_name`, `policy.tokenizer.name` |
-| tokenizer (when set) | `policy.tokenizer.name` |
-| optimizer.lr / weight_decay / beta1 / beta2 / clip_grad | `policy.optimizer.kwargs` (AdamW) / `policy.max_grad_norm` |
-| trainer.micro_batch_size | `policy.train_micro_batch_size`; `train_global_batch_size` = prompts x generations |
-| data (RL manifest) | `data.dataset_name: ResponseDataset`, `train_data_path`, `val_data_path`, `input_key: prompt`, `output_key: answer` |
-| output_dir | `checkpointing.checkpoint_dir`, `logger.log_dir` |
-| grpo.reward exact_match | `env.math` (NeMo-RL's verifier for math answers) |
+- grpo.num_prompts_per_step, num_generations_per_prompt -> `grpo.*` (same names);
+  trainer.max_steps -> `grpo.max_num_steps`; trainer.seed -> `grpo.seed`.
+- grpo.eval_prompts -> `grpo.max_val_samples` (`val_at_start: true`, `val_period` =
+  trainer.checkpoint_every).
+- group-relative advantages -> `grpo.normalize_rewards: true`,
+  `use_leave_one_out_baseline: false`; grpo.kl_coef -> `loss_fn.reference_policy_kl_penalty`.
+- grpo.{max_new_tokens, temperature, stop_strings} -> `policy.generation.*` (vLLM).
+- model (a Hugging Face model directory) -> `policy.model_name` and
+  `policy.tokenizer.name` (tokenizer, when set, overrides the latter).
+- optimizer.{lr, weight_decay, beta1, beta2} -> `policy.optimizer.kwargs` (AdamW);
+  optimizer.clip_grad -> `policy.max_grad_norm`.
+- trainer.micro_batch_size -> `policy.train_micro_batch_size`;
+  `policy.train_global_batch_size` = prompts x generations.
+- data (RL manifest) -> `data.dataset_name: ResponseDataset`, `train_data_path`,
+  `val_data_path`, `input_key: prompt`, `output_key: answer`.
+- grpo.reward exact_match -> `env.math` (NeMo-RL's answer verifier).
+- output_dir -> `checkpointing.checkpoint_dir`, `logger.log_dir`.
 
 The launch runs NeMo-RL's `run_grpo_math.py` (`backend_options.entrypoint`, default
 `$NEMO_RL_ROOT/examples/run_grpo_math.py`) with `--config` the translated YAML.

@@ -34,6 +34,12 @@ def clean_completion(text: str, stops: Sequence[str] = ("\n",)) -> str:
     for stop in stops:
         if stop:
             text = text.split(stop, 1)[0]
+    # A completion cut by max_new_tokens may end inside a stop string: drop that partial tail.
+    for stop in stops:
+        for k in range(len(stop) - 1, 0, -1):
+            if text.endswith(stop[:k]):
+                text = text[:-k]
+                break
     return text.strip()
 
 
