@@ -57,6 +57,13 @@ def _stage_callback(recipe: Recipe, stage: Stage) -> Any:
                 help="Show the pinned config, inputs and job; run nothing.",
             ),
         ] = False,
+        dry_run_out: Annotated[
+            str | None,
+            typer.Option(
+                "--dry-run-out", metavar="FILE", rich_help_panel=_GLOBAL,
+                help="Dry run, and also write the report to FILE.",
+            ),
+        ] = None,
         overrides: Annotated[
             list[str] | None,
             typer.Argument(
@@ -67,7 +74,7 @@ def _stage_callback(recipe: Recipe, stage: Stage) -> Any:
     ) -> None:
         from kit_cli._runner import run_stage
 
-        code = run_stage(recipe, stage.name, ctx.meta[RAW_ARGS_KEY])
+        code = run_stage(recipe, " ".join(stage.command_path), ctx.meta[RAW_ARGS_KEY])
         if code:
             raise typer.Exit(code)
 

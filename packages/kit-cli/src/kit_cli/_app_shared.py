@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["as_data", "complete_artifact", "complete_profile", "echo_json", "guarded"]
@@ -35,7 +36,7 @@ def as_data(obj: Any) -> Any:
         return as_data(attrs.asdict(obj, recurse=False))
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return as_data({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {str(k): as_data(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset):
         return [as_data(v) for v in obj]

@@ -23,6 +23,7 @@ _VALUE_OPTIONS = {
     "--run": "run",
     "-b": "batch",
     "--batch": "batch",
+    "--dry-run-out": "dry_run_out",
 }
 _FLAG_OPTIONS = {"-d": "dry_run", "--dry-run": "dry_run"}
 
@@ -35,6 +36,7 @@ class StageArgs:
     run: str | None = None
     batch: str | None = None
     dry_run: bool = False
+    dry_run_out: str | None = None
     overrides: tuple[str, ...] = ()
     passthrough: tuple[str, ...] = ()
 
@@ -50,7 +52,10 @@ class StageArgs:
 
 
 def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
-    """Parse `[-c NAME|PATH] [-r|-b PROFILE] [-d] [OVERRIDE...] [-- ARGS...]` in any order."""
+    """Parse `[-c NAME|PATH] [-r|-b PROFILE] [-d] [--dry-run-out FILE] [OVERRIDE...] [-- ARGS...]`.
+
+    Options and overrides may come in any order; `--dry-run-out FILE` implies `--dry-run`.
+    """
     from kit_cli.errors import UsageError
 
     values: dict[str, str] = {}
@@ -92,7 +97,8 @@ def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
             raise UsageError(
                 f"unknown option {arg!r}",
                 argument=arg,
-                hint="stage options are -c/--config, -r/--run, -b/--batch, -d/--dry-run; "
+                hint="stage options are -c/--config, -r/--run, -b/--batch, -d/--dry-run, "
+                "--dry-run-out FILE; "
                 "put script arguments after '--'",
             )
         if not _OVERRIDE.match(arg) or ("=" not in arg and not arg.startswith("~")):
@@ -112,7 +118,8 @@ def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
         config=values.get("config"),
         run=values.get("run"),
         batch=values.get("batch"),
-        dry_run=dry_run,
+        dry_run=dry_run or "dry_run_out" in values,
+        dry_run_out=values.get("dry_run_out"),
         overrides=tuple(overrides),
         passthrough=tuple(passthrough),
     )

@@ -97,6 +97,9 @@ class LaunchRecord:
     exit_code: int | None = None
     job_id: str | None = None
     rerun_of: str | None = None
+    scheduler_id: str | None = None
+    after: list[str] = attrs.field(factory=list)
+    deferred: list[str] = attrs.field(factory=list)
 
     @property
     def directory(self) -> Path:

@@ -4,16 +4,20 @@
 resolved to values: the stage resolves them itself, which is how its tracker hears which
 inputs it used), and plain `art://NAME[:VER][/SUB]` strings to `art://NAME:vN[/SUB]`. A rerun
 passes the recorded pins so the same versions are used, never whatever is latest now.
+
+Names in `defer` (artifacts an upstream job of the same batch chain has not published yet)
+are left as written: the job resolves them when it runs, and kit-artifacts pins each use
+(`used` events carry `art://NAME:vN`), so the job's tracker records the exact version.
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
 
-__all__ = ["PinnedInput", "pin_config"]
+__all__ = ["PinnedInput", "artifact_name", "pin_config"]
 
 _ART_INTERPOLATION = re.compile(r"\$\{art:([^{}]*)\}")
 
@@ -26,6 +30,7 @@ class PinnedInput:
     uri: str
     path: str
     type: str
+    deferred: bool = False
 
 
 Resolve = Callable[[str], PinnedInput]
@@ -42,24 +47,31 @@ def pin_config(
     container: Any,
     resolve: Resolve,
     fixed: Mapping[str, str] | None = None,
+    defer: Collection[str] = (),
 ) -> tuple[Any, list[PinnedInput]]:
     """Return a copy of `container` with every artifact reference pinned, and the inputs.
 
     `resolve(ref)` maps `art://NAME[:VER]` to its `PinnedInput`; `fixed` (a rerun's
     recorded `{ref: pinned uri}`) takes precedence so a moved alias cannot change inputs.
+    References to a name in `defer` stay as written and are listed with `deferred=True`.
     """
     inputs: dict[str, PinnedInput] = {}
+    deferred_names = frozenset(defer)
 
     def pin(ref: str) -> PinnedInput:
         if ref not in inputs:
             target = fixed.get(ref, ref) if fixed is not None else ref
-            found = resolve(target)
-            inputs[ref] = attrs.evolve(found, ref=ref)
+            if target == ref and artifact_name(ref) in deferred_names:
+                inputs[ref] = PinnedInput(ref=ref, uri=ref, path="", type="", deferred=True)
+            else:
+                inputs[ref] = attrs.evolve(resolve(target), ref=ref)
         return inputs[ref]
 
     def rewrite_interpolation(match: re.Match[str]) -> str:
         name_ver, comma, field = match.group(1).partition(",")
         pinned = pin("art://" + _strip_quotes(name_ver))
+        if pinned.deferred:
+            return match.group(0)
         bare = pinned.uri.removeprefix("art://")
         return "${art:" + bare + comma + field + "}"
 
@@ -78,6 +90,17 @@ def pin_config(
     return walk(container), list(inputs.values())
 
 
+def artifact_name(ref: str) -> str:
+    """The artifact name of `art://NAME[:VER][/SUB]` (the ref itself if it does not parse)."""
+    from kit_artifacts import parse_art_uri
+
+    try:
+        parsed = parse_art_uri(ref)
+    except ValueError:
+        return ref
+    return str(getattr(parsed, "name", ref))
+
+
 def _pin_uri(uri: str, pin: Callable[[str], PinnedInput]) -> str:
     from kit_artifacts import parse_art_uri
 
@@ -87,4 +110,6 @@ def _pin_uri(uri: str, pin: Callable[[str], PinnedInput]) -> str:
     subpath = getattr(parsed, "subpath", None)
     base = f"art://{parsed.name}" + (f":{parsed.version}" if parsed.version else "")
     pinned = pin(base)
+    if pinned.deferred:
+        return uri
     return pinned.uri + (f"/{subpath}" if subpath else "")

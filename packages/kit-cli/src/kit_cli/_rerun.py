@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 from kit_cli._argv import StageArgs
-from kit_cli._launches import load_launch
-from kit_cli._runner import JOB_CONFIG_NAME, execute_plan, plan_stage, render_plan
+from kit_cli._launches import LaunchRecord, load_launch
+from kit_cli._plan import JOB_CONFIG_NAME, plan_stage
+from kit_cli._runner import execute_plan, render_plan
 from kit_cli.recipe import Recipe
 
-__all__ = ["find_recipe", "rerun"]
+__all__ = ["deferred_pins", "find_recipe", "rerun"]
 
 
 def find_recipe(name: str) -> Recipe:
@@ -24,6 +25,38 @@ def find_recipe(name: str) -> Recipe:
                 raise RecipeLoadError(name, entry.spec, entry.source, entry.error or "unknown")
             return entry.recipe
     raise RecipeLoadError(name, "?", "discovery", "no recipe of that name is registered")
+
+
+def deferred_pins(record: LaunchRecord) -> dict[str, str]:
+    """Pins of a run's deferred inputs: the versions its job resolved, from its tracker record.
+
+    Raises `RerunMismatchError` when the job left no record of one of them (it never ran,
+    or failed before resolving it): the run cannot be reproduced exactly.
+    """
+    from kit_cli._pinning import artifact_name
+    from kit_cli.errors import RerunMismatchError
+
+    if not record.deferred:
+        return {}
+    used: dict[str, str] = {}
+    try:
+        from kit_track import load_run
+
+        for item in load_run(record.run_id).inputs:
+            if item.uri.startswith("art://"):
+                used.setdefault(artifact_name(item.uri), item.uri)
+    except Exception:  # no tracker record: every deferred input is unknown, reported below
+        used = {}
+    pins = {}
+    for ref in record.deferred:
+        name = artifact_name(ref)
+        if name not in used:
+            raise RerunMismatchError(
+                record.run_id,
+                f"deferred input {ref}: the job recorded no version it resolved",
+            )
+        pins[ref] = used[name]
+    return pins
 
 
 def rerun(
@@ -55,15 +88,11 @@ def rerun(
     argv = ["rerun", run_id]
     argv += ["--run", run] if run else []
     argv += ["--batch", batch] if batch else []
-    plan = plan_stage(
-        recipe,
-        stage,
-        args,
-        argv,
-        fixed_pins=record.pins,
-        config_source=Path(record.config_source) if record.config_source else None,
-        composed=composed,
-    )
+    source = Path(record.config_source) if record.config_source else None
+    deferred_names = [str(item.get("ref")) for item in record.inputs if item.get("deferred")]
+    # Compare as recorded: deferred inputs were left unpinned in the recorded config.
+    plan = plan_stage(recipe, stage, args, argv, fixed_pins=record.pins, config_source=source,
+                      composed=composed, defer_inputs=_names(deferred_names))
     recorded = (record.directory / JOB_CONFIG_NAME).read_text(encoding="utf-8")
     current = plan.config_yaml()
     if current != recorded:
@@ -79,7 +108,18 @@ def rerun(
         raise RerunMismatchError(run_id, diff)
     if not allow_code_change and (plan.git_commit != record.git_commit or plan.git_dirty):
         raise CodeVersionError(run_id, record.git_commit, plan.git_commit, bool(plan.git_dirty))
+    if record.deferred:
+        # Then pin them to the versions the original job actually used.
+        plan = plan_stage(recipe, stage, args, argv, run_id=plan.run_id,
+                          fixed_pins={**record.pins, **deferred_pins(record)},
+                          config_source=source, composed=composed)
     if dry_run:
         sys.stdout.write(render_plan(plan))
         return 0
     return execute_plan(plan, rerun_of=run_id)
+
+
+def _names(refs: list[str]) -> list[str]:
+    from kit_cli._pinning import artifact_name
+
+    return [artifact_name(ref) for ref in refs]

@@ -1,132 +1,60 @@
 """The one recipe-stage runner: compose -> pin inputs -> (dry run | provenance -> execute).
 
-Every stage of every recipe goes through `run_stage`; nothing here is stage-specific (the
-earlier kit copied this flow into each command file). Execution is a subprocess
-`python -m MODULE --config RESOLVED.yaml [-- args]` locally, or a kit-run job remotely.
+Every stage of every recipe goes through here; nothing is stage-specific (the earlier kit
+copied this flow into each command file). Execution is a local subprocess
+`python -m MODULE --config config.yaml [tail]`, or a kit-run job (`_jobspec`).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import attrs
 
-from kit_cli._argv import StageArgs, parse_stage_argv
-from kit_cli._launches import LaunchRecord, atomic_write_text, code_version, save_launch
-from kit_cli._pinning import PinnedInput, pin_config
-from kit_cli.recipe import Recipe, Stage
+from kit_cli._argv import parse_stage_argv
+from kit_cli._launches import LaunchRecord, atomic_write_text, save_launch
+from kit_cli._plan import JOB_CONFIG_NAME, StagePlan, mask_argv, plan_stage
+from kit_cli.recipe import Recipe
 
 __all__ = [
+    "JOB_CONFIG_NAME",
+    "StageLaunch",
     "StagePlan",
     "execute_plan",
+    "launch_plan",
     "mask_argv",
     "plan_stage",
     "render_plan",
     "report_error",
     "run_stage",
+    "run_stage_job",
 ]
-
-JOB_CONFIG_NAME = "config.yaml"
 
 
 @attrs.frozen
-class StagePlan:
-    """Everything decided before a stage runs; building one writes and submits nothing."""
+class StageLaunch:
+    """What launching a stage gave: its run, its job (when submitted) and its exit code.
 
-    recipe: Recipe
-    stage: Stage
-    args: StageArgs
-    argv: tuple[str, ...]
-    run_id: str
-    config_source: Path | None
-    config: Any  # the pinned, secret-free config as a plain container
-    inputs: tuple[PinnedInput, ...]
-    git_commit: str | None
-    git_dirty: bool | None
+    `exit_code` is the CLI's (0 ok, 1 the stage/job failed, 2 usage/input error);
+    `stage_exit_code` the stage's own, when it ran to an end here.
+    """
+
+    exit_code: int
+    mode: str
+    run_id: str | None = None
+    job_id: str | None = None
+    scheduler_id: str | None = None
+    launch_dir: Path | None = None
+    stage_exit_code: int | None = None
 
     @property
-    def mode(self) -> str:
-        """`local`, `attached` (`--run`) or `batch` (`--batch`)."""
-        if self.args.profile is None:
-            return "local"
-        return "attached" if self.args.attached else "batch"
-
-    def config_yaml(self) -> str:
-        """The pinned config as YAML: exactly what the stage receives."""
-        from omegaconf import OmegaConf
-
-        return OmegaConf.to_yaml(OmegaConf.create(self.config))
-
-
-def _resolve_input(ref: str) -> PinnedInput:
-    from kit_artifacts import get_registry
-
-    found = get_registry().resolve(ref)
-    return PinnedInput(ref=ref, uri=found.uri, path=str(found.path), type=str(found.type))
-
-
-def plan_stage(
-    recipe: Recipe,
-    stage: Stage,
-    args: StageArgs,
-    argv: Sequence[str],
-    *,
-    run_id: str | None = None,
-    fixed_pins: Mapping[str, str] | None = None,
-    config_source: Path | None = None,
-    composed: Any = None,
-) -> StagePlan:
-    """Compose the config, pin its artifact inputs and find the code version."""
-    from omegaconf import OmegaConf
-
-    from kit_cli._launches import new_run_id
-    from kit_config import compose, mask_secrets
-
-    if composed is None:
-        config_source = stage.resolve_config(args.config)
-        composed = compose(config_source, args.overrides)
-    container = OmegaConf.to_container(composed, resolve=False)
-    pinned, inputs = pin_config(container, _resolve_input, fixed_pins)
-    spec = importlib.util.find_spec(stage.module)
-    if spec is None:
-        from kit_cli.errors import RecipeLoadError
-
-        raise RecipeLoadError(recipe.name, stage.module, f"stage {stage.name}", "module not found")
-    commit, dirty = code_version(spec.origin)
-    return StagePlan(
-        recipe=recipe,
-        stage=stage,
-        args=args,
-        argv=tuple(argv),
-        run_id=run_id or new_run_id(),
-        config_source=config_source,
-        config=mask_secrets(pinned),
-        inputs=tuple(inputs),
-        git_commit=commit,
-        git_dirty=dirty,
-    )
-
-
-def _job_spec(plan: StagePlan, config_file: Path) -> Any:
-    from kit_run import JobSpec, PexPackager
-
-    packager = PexPackager(Path(plan.stage.job_target)) if plan.stage.job_target else None
-    return JobSpec(
-        name=f"{plan.recipe.name}-{plan.stage.name}",
-        command=[
-            "python", "-m", plan.stage.module, "--config", JOB_CONFIG_NAME,
-            *plan.args.passthrough,
-        ],
-        env={"NEMOTRON_RUN_ID": plan.run_id},
-        files={JOB_CONFIG_NAME: config_file},
-        packager=packager,
-    )
+    def ok(self) -> bool:
+        """True when the stage succeeded (local/attached) or was submitted (batch)."""
+        return self.exit_code == 0
 
 
 def render_plan(plan: StagePlan) -> str:
@@ -137,61 +65,42 @@ def render_plan(plan: StagePlan) -> str:
         f"# config: {plan.config_source or '(none)'}",
         f"# overrides: {' '.join(mask_argv(plan.args.overrides)) or '(none)'}",
         f"# code: {plan.git_commit or 'not in git'}{' (dirty)' if plan.git_dirty else ''}",
-        "",
-        "## config (artifact refs pinned, secrets masked)",
-        plan.config_yaml().rstrip(),
-        "",
-        "## inputs",
     ]
+    if plan.after:
+        lines.append(f"# after job(s): {', '.join(plan.after)}")
+    lines += ["", "## config (artifact refs pinned, secrets masked)", plan.config_yaml().rstrip(),
+              "", "## inputs"]
     if not plan.inputs:
         lines.append("(none)")
     for item in plan.inputs:
-        lines.append(f"{item.ref} -> {item.uri} [{item.type}] {item.path}")
+        if item.deferred:
+            lines.append(f"{item.ref} -> deferred: the job resolves and pins it when it runs")
+        else:
+            lines.append(f"{item.ref} -> {item.uri} [{item.type}] {item.path}")
     lines += ["", f"## execution: {plan.mode}"]
     placeholder = Path("<launch dir>") / JOB_CONFIG_NAME
     if plan.args.profile is None:
         command = [sys.executable, "-m", plan.stage.module, "--config", str(placeholder)]
         lines.append(" ".join([*command, *plan.args.passthrough]))
     else:
-        from kit_config import mask_secrets
-        from kit_run import load_env_profile, render_dry_run
+        from kit_cli._jobspec import render_remote_dry_run
 
-        profile = load_env_profile(plan.args.profile)
-        lines.append(str(mask_secrets(render_dry_run(_job_spec(plan, placeholder), profile))))
-    lines += ["", "# nothing was written or submitted"]
+        lines.append(render_remote_dry_run(plan, placeholder))
+    written = plan.args.dry_run_out
+    wrote = f"report written to {written}" if written else "nothing was written"
+    lines += ["", f"# nothing was submitted; {wrote}"]
     return "\n".join(lines) + "\n"
-
-
-def mask_argv(argv: Sequence[str]) -> list[str]:
-    """`argv` with the value of every secret-keyed override (`api_key=...`) masked."""
-    from kit_config import is_secret_key
-
-    masked = []
-    for arg in argv:
-        key, eq, _ = arg.partition("=")
-        leaf = key.lstrip("+~").rsplit(".", 1)[-1]
-        masked.append(f"{key}=***" if eq and leaf and is_secret_key(leaf) else arg)
-    return masked
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def execute_plan(plan: StagePlan, *, rerun_of: str | None = None) -> int:
-    """Save provenance and the launch record, then run or submit; 0 on success.
-
-    Raises `StageFailedError` (exit code 1) when the stage or job exits non-zero.
-    """
-    from omegaconf import OmegaConf
-
-    from kit_cli.errors import StageFailedError
-    from kit_config import save_provenance
-
-    record = LaunchRecord(
+def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
+    return LaunchRecord(
         run_id=plan.run_id,
         recipe=plan.recipe.name,
-        stage=plan.stage.name,
+        stage=" ".join(plan.stage.command_path),
         module=plan.stage.module,
         argv=mask_argv(plan.argv),
         overrides=mask_argv(plan.args.overrides),
@@ -199,13 +108,28 @@ def execute_plan(plan: StagePlan, *, rerun_of: str | None = None) -> int:
         config_source=str(plan.config_source) if plan.config_source else None,
         profile=plan.args.profile,
         mode=plan.mode,
-        pins={item.ref: item.uri for item in plan.inputs},
+        pins=plan.pins,
         inputs=[attrs.asdict(item) for item in plan.inputs],
         git_commit=plan.git_commit,
         git_dirty=plan.git_dirty,
         created_at=_now(),
         rerun_of=rerun_of,
+        after=list(plan.after),
+        deferred=list(plan.deferred),
     )
+
+
+def launch_plan(plan: StagePlan, *, rerun_of: str | None = None) -> StageLaunch:
+    """Save provenance and the launch record, then run or submit the stage.
+
+    Input problems raise; a stage that ran and failed is reported in the returned
+    `StageLaunch` (`exit_code` 1, `stage_exit_code` its own code), never raised.
+    """
+    from omegaconf import OmegaConf
+
+    from kit_config import save_provenance
+
+    record = _record(plan, rerun_of)
     folder = save_launch(record)
     config_file = folder / JOB_CONFIG_NAME
     atomic_write_text(config_file, plan.config_yaml())
@@ -216,7 +140,8 @@ def execute_plan(plan: StagePlan, *, rerun_of: str | None = None) -> int:
         argv=mask_argv(plan.argv),
         sources=[plan.config_source] if plan.config_source else [],
     )
-    _say(f"run {plan.run_id}: {plan.recipe.name} {plan.stage.name} ({plan.mode})")
+    _say(f"run {plan.run_id}: {plan.recipe.name} {' '.join(plan.stage.command_path)} "
+         f"({plan.mode})")
     try:
         exit_code = _execute(plan, record, config_file)
     except BaseException:
@@ -227,8 +152,25 @@ def execute_plan(plan: StagePlan, *, rerun_of: str | None = None) -> int:
     if record.status != "submitted":
         record.status = "succeeded" if exit_code == 0 else "failed"
     save_launch(record)
-    if exit_code != 0:
-        raise StageFailedError(plan.stage.name, plan.run_id, exit_code, plan.mode)
+    return StageLaunch(
+        exit_code=0 if exit_code == 0 else 1,
+        mode=plan.mode,
+        run_id=plan.run_id,
+        job_id=record.job_id,
+        scheduler_id=record.scheduler_id,
+        launch_dir=folder,
+        stage_exit_code=None if record.status == "submitted" else exit_code,
+    )
+
+
+def execute_plan(plan: StagePlan, *, rerun_of: str | None = None) -> int:
+    """`launch_plan`, raising `StageFailedError` (exit code 1) when the stage failed."""
+    from kit_cli.errors import StageFailedError
+
+    launch = launch_plan(plan, rerun_of=rerun_of)
+    if not launch.ok:
+        raise StageFailedError(" ".join(plan.stage.command_path), plan.run_id,
+                               launch.stage_exit_code, plan.mode)
     return 0
 
 
@@ -239,22 +181,28 @@ def _execute(plan: StagePlan, record: LaunchRecord, config_file: Path) -> int:
         command = [sys.executable, "-m", plan.stage.module, "--config", str(config_file)]
         env = {**os.environ, "NEMOTRON_RUN_ID": plan.run_id}
         return subprocess.run([*command, *plan.args.passthrough], env=env, check=False).returncode
+    from kit_cli._jobcode import job_pex
+    from kit_cli._jobspec import job_spec
     from kit_run import load_env_profile, submit
     from kit_track import job_credentials
 
     profile = load_env_profile(plan.args.profile)
-    handle = submit(
-        _job_spec(plan, config_file),
-        profile,
-        attached=plan.args.attached,
-        secrets=job_credentials(),
-    )
+    spec = job_spec(plan, config_file, job_pex(plan.stage), profile)
+    handle = submit(spec, profile, attached=plan.args.attached, secrets=job_credentials())
     record.job_id = str(handle.job_id)
+    record.scheduler_id = str(handle.scheduler_id) if handle.scheduler_id else None
     if not plan.args.attached:
         record.status = "submitted"
-        _say(f"submitted job {handle.job_id}; follow it with `nemotron job logs {handle.job_id}`")
+        _print_follow_up(handle.job_id, record.scheduler_id, plan.run_id)
         return 0
-    return int(handle.exit_code or 0)
+    return int(handle.exit_code if handle.exit_code is not None else 1)
+
+
+def _print_follow_up(job_id: str, scheduler_id: str | None, run_id: str) -> None:
+    slurm = f" (Slurm job {scheduler_id})" if scheduler_id else ""
+    print(f"submitted job {job_id}{slurm} for run {run_id}", flush=True)
+    for verb in ("status", "logs", "cancel"):
+        print(f"  nemotron job {verb} {job_id}", flush=True)
 
 
 def _say(message: str) -> None:
@@ -276,19 +224,51 @@ def report_error(error: BaseException) -> int:
     return 1
 
 
-def run_stage(recipe: Recipe, stage_name: str, argv: Sequence[str]) -> int:
-    """Parse `argv`, then dry-run, run or submit the stage; return the process exit code.
+def run_stage_job(
+    recipe: Recipe,
+    stage_name: str,
+    argv: Sequence[str],
+    *,
+    after: Sequence[str] = (),
+    defer_inputs: Collection[str] = (),
+) -> StageLaunch:
+    """Parse `argv`, then dry-run, run or submit the stage; errors print as one line.
 
-    0 success, 1 the stage or job failed, 2 a usage or input error (printed as one line).
+    `after`: job ids the stage's job waits for (Slurm `afterok` dependencies).
+    `defer_inputs`: artifact names an upstream job publishes; left unpinned now, resolved
+    and pinned by the job when it runs. The returned `StageLaunch` carries the job id.
     """
+    mode = "local"
     try:
         args = parse_stage_argv(argv)
+        mode = "local" if args.profile is None else ("attached" if args.attached else "batch")
         stage = recipe.stage(stage_name)
-        plan = plan_stage(recipe, stage, args, argv)
+        plan = plan_stage(recipe, stage, args, argv, after=after, defer_inputs=defer_inputs)
         if args.dry_run:
-            sys.stdout.write(render_plan(plan))
-            return 0
-        return execute_plan(plan)
-    except Exception as error:
-        return report_error(error)
+            report = render_plan(plan)
+            if args.dry_run_out:
+                atomic_write_text(Path(args.dry_run_out), report)
+            sys.stdout.write(report)
+            return StageLaunch(exit_code=0, mode=mode, run_id=plan.run_id)
+        launch = launch_plan(plan)
+        if not launch.ok:
+            from kit_cli.errors import StageFailedError
 
+            report_error(StageFailedError(" ".join(stage.command_path), plan.run_id,
+                                          launch.stage_exit_code, plan.mode))
+        return launch
+    except Exception as error:
+        return StageLaunch(exit_code=report_error(error), mode=mode)
+
+
+def run_stage(
+    recipe: Recipe,
+    stage_name: str,
+    argv: Sequence[str],
+    *,
+    after: Sequence[str] = (),
+    defer_inputs: Collection[str] = (),
+) -> int:
+    """`run_stage_job(...).exit_code`: 0 success, 1 the stage or job failed, 2 bad input."""
+    return run_stage_job(recipe, stage_name, argv, after=after,
+                         defer_inputs=defer_inputs).exit_code

@@ -15,6 +15,7 @@ __all__ = [
     "CliError",
     "CodeVersionError",
     "ConfigNameError",
+    "JobCodeError",
     "RecipeLoadError",
     "RerunMismatchError",
     "RunRecordNotFoundError",
@@ -74,6 +75,20 @@ class ConfigNameError(CliError, FileNotFoundError):
         self.name = name
         self.config_dir = config_dir
         self.available = tuple(available)
+
+
+class JobCodeError(CliError, FileNotFoundError):
+    """A stage's `job_target` (PEX path or Pants address) gave no PEX to ship with the job."""
+
+    def __init__(self, stage: str, target: str, reason: str, *, hint: str | None = None) -> None:
+        super().__init__(
+            f"stage {stage!r}: no job PEX from job_target {target!r}: {reason}",
+            hint=hint
+            or "build it (`./pants package ADDRESS`) or point NEMOTRON_JOB_PEX at a PEX file",
+        )
+        self.stage = stage
+        self.target = target
+        self.reason = reason
 
 
 class RunRecordNotFoundError(CliError, LookupError):
