@@ -1,4 +1,4 @@
-"""megatron-bridge and nemo-rl backends: the documented translation, and the missing-framework error."""
+"""megatron-bridge and nemo-rl: the documented translation and the absent-framework error."""
 from __future__ import annotations
 
 import importlib.util

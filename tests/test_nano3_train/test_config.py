@@ -122,7 +122,6 @@ def test_shipped_configs_consume_what_the_previous_stage_publishes(stage: str,
 def test_shipped_configs_structure_and_validate(stage: str, name: str, tmp_path: Path) -> None:
     """Each shipped YAML (inputs replaced by paths) structures into its class and validates."""
     from kit_config import compose, structure
-
     from nano3.stages._entry import _CLASSES
 
     overrides = [f"data={tmp_path}"] + ([] if stage == "pretrain" else [f"model={tmp_path}"])

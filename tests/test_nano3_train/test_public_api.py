@@ -38,7 +38,6 @@ def test_import_does_not_load_heavy_modules(subprocess_env) -> None:
 def test_errors_derive_from_kit_error_and_builtins() -> None:
     """Each stage error is a KitError and the builtin it is, with one-line messages."""
     from kit_config.errors import KitError
-
     from nano3.stages import errors
 
     cases = [
@@ -54,3 +53,16 @@ def test_errors_derive_from_kit_error_and_builtins() -> None:
         assert isinstance(err, builtin)
         assert "\n" not in str(err)
     assert errors.__all__ == sorted(errors.__all__)
+
+
+def test_stage_help_needs_no_typer_or_nemo_run(subprocess_env) -> None:
+    """`--help` of a stage lists its keys and loads neither Typer, nemo-run nor torch."""
+    code = ("import sys, runpy; sys.argv = ['x', '--help']\n"
+            "try:\n    runpy.run_module('nano3.stages.pretrain', run_name='__main__')\n"
+            "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+            "bad = [m for m in ('typer', 'nemo_run', 'torch') if m in sys.modules]\n"
+            "print('BAD', bad); sys.exit(1 if bad else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "trainer.max_steps" in proc.stdout

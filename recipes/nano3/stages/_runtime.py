@@ -60,6 +60,20 @@ def _env_int(*names: str, default: int) -> int:
     return default
 
 
+def _first_slurm_node() -> str | None:
+    nodes = os.environ.get("SLURM_JOB_NODELIST", "")
+    if not nodes or os.environ.get("SLURM_JOB_NUM_NODES", "1") == "1":
+        return None
+    import subprocess
+
+    try:
+        out = subprocess.run(["scontrol", "show", "hostnames", nodes], capture_output=True,
+                             text=True, timeout=30, check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out[0] if out else None
+
+
 def setup_runtime(cfg: TrainerConfig) -> Runtime:
     """Pick the device, seed, thread count, and join the process group when launched so."""
     world = _env_int("WORLD_SIZE", "SLURM_NTASKS", default=1)
@@ -74,8 +88,8 @@ def setup_runtime(cfg: TrainerConfig) -> Runtime:
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     if world > 1 and not dist.is_initialized():
-        # Slurm gives no MASTER_ADDR: all tasks of the tiny job run on one node by default.
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        # Slurm gives no MASTER_ADDR: use the job's first node (127.0.0.1 when alone).
+        os.environ.setdefault("MASTER_ADDR", _first_slurm_node() or "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", str(29500 + _env_int("SLURM_JOB_ID",
                                                                   default=0) % 1000))
         dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world)
