@@ -225,3 +225,41 @@ def test_explicit_finish_wins(runs_root: Path) -> None:
     with start_run(stage="s", trackers=[fake]) as run:
         summary = run.finish("cancelled", 143)
     assert summary.status == "cancelled" and fake.operations().count("finish") == 1
+
+
+def test_sigterm_marks_run_cancelled(runs_root: Path) -> None:
+    """scancel/preemption (SIGTERM) ends the run as cancelled (143), not stuck `running`."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import time, kit_track\n"
+        "with kit_track.start_run(stage='s', trackers=[kit_track.FileTracker()]) as r:\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    env = dict(os.environ, NEMOTRON_RUN_ID="term-1")
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert proc.wait(timeout=30) == 143
+    assert time.monotonic() - started < 30
+    record = kit_track.load_run("term-1")
+    assert (record.status, record.exit_code) == ("cancelled", 143)
+
+
+def test_metrics_after_finish_are_dropped_with_warning(
+    runs_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Logging after the run finished writes nothing and warns once."""
+    fake = FakeTracker()
+    with start_run(stage="s", trackers=[fake]) as run:
+        pass
+    run.log_metrics({"x": 1.0})
+    run.log_metrics({"x": 2.0})
+    assert fake.metrics == []
+    assert caplog.text.count("metrics after finish are dropped") == 1

@@ -10,9 +10,10 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -98,6 +99,7 @@ class Run:
         self._tags: list[str] = list(info.tags)
         self._lock = threading.RLock()
         self._meta: dict[str, dict[str, str]] = {}
+        self._warned_after_finish = False
         self.summary: RunSummary | None = None
         for tracker in trackers:
             self._guards.append(TrackerGuard(tracker, self._book, self._push_errors))
@@ -205,7 +207,13 @@ class Run:
         self._record("output", uri, artifact_type, path)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Record scalar metrics in every tracker."""
+        """Record scalar metrics in every tracker (ignored, with one warning, after finish)."""
+        if self.summary is not None:
+            if not self._warned_after_finish:
+                self._warned_after_finish = True
+                _log.warning("run %s already finished; metrics after finish are dropped",
+                             self.run_id)
+            return
         self._fan("log_metrics", dict(metrics), step)
 
     def add_tags(self, *tags: str) -> None:
@@ -335,6 +343,7 @@ def start_run(
     os.environ[ENV_RUN_ID] = chosen_id  # child processes (torchrun ranks) join this run
     hooks.set_producer_provider(run.producer)
     remove = hooks.add_listener(run)
+    restore_sigterm = _install_sigterm_exit()
     try:
         run._start()
         for event in pending:
@@ -355,6 +364,7 @@ def start_run(
     else:
         run.finish("succeeded", 0)
     finally:
+        restore_sigterm()
         remove()
         hooks.set_producer_provider(None)
         if previous_env is None:
@@ -363,6 +373,30 @@ def start_run(
             os.environ[ENV_RUN_ID] = previous_env
         with _active_lock:
             _active = None
+
+
+def _install_sigterm_exit() -> Callable[[], None]:
+    """Turn SIGTERM (Slurm's scancel, preemption) into SystemExit(143) during the run.
+
+    Python's default SIGTERM kills the process without running `finally`, which would
+    leave the record `running` forever. Only done in the main thread, and only when no
+    one (a training framework) installed a handler of their own.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        raise SystemExit(143)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    return restore
 
 
 @attrs.define
