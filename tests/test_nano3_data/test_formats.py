@@ -130,11 +130,12 @@ def test_resolve_rank(env: dict[str, str], cfg: tuple[int | None, int | None],
 ])
 def test_shipped_configs_load_and_validate(stage: str, cls: type, name: str) -> None:
     """tiny.yaml validates and names NAME-tiny; default.yaml names NAME and needs a path."""
-    tiny = load_stage_config(cls, ["--config", str(CONFIG_DIR / stage / "tiny.yaml")])
+    Cfg = PretrainConfig | SFTConfig | RLConfig
+    tiny: Cfg = load_stage_config(cls, ["--config", str(CONFIG_DIR / stage / "tiny.yaml")])
     validate_config(tiny)
     assert tiny.name == f"{name}-tiny"
-    default = load_stage_config(cls, ["--config", str(CONFIG_DIR / stage / "default.yaml"),
-                                      "blend.0.path=/data/x.jsonl"])
+    default: Cfg = load_stage_config(cls, ["--config", str(CONFIG_DIR / stage / "default.yaml"),
+                                           "blend.0.path=/data/x.jsonl"])
     validate_config(default)
     assert default.name == name
 

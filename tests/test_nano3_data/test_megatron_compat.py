@@ -96,7 +96,7 @@ def test_blended_gpt_builder_accepts_our_per_split_blend(
                         shard_bytes=16384)
     art = prepare_pretrain(cfg, tokenizer=gpt2_tiktoken)
     assert art is not None
-    blend = json.loads(Path(art.blend_path).read_text())
+    blend = json.loads(Path(str(art.blend_path)).read_text())
     per_split = [get_blend_from_list(blend[s]) for s in ("train", "valid", "test")]
     assert all(p is not None and len(p[0]) >= 2 for p in per_split)
     config = GPTDatasetConfig(
@@ -121,6 +121,6 @@ def test_fake_tokenizer_shards_are_readable_too(tmp_path: Path,
                                                       split="train")]),
                            tokenizer=FakeTokenizer())
     assert art is not None
-    prefix = json.loads(Path(art.blend_path).read_text())["train"][1]
+    prefix = json.loads(Path(str(art.blend_path)).read_text())["train"][1]
     ds = indexed_dataset.IndexedDataset(prefix)
     assert [ds[i].tolist() for i in range(len(ds))] == [[98, 99, 100, 0], [101, 102, 0]]

@@ -141,7 +141,7 @@ def test_overlong_policy(tmp_path: Path, make_sft: MakeCfg, gpt2_tiktoken: Token
                                               _chat("long", "word " * 200)])
     cfg = make_sft([DatasetSpec(name="c", path=str(path), split="train",
                                 text_field="messages")], pack_size=64,
-                   overlong=overlong)  # type: ignore[arg-type]
+                   overlong=overlong)
     art = prepare_sft(cfg, tokenizer=gpt2_tiktoken)
     assert art is not None
     assert art.total_sequences == expected_seqs

@@ -19,7 +19,7 @@ from nano3.data_prep._inputs import (
 )
 from test_nano3_data.conftest import PYTHON, subprocess_env
 
-_docs = st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
+_docs = st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40),
                  min_size=1, max_size=60)
 
 
