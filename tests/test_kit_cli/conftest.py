@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,59 @@ def demo_recipe(config_dir: Path) -> Recipe:
             Stage("prep", DEMO_STAGE_MODULE, "Prepare demo data.", config_dir, group=("data",)),
         ],
     )
+
+
+SERVICES_DIR = Path(os.environ.get("KIT_SERVICES_DIR", "/tmp/kit-services"))
+
+
+def read_service_env(name: str, script: str) -> dict[str, str]:
+    """KEY=VALUE lines of a service env file; skips (SERVICE-MISSING) when it is absent."""
+    path = SERVICES_DIR / name
+    if not path.is_file():
+        pytest.skip(f"SERVICE-MISSING: {path} not found; start it with .ci/services/{script}")
+    values = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+@pytest.fixture()
+def publish_data(tmp_path: Path) -> Callable[..., str]:
+    """Publish a small data folder into the tmp registry; returns its pinned URI."""
+    from kit_artifacts import Artifact
+
+    def publish(name: str = "demo-data", text: str = "hello\n") -> str:
+        folder = tmp_path / "data" / f"{name}-{len(list(tmp_path.glob('data/*')))}"
+        folder.mkdir(parents=True)
+        (folder / "part-0.txt").write_text(text)
+        return Artifact(path=str(folder)).save(name).uri
+
+    return publish
+
+
+@pytest.fixture()
+def stage_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Give stage subprocesses (and Slurm jobs) an absolute PYTHONPATH to the kit sources."""
+    env = subprocess_env()
+    monkeypatch.setenv("PYTHONPATH", env["PYTHONPATH"])
+    return env
+
+
+@pytest.fixture()
+def slurm_env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   isolated_home: Path, stage_env: dict[str, str]) -> Path:
+    """env.toml with a local-tunnel Slurm profile `slurm` on the real local Slurm."""
+    slurm = read_service_env("slurm.env", "slurm-up")
+    bindir = Path(sys.executable).parent
+    path = tmp_path / "env.toml"
+    path.write_text(
+        f'[slurm]\nexecutor = "slurm"\naccount = "{slurm["NEMOTRON_SLURM_ACCOUNT"]}"\n'
+        f'partition = "{slurm["NEMOTRON_SLURM_PARTITION"]}"\ntime = "00:05:00"\n'
+        f'setup_lines = ["export PATH={bindir}:$PATH"]\n'
+        f'[slurm.env_vars]\nPYTHONPATH = "{stage_env["PYTHONPATH"]}"\n'
+        f'NEMOTRON_HOME = "{isolated_home}"\n'
+    )
+    monkeypatch.setenv("NEMOTRON_ENV_FILE", str(path))
+    return path

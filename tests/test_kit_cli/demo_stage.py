@@ -1,6 +1,9 @@
-"""A tiny stage for the CLI tests: reads its config, writes a file, publishes an artifact.
+"""A tiny real stage for the CLI tests: a kit-track run that resolves inputs and publishes.
 
-Run as `python -m test_kit_cli.demo_stage --config FILE [--fail] [--echo ARG]`.
+Run as `python -m test_kit_cli.demo_stage --config FILE [--fail] [--echo ARG] [--sleep S]`. Inside
+`kit_track.start_run` it resolves the config (so `${art:...}` inputs are recorded as used),
+writes `config.json` and `echo.txt` under `$NEMOTRON_HOME/demo-out/<run id>/`, and, when the
+config has `publish: NAME`, publishes that folder as an artifact (its inputs: what it used).
 """
 from __future__ import annotations
 
@@ -8,27 +11,42 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Do the stage's work; exit 3 with `--fail`."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)
     parser.add_argument("--fail", action="store_true")
     parser.add_argument("--echo", default=None)
-    args = parser.parse_args(argv)
+    parser.add_argument("--sleep", type=float, default=0.0)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     from kit_config import load_config, to_container
+    from kit_track import start_run
 
-    config = to_container(load_config(args.config))
-    out = Path(os.environ["NEMOTRON_HOME"]) / "demo-out" / os.environ.get("NEMOTRON_RUN_ID", "x")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(config, sort_keys=True))
-    (out / "echo.txt").write_text(args.echo or "")
-    if args.fail:
-        return 3
+    raw = load_config(args.config)
+    with start_run(stage="demo", config=raw) as run:
+        config = to_container(raw)
+        out = Path(os.environ["NEMOTRON_HOME"]) / "demo-out" / run.run_id
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(config, sort_keys=True))
+        (out / "echo.txt").write_text(args.echo or "")
+        (out / "env.json").write_text(json.dumps({
+            k: os.environ.get(k) for k in ("NEMOTRON_RUN_ID", "NEMOTRON_ARTIFACTS_ROOT")}))
+        time.sleep(args.sleep)
+        if args.fail:
+            raise SystemExit(3)
+        if config.get("publish"):
+            from kit_artifacts import Artifact
+
+            model = out / "model"
+            model.mkdir(exist_ok=True)
+            (model / "weights.txt").write_text(f"trained on {config.get('data')}\n")
+            Artifact(path=str(model), metadata={"steps": 1}).save(str(config["publish"]))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

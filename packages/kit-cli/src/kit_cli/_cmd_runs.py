@@ -31,9 +31,10 @@ def runs_ls() -> None:
     launches = {record.run_id: record for record in list_launches()}
     tracked: dict[str, Any] = _tracked()
     for run_id in sorted(set(launches) | set(tracked), reverse=True):
-        launch, run = launches.get(run_id), tracked.get(run_id)
+        launch, run = launches.get(run_id), tracked[run_id] if run_id in tracked else None
+        run_any: Any = run
         if launch is None:
-            stage, where, status, job = str(run.stage), "direct", str(run.status), ""
+            stage, where, status, job = str(run_any.stage), "direct", str(run_any.status), ""
         else:
             stage = f"{launch.recipe} {launch.stage}"
             where = launch.mode + (f":{launch.profile}" if launch.profile else "")

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["PinnedInput", "artifact_name", "pin_config"]
+__all__ = ["PinnedInput", "artifact_name", "escape_deferred", "pin_config"]
 
 _ART_INTERPOLATION = re.compile(r"\$\{art:([^{}]*)\}")
 
@@ -88,6 +88,31 @@ def pin_config(
         return node
 
     return walk(container), list(inputs.values())
+
+
+def escape_deferred(container: Any, deferred: Collection[str]) -> Any:
+    """A copy of `container` whose `${art:...}` references to `deferred` names are escaped.
+
+    For records that resolve the config now (kit-config's provenance): a deferred artifact
+    does not exist yet, so its reference is kept as literal text instead of resolved.
+    """
+    names = frozenset(artifact_name(ref) for ref in deferred)
+
+    def escape(match: re.Match[str]) -> str:
+        name_ver = match.group(1).partition(",")[0]
+        hit = artifact_name("art://" + _strip_quotes(name_ver)) in names
+        return "\\" + match.group(0) if hit else match.group(0)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        if isinstance(node, str) and "${art:" in node:
+            return _ART_INTERPOLATION.sub(escape, node)
+        return node
+
+    return walk(container) if names else container
 
 
 def artifact_name(ref: str) -> str:

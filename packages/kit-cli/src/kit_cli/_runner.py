@@ -17,6 +17,7 @@ import attrs
 
 from kit_cli._argv import parse_stage_argv
 from kit_cli._launches import LaunchRecord, atomic_write_text, save_launch
+from kit_cli._pinning import escape_deferred
 from kit_cli._plan import JOB_CONFIG_NAME, StagePlan, mask_argv, plan_stage
 from kit_cli.recipe import Recipe
 
@@ -135,7 +136,7 @@ def launch_plan(plan: StagePlan, *, rerun_of: str | None = None) -> StageLaunch:
     atomic_write_text(config_file, plan.config_yaml())
     save_provenance(
         folder / "provenance",
-        config=OmegaConf.create(plan.config),
+        config=OmegaConf.create(escape_deferred(plan.config, plan.deferred)),
         overrides=mask_argv(plan.args.overrides),
         argv=mask_argv(plan.argv),
         sources=[plan.config_source] if plan.config_source else [],

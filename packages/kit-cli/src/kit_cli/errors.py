@@ -139,7 +139,7 @@ class StageFailedError(CliError, RuntimeError):
 
     def __init__(self, stage: str, run_id: str, job_exit_code: int | None, where: str) -> None:
         super().__init__(
-            f"stage {stage!r} (run {run_id}) failed {where} with exit code {job_exit_code}",
+            f"stage {stage!r} (run {run_id}, {where}) failed with exit code {job_exit_code}",
             hint=f"inspect it with `nemotron runs show {run_id}`",
         )
         self.stage = stage
