@@ -9,22 +9,22 @@ import sys
 import kit_track
 
 EXPECTED = [
-    "ArtifactUse", "CredentialsError", "ErrorSink", "FakeTracker", "FakeWandbClient",
-    "FakeWandbRun", "FileTracker", "MetricPoint", "MlflowTracker", "NoOpTracker",
-    "RealWandbClient", "Run", "RunInfo", "RunNotFoundError", "RunRecord", "RunRecordError",
-    "RunStateError", "RunStatus", "RunSummary", "SyncError", "SyncReport", "SyncedRun",
-    "TagSink", "TrackError", "Tracker", "TrackerConfigError", "TrackerError",
-    "TrackerErrorRecord", "WandbArtifactSpec", "WandbClient", "WandbInitArgs",
-    "WandbRunHandle", "WandbTracker", "add_wandb_tags", "current_run", "errors",
-    "finish_wandb", "init_wandb_if_configured", "install_wandb_resolver", "job_credentials",
-    "list_runs", "load_run", "start_run", "sync", "trackers_from_settings", "wandb_api_key",
-    "wandb_remote_resolver",
+    "ArtifactUse", "CredentialsError", "ErrorSink", "FakeMlflowBackend", "FakeTracker",
+    "FakeWandbClient", "FakeWandbRun", "FileTracker", "MetricPoint", "MlflowBackend",
+    "MlflowTracker", "NoOpTracker", "RealMlflowBackend", "RealWandbClient", "Run", "RunInfo",
+    "RunNotFoundError", "RunRecord", "RunRecordError", "RunStateError", "RunStatus",
+    "RunSummary", "SyncError", "SyncReport", "SyncedRun", "TagSink", "TrackError", "Tracker",
+    "TrackerConfigError", "TrackerError", "TrackerErrorRecord", "WandbArtifactSpec",
+    "WandbClient", "WandbInitArgs", "WandbRunHandle", "WandbTracker", "add_wandb_tags",
+    "current_run", "errors", "finish_wandb", "init_wandb_if_configured",
+    "install_wandb_resolver", "job_credentials", "list_runs", "load_run", "start_run", "sync",
+    "trackers_from_settings", "wandb_api_key", "wandb_remote_resolver",
 ]
 
 MODULES = [
     "_config", "_credentials", "_env", "_file", "_guard", "_helpers", "_jsonio", "_mlflow",
-    "_protocol", "_records", "_remote", "_run", "_secrets", "_selection", "_simple", "_sync",
-    "_wandb", "_wandb_client", "_wandb_state", "errors",
+    "_mlflow_client", "_protocol", "_records", "_remote", "_run", "_secrets", "_selection",
+    "_simple", "_sync", "_wandb", "_wandb_client", "_wandb_state", "errors",
 ]
 
 

@@ -11,6 +11,7 @@ from kit_track._credentials import job_credentials, wandb_api_key
 from kit_track._file import FileTracker
 from kit_track._helpers import add_wandb_tags, finish_wandb, init_wandb_if_configured
 from kit_track._mlflow import MlflowTracker
+from kit_track._mlflow_client import FakeMlflowBackend, MlflowBackend, RealMlflowBackend
 from kit_track._protocol import ErrorSink, RunInfo, RunStatus, TagSink, Tracker, TrackerErrorRecord
 from kit_track._records import ArtifactUse, MetricPoint, RunRecord, list_runs, load_run
 from kit_track._remote import install_wandb_resolver, wandb_remote_resolver
@@ -43,13 +44,16 @@ __all__ = [
     "ArtifactUse",
     "CredentialsError",
     "ErrorSink",
+    "FakeMlflowBackend",
     "FakeTracker",
     "FakeWandbClient",
     "FakeWandbRun",
     "FileTracker",
     "MetricPoint",
+    "MlflowBackend",
     "MlflowTracker",
     "NoOpTracker",
+    "RealMlflowBackend",
     "RealWandbClient",
     "Run",
     "RunInfo",

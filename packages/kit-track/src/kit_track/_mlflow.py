@@ -11,19 +11,18 @@ import hashlib
 import json
 import os
 import re
-import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from kit_track._env import nemotron_home
+from kit_track._mlflow_client import MlflowBackend, RealMlflowBackend
 from kit_track._protocol import RunInfo, RunStatus
 
 __all__ = ["MlflowTracker", "flatten_params"]
 
 _STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "cancelled": "KILLED"}
 _PARAM_VALUE_MAX = 6000  # MLflow 3's limit on a param value
-_BATCH = 100  # MLflow's limit on params per log_batch
 _NAME = re.compile(r"^art://(?P<name>[^:/]+)")
 
 
@@ -44,17 +43,24 @@ def _artifact_name(uri: str) -> str:
 
 
 class MlflowTracker:
-    """Writes the run to MLflow (rank 0 only)."""
+    """Writes the run to MLflow (rank 0 only). `backend` replaces the real MlflowClient."""
 
     name = "mlflow"
 
-    def __init__(self, tracking_uri: str | None = None, experiment: str | None = None) -> None:
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        experiment: str | None = None,
+        *,
+        backend: MlflowBackend | None = None,
+    ) -> None:
         self.tracking_uri = tracking_uri
         self.experiment = experiment
         self.mlflow_run_id: str | None = None
         self.experiment_id: str | None = None
         self.model_ids: dict[str, str] = {}
-        self._client: Any = None
+        self._backend_arg = backend
+        self._backend: MlflowBackend | None = None
         self._outputs: list[dict[str, str]] = []
 
     def _resolve_uri(self) -> tuple[str, str | None]:
@@ -70,22 +76,18 @@ class MlflowTracker:
             artifacts = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
         return uri, artifacts
 
+    def _make_backend(self, uri: str) -> MlflowBackend:
+        if self._backend_arg is not None:
+            return self._backend_arg
+        return RealMlflowBackend(uri)
+
     def start(self, run: RunInfo) -> None:
         """Create (or reuse) the experiment and open an MLflow run tagged with the kit run id."""
         if not run.is_rank_zero:
             return
-        from mlflow import MlflowClient
-        from mlflow.entities import Param
-
         uri, artifact_root = self._resolve_uri()
-        client = MlflowClient(tracking_uri=uri)
+        backend = self._make_backend(uri)
         name = self.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or "nemotron"
-        found = client.get_experiment_by_name(name)
-        self.experiment_id = (
-            found.experiment_id
-            if found is not None
-            else client.create_experiment(name, artifact_location=artifact_root)
-        )
         tags = {
             "nemotron.run_id": run.run_id,
             "nemotron.stage": run.stage,
@@ -96,71 +98,53 @@ class MlflowTracker:
         }
         if run.git_commit:
             tags["mlflow.source.git.commit"] = run.git_commit
-        created = client.create_run(self.experiment_id, run_name=run.name, tags=tags)
-        self.mlflow_run_id = created.info.run_id
-        self._client = client
-        params = [Param(k, v) for k, v in flatten_params(run.config)]
-        for i in range(0, len(params), _BATCH):
-            client.log_batch(self.mlflow_run_id, params=params[i : i + _BATCH])
-        client.log_dict(self.mlflow_run_id, dict(run.config), "nemotron/config.json")
+        self.experiment_id, self.mlflow_run_id = backend.open_run(
+            name, artifact_root, run.name, tags
+        )
+        self._backend = backend
+        backend.log_params(self.mlflow_run_id, dict(flatten_params(run.config)))
+        backend.log_dict(self.mlflow_run_id, dict(run.config), "nemotron/config.json")
 
-    def _live(self) -> tuple[Any, str] | None:
-        if self._client is None or self.mlflow_run_id is None:
+    def _live(self) -> tuple[MlflowBackend, str] | None:
+        if self._backend is None or self.mlflow_run_id is None:
             return None
-        return self._client, self.mlflow_run_id
+        return self._backend, self.mlflow_run_id
 
     def log_input(self, uri: str, *, artifact_type: str, path: str) -> None:
         """Log the artifact as an MLflow dataset input of the run."""
         live = self._live()
         if live is None:
             return
-        from mlflow.entities import Dataset, DatasetInput, InputTag
-
-        client, run_id = live
-        dataset = Dataset(
+        backend, run_id = live
+        backend.log_dataset_input(
+            run_id,
             name=_artifact_name(uri),
             digest=hashlib.sha256(uri.encode()).hexdigest()[:16],
-            source_type="nemotron",
             source=json.dumps({"uri": uri, "path": path, "type": artifact_type}),
+            context="input",
         )
-        context = InputTag(key="mlflow.data.context", value="input")
-        client.log_inputs(run_id, datasets=[DatasetInput(dataset=dataset, tags=[context])])
 
     def log_output(self, uri: str, *, artifact_type: str, path: str) -> None:
         """Models become logged models linked to the run; other outputs run tags."""
         live = self._live()
         if live is None:
             return
-        client, run_id = live
+        backend, run_id = live
         self._outputs.append({"uri": uri, "artifact_type": artifact_type, "path": path})
-        client.log_dict(run_id, {"outputs": self._outputs}, "nemotron/outputs.json")
+        backend.log_dict(run_id, {"outputs": self._outputs}, "nemotron/outputs.json")
         if "model" in artifact_type.lower():
-            from mlflow.entities import LoggedModelOutput
-
-            model = client.create_logged_model(
-                self.experiment_id,
-                name=_artifact_name(uri),
-                source_run_id=run_id,
-                tags={"nemotron.uri": uri, "nemotron.path": path},
-                model_type=artifact_type,
+            self.model_ids[uri] = backend.log_model_output(
+                run_id, self.experiment_id or "", _artifact_name(uri),
+                {"nemotron.uri": uri, "nemotron.path": path}, artifact_type,
             )
-            client.finalize_logged_model(model.model_id, "READY")
-            client.log_outputs(run_id, [LoggedModelOutput(model_id=model.model_id, step=0)])
-            self.model_ids[uri] = model.model_id
         else:
-            client.set_tag(run_id, f"nemotron.output.{_artifact_name(uri)}", uri)
+            backend.set_tag(run_id, f"nemotron.output.{_artifact_name(uri)}", uri)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """Log metrics in one batch."""
+        """Log metrics in one batch (MLflow needs a step: None becomes 0)."""
         live = self._live()
-        if live is None:
-            return
-        from mlflow.entities import Metric
-
-        client, run_id = live
-        now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
-        client.log_batch(run_id, metrics=batch)
+        if live is not None:
+            live[0].log_metrics(live[1], {k: float(v) for k, v in metrics.items()}, step or 0)
 
     def add_tags(self, tags: tuple[str, ...]) -> None:
         """Tags become `tag.<name>=true` run tags (MLflow tags are key/value)."""
@@ -174,7 +158,7 @@ class MlflowTracker:
         live = self._live()
         if live is None:
             return
-        client, run_id = live
-        client.set_tag(run_id, "nemotron.exit_code", str(exit_code))
-        client.set_terminated(run_id, status=_STATUS[status])
-        self._client = None
+        backend, run_id = live
+        self._backend = None
+        backend.set_tag(run_id, "nemotron.exit_code", str(exit_code))
+        backend.terminate(run_id, _STATUS[status])
