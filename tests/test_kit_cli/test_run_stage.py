@@ -90,3 +90,65 @@ def test_rerun_detects_changed_config(demo_recipe):
     assert "differs from the recorded" in result.output
     assert "-    lr: 9.0" in result.output or "lr: 9.0" in result.output
     assert len(list_launches()) == 1
+
+
+def test_rerun_pins_the_recorded_version_not_latest(demo_recipe, config_dir, publish_data,
+                                                    isolated_home):
+    """A rerun resolves the input version the run used, though a newer one was published."""
+    (config_dir / "lineage.yaml").write_text("data: ${art:demo-data,path}\npublish: demo-model\n")
+    first = publish_data(text="v1")
+    assert run_stage(demo_recipe, "train", ["-c", "lineage"]) == 0
+    (original,) = list_launches()
+    publish_data(text="v2")
+    from unittest import mock
+
+    from kit_cli._rerun import rerun
+
+    with mock.patch("kit_cli._rerun.find_recipe", return_value=demo_recipe):
+        assert rerun(original.run_id, allow_code_change=True) == 0
+    again = next(r for r in list_launches() if r.run_id != original.run_id)
+    assert again.pins == original.pins == {"art://demo-data": first}
+    assert (again.directory / "config.yaml").read_text() == \
+        (original.directory / "config.yaml").read_text()
+    from kit_artifacts import get_registry
+
+    assert get_registry().record("art://demo-model:v2").inputs == (first,)
+
+
+def test_rerun_of_deferred_input_uses_the_version_the_job_resolved(
+        demo_recipe, config_dir, publish_data):
+    """A deferred input is pinned on rerun to what the original job's tracker recorded."""
+    from kit_cli._runner import run_stage_job
+
+    (config_dir / "lineage.yaml").write_text("data: ${art:demo-data,path}\n")
+    used = publish_data(text="v1")
+    launch = run_stage_job(demo_recipe, "train", ["-c", "lineage"], defer_inputs=["demo-data"])
+    assert launch.ok
+    publish_data(text="v2")
+    from unittest import mock
+
+    from kit_cli._rerun import rerun
+
+    with mock.patch("kit_cli._rerun.find_recipe", return_value=demo_recipe):
+        assert rerun(str(launch.run_id), allow_code_change=True) == 0
+    again = next(r for r in list_launches() if r.rerun_of == launch.run_id)
+    assert again.pins == {"art://demo-data": used}
+
+
+def test_rerun_of_deferred_input_without_tracker_record_stops(demo_recipe, config_dir,
+                                                              publish_data, capsys):
+    """If the job never recorded which version it resolved, rerun refuses (exit 2)."""
+    (config_dir / "lineage.yaml").write_text("data: ${art:demo-data,path}\n")
+    publish_data()
+    from kit_cli._runner import run_stage_job
+
+    launch = run_stage_job(demo_recipe, "train", ["-c", "lineage"], defer_inputs=["demo-data"])
+    import shutil
+
+    shutil.rmtree(Path(str(launch.launch_dir)).parent.parent / "runs" / str(launch.run_id))
+    app = build_app([RecipeEntry("demo", "t:R", "test", recipe=demo_recipe)])
+    from unittest import mock
+
+    with mock.patch("kit_cli._rerun.find_recipe", return_value=demo_recipe):
+        result = runner.invoke(app, ["rerun", str(launch.run_id), "--allow-code-change"])
+    assert result.exit_code == 2 and "recorded no version" in result.stderr

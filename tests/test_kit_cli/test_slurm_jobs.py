@@ -137,7 +137,7 @@ def test_pex_job_runs_the_pex_as_the_stage(demo_recipe, slurm_env_file, tmp_path
     assert launch.ok, launch
     from kit_run import list_jobs
 
-    (job,) = [j for j in list_jobs() if j["job_id"] == launch.job_id]
+    (job,) = (j for j in list_jobs() if j["job_id"] == launch.job_id)
     assert job["command"][0].endswith("/code/demo-job.pex")
     assert job["command"][1:] == ["--config", "config.yaml", "--echo", "from-pex"]
     assert job["code"]["kind"] == "pex"

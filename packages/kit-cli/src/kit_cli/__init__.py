@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kit_cli._argv import StageArgs, parse_stage_argv
     from kit_cli._discovery import RecipeEntry, discover_recipes
-    from kit_cli._runner import run_stage
+    from kit_cli._runner import StageLaunch, run_stage, run_stage_job
     from kit_cli.errors import CliError
     from kit_cli.recipe import Recipe, Stage
 
@@ -22,9 +22,11 @@ __all__ = [
     "RecipeEntry",
     "Stage",
     "StageArgs",
+    "StageLaunch",
     "discover_recipes",
     "parse_stage_argv",
     "run_stage",
+    "run_stage_job",
 ]
 
 _WHERE = {
@@ -33,9 +35,11 @@ _WHERE = {
     "RecipeEntry": "kit_cli._discovery",
     "Stage": "kit_cli.recipe",
     "StageArgs": "kit_cli._argv",
+    "StageLaunch": "kit_cli._runner",
     "discover_recipes": "kit_cli._discovery",
     "parse_stage_argv": "kit_cli._argv",
     "run_stage": "kit_cli._runner",
+    "run_stage_job": "kit_cli._runner",
 }
 
 

@@ -31,7 +31,7 @@ def runs_ls() -> None:
     launches = {record.run_id: record for record in list_launches()}
     tracked: dict[str, Any] = _tracked()
     for run_id in sorted(set(launches) | set(tracked), reverse=True):
-        launch, run = launches.get(run_id), tracked[run_id] if run_id in tracked else None
+        launch, run = launches.get(run_id), tracked.get(run_id)
         run_any: Any = run
         if launch is None:
             stage, where, status, job = str(run_any.stage), "direct", str(run_any.status), ""

@@ -30,11 +30,11 @@ def find_recipe(name: str) -> Recipe:
 def deferred_pins(record: LaunchRecord) -> dict[str, str]:
     """Pins of a run's deferred inputs: the versions its job resolved, from its tracker record.
 
-    Raises `RerunMismatchError` when the job left no record of one of them (it never ran,
+    Raises `RerunInputError` when the job left no record of one of them (it never ran,
     or failed before resolving it): the run cannot be reproduced exactly.
     """
     from kit_cli._pinning import artifact_name
-    from kit_cli.errors import RerunMismatchError
+    from kit_cli.errors import RerunInputError
 
     if not record.deferred:
         return {}
@@ -51,10 +51,7 @@ def deferred_pins(record: LaunchRecord) -> dict[str, str]:
     for ref in record.deferred:
         name = artifact_name(ref)
         if name not in used:
-            raise RerunMismatchError(
-                record.run_id,
-                f"deferred input {ref}: the job recorded no version it resolved",
-            )
+            raise RerunInputError(record.run_id, ref)
         pins[ref] = used[name]
     return pins
 

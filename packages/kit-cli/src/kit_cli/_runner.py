@@ -225,6 +225,16 @@ def report_error(error: BaseException) -> int:
     return 1
 
 
+def _write_report(path: Path, report: str) -> None:
+    from kit_cli.errors import UsageError
+
+    try:
+        atomic_write_text(path, report)
+    except OSError as exc:
+        raise UsageError(f"cannot write the dry-run report to {path}: {exc.strerror or exc}",
+                         argument=str(path), hint="pass a writable file path") from exc
+
+
 def run_stage_job(
     recipe: Recipe,
     stage_name: str,
@@ -248,7 +258,7 @@ def run_stage_job(
         if args.dry_run:
             report = render_plan(plan)
             if args.dry_run_out:
-                atomic_write_text(Path(args.dry_run_out), report)
+                _write_report(Path(args.dry_run_out), report)
             sys.stdout.write(report)
             return StageLaunch(exit_code=0, mode=mode, run_id=plan.run_id)
         launch = launch_plan(plan)

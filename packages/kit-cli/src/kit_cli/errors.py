@@ -17,6 +17,7 @@ __all__ = [
     "ConfigNameError",
     "JobCodeError",
     "RecipeLoadError",
+    "RerunInputError",
     "RerunMismatchError",
     "RunRecordNotFoundError",
     "StageFailedError",
@@ -101,6 +102,19 @@ class RunRecordNotFoundError(CliError, LookupError):
         )
         self.run_id = run_id
         self.directory = directory
+
+
+class RerunInputError(CliError, LookupError):
+    """A rerun cannot tell which version of an input the recorded run used."""
+
+    def __init__(self, run_id: str, ref: str) -> None:
+        super().__init__(
+            f"rerun of {run_id}: deferred input {ref} was resolved by the job, which recorded "
+            "no version it resolved",
+            hint=f"the run cannot be reproduced exactly; check `nemotron runs show {run_id}`",
+        )
+        self.run_id = run_id
+        self.ref = ref
 
 
 class RerunMismatchError(CliError, ValueError):
