@@ -1,6 +1,6 @@
 """Keep secrets out of everything a run writes: configs, argv, error messages.
 
-Two layers: values under secret-looking keys are masked (the kit-wide key rule), and any
+Two layers: values under secret-looking keys are masked (kit-config's key rule), and any
 string that contains the value of a secret environment variable (`WANDB_API_KEY`,
 `HF_TOKEN`, ...) has it replaced, which also catches keys passed as CLI overrides or
 echoed back in a backend's error message.
@@ -8,27 +8,19 @@ echoed back in a backend's error message.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
+
+# One key rule for the whole kit (kit-config's): `api_key`, `HF_TOKEN`, `db.password`
+# are secret, `tokenizer` and `max_tokens` are not.
+from kit_config import is_secret_key
 
 __all__ = ["MASK", "is_secret_key", "scrub", "scrub_text", "secret_values"]
 
 MASK = "***"
 
-# A key is secret when one of its `_`/`-`/`.`-separated parts names a credential, so
-# `WANDB_API_KEY` and `hf_token` match while `tokenizer` and `max_tokens` do not.
-_SECRET_PART = re.compile(
-    r"(^|[_\-.])(key|apikey|token|secret|password|passwd|credential|credentials)($|[_\-.])",
-    re.IGNORECASE,
-)
 # Short values would cause false replacements all over the record.
 _MIN_SECRET_LEN = 8
-
-
-def is_secret_key(key: str) -> bool:
-    """Whether a config or environment key names a secret."""
-    return bool(_SECRET_PART.search(key))
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
