@@ -250,3 +250,17 @@ def test_cli_publishes_artifact_with_lineage_fields(tmp_path: Path) -> None:
     assert art.metadata["run_hash"] == json.loads(
         (Path(art.path) / "run.json").read_text())["run_hash"]
     assert np.dtype(art.metadata["dtype"]) == np.uint16
+
+
+def test_progress_without_tty_prints_one_summary_line(
+        tmp_path: Path, make_pretrain: MakeCfg, gpt2_tiktoken: Tokenizer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """In batch logs (no TTY) progress is one line with tokens and tokens/s."""
+    path = write_jsonl(tmp_path / "a.jsonl", text_records(50))
+    cfg = make_pretrain([DatasetSpec(name="a", path=str(path))],
+                        parallel=ParallelSpec(num_workers=1, progress=True))
+    art = prepare_pretrain(cfg, tokenizer=gpt2_tiktoken)
+    assert art is not None
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"{art.total_tokens:,} tokens in" in err and "M tokens/s" in err

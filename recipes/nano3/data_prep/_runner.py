@@ -155,6 +155,7 @@ class _RichProgress:
             TextColumn("{task.fields[tps]} tok/s"), TimeRemainingColumn(),
             console=self.console, disable=not self.enabled)
         self.task = self.progress.add_task(label, total=total_bytes, tps="-")
+        self.label = label
         self.tokens = 0
         self.t0 = time.monotonic()
 
@@ -169,6 +170,10 @@ class _RichProgress:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
+        if not self.enabled and self.tokens:  # batch logs (Slurm): one summary line
+            dt = max(time.monotonic() - self.t0, 1e-9)
+            self.console.print(f"{self.label}: {self.tokens:,} tokens in {dt:.1f}s "
+                               f"({self.tokens / dt / 1e6:.2f}M tokens/s)", highlight=False)
 
 
 def run_shards(processor: ShardProcessor, shards: Sequence[WorkShard], out_dir: Path, *,
