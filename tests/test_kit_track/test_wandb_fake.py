@@ -284,3 +284,25 @@ def test_resolver_installation_respects_existing() -> None:
         assert resolver is not None and resolver("e", "p", "n", "v1") == "/mine"
     finally:
         hooks.register_remote_resolver(None)
+
+
+class _HangingClient(FakeWandbClient):
+    """A W&B client whose init never answers in time (a server that accepts and stalls)."""
+
+    def init(self, args: kit_track.WandbInitArgs) -> kit_track.WandbRunHandle:
+        time.sleep(4)
+        return super().init(args)
+
+
+def test_stalled_init_is_bounded(online: None) -> None:
+    """A W&B init that stalls costs at most timeout_s + 2 s; the run goes on without W&B."""
+    client = _HangingClient()
+    tracker = WandbTracker(project="p", client=client, timeout_s=0.1)
+    started = time.monotonic()
+    with start_run(stage="s", trackers=[FileTracker(), tracker]) as run:
+        run.log_metrics({"x": 1.0})
+    assert time.monotonic() - started < 3.5
+    (error,) = kit_track.load_run(run.run_id).tracker_errors
+    assert (error.operation, error.error_type) == ("start", "TimeoutError")
+    time.sleep(3)  # the late init is closed by the deadline helper, never used
+    assert [r.finished_with for r in client.runs] == [1]
