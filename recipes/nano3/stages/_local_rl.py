@@ -57,12 +57,17 @@ def generate(model: torch.nn.Module, prompt: list[int], n: int, max_new: int, eo
     mask = torch.zeros((n, max_new), dtype=torch.bool, device=device)
     alive = torch.ones(n, dtype=torch.bool, device=device)
     for t in range(max_new):
-        logits = model(ids)[:, -1, :vocab].float()
+        last = torch.zeros(ids.shape, dtype=torch.bool, device=device)
+        last[:, -1] = True  # the vocabulary head only for the position being sampled
+        logits = model(ids, None, last)[:, :vocab].float()
         if greedy:
             nxt = logits.argmax(dim=-1)
         else:
-            probs = torch.softmax(logits / temperature, dim=-1)
-            nxt = torch.multinomial(probs.cpu(), 1, generator=gen).squeeze(1).to(device)
+            # Inverse-CDF sampling: one uniform per row; several times faster than
+            # torch.multinomial over a 50k vocabulary on CPU, and just as exact.
+            cdf = torch.softmax(logits / temperature, dim=-1).cpu().cumsum(dim=-1)
+            u = torch.rand((cdf.shape[0], 1), generator=gen) * cdf[:, -1:]
+            nxt = torch.searchsorted(cdf, u).squeeze(1).clamp(max=vocab - 1).to(device)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, eod))
         out[:, t] = nxt
         mask[:, t] = alive
