@@ -106,3 +106,30 @@ def test_bad_env_toml_is_reported(monkeypatch, tmp_path, text, reason):
     (entry,) = discover_recipes()
     assert entry.broken
     assert reason in (entry.error or "")
+
+
+def test_entry_point_scan_matches_importlib_metadata(tmp_path, monkeypatch):
+    """The fast dist-info scan finds the `nemotron.recipes` entry points importlib finds."""
+    import importlib.metadata
+
+    from kit_cli._discovery import scan_entry_points
+
+    info = tmp_path / "fake_recipes-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-recipes\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[console_scripts]\nx = y:z\n\n[nemotron.recipes]\n"
+        "fake = fake_recipe_mod:RECIPE\n# a comment\nother = fake_recipe_mod:MISSING [extra]\n")
+    (tmp_path / "fake_recipe_mod.py").write_text(
+        "from kit_cli.recipe import Recipe\nRECIPE = Recipe('fake', 'Fake.', [])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ours = [e for e in scan_entry_points("nemotron.recipes") if e[2] == "fake_recipes"]
+    theirs = [(ep.name, ep.value.split(" [")[0], "fake_recipes")
+              for ep in importlib.metadata.entry_points(group="nemotron.recipes")
+              if ep.dist is not None and ep.dist.name == "fake-recipes"]
+    assert ours == [("fake", "fake_recipe_mod:RECIPE", "fake_recipes"),
+                    ("other", "fake_recipe_mod:MISSING", "fake_recipes")]
+    assert sorted(ours) == sorted(theirs)
+    entries = {e.name: e for e in discover_recipes()}
+    assert entries["fake"].recipe is not None and entries["fake"].source.startswith("entry point")
+    assert entries["other"].broken and "MISSING" in (entries["other"].error or "")

@@ -112,9 +112,14 @@ def _broken_command(entry: RecipeEntry) -> Any:
     return command
 
 
-def build_app(entries: list[RecipeEntry] | None = None) -> typer.Typer:
-    """The `nemotron` app over `entries` (default: every discovered recipe)."""
-    from kit_cli._commands import add_kit_commands
+def build_app(
+    entries: list[RecipeEntry] | None = None, *, kit_commands: bool = True
+) -> typer.Typer:
+    """The `nemotron` app over `entries` (default: every discovered recipe).
+
+    `kit_commands=False` leaves out `art/job/env/runs/rerun` (a recipe command line never
+    reaches them, and their modules cost start-up time).
+    """
 
     app = typer.Typer(
         name="nemotron",
@@ -136,5 +141,8 @@ def build_app(entries: list[RecipeEntry] | None = None) -> typer.Typer:
                 context_settings=_PASSTHROUGH,
                 add_help_option=False,
             )(_broken_command(entry))
-    add_kit_commands(app)
+    if kit_commands:
+        from kit_cli._commands import add_kit_commands
+
+        add_kit_commands(app)
     return app

@@ -15,7 +15,13 @@ from pathlib import Path
 
 from kit_cli.recipe import Recipe
 
-__all__ = ["ENTRY_POINT_GROUP", "RecipeEntry", "discover_recipes", "env_file_path"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "RecipeEntry",
+    "discover_recipes",
+    "env_file_path",
+    "scan_entry_points",
+]
 
 ENTRY_POINT_GROUP = "nemotron.recipes"
 
@@ -90,14 +96,66 @@ def _load_spec(name: str | None, spec: str, source: str) -> RecipeEntry:
     return RecipeEntry(name or obj.name, spec, source, recipe=obj)
 
 
+def _parse_entry_points(text: str, group: str) -> list[tuple[str, str]]:
+    """`(name, value)` pairs of one `[group]` section of an entry_points.txt."""
+    pairs: list[tuple[str, str]] = []
+    section = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == group and "=" in line:
+            name, _, value = line.partition("=")
+            pairs.append((name.strip(), value.split("[", 1)[0].strip()))
+    return pairs
+
+
+def scan_entry_points(group: str) -> list[tuple[str, str, str]]:
+    """`(name, value, distribution)` of every entry point in `group` on `sys.path`.
+
+    Reads the `*.dist-info/entry_points.txt` files directly: `importlib.metadata` costs
+    ~100 ms of imports (email, zipfile, csv) at every `nemotron --help`. The first
+    distribution of a name on sys.path wins, as with importlib.metadata. When a sys.path
+    entry is an archive (zip import), importlib.metadata is used instead.
+    """
+    import sys
+
+    if any(Path(entry).is_file() for entry in sys.path if entry):
+        from importlib.metadata import entry_points
+
+        return [(ep.name, ep.value, ep.dist.name if ep.dist else "?")
+                for ep in entry_points(group=group)]
+    found: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        for folder in names:
+            if not folder.endswith((".dist-info", ".egg-info")):
+                continue
+            dist = folder.rsplit(".", 1)[0].split("-", 1)[0]
+            key = dist.lower().replace("-", "_").replace(".", "_")
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                text = (Path(entry or ".") / folder / "entry_points.txt").read_text(
+                    encoding="utf-8")
+            except OSError:
+                continue
+            found += [(name, value, dist) for name, value in _parse_entry_points(text, group)]
+    return found
+
+
 def discover_recipes() -> list[RecipeEntry]:
     """Every registered recipe, first registration of a name winning, in discovery order."""
-    from importlib.metadata import entry_points
-
     found: list[RecipeEntry] = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist.name if ep.dist else "?"
-        found.append(_load_spec(ep.name, ep.value, f"entry point of {dist}"))
+    for name, value, dist in scan_entry_points(ENTRY_POINT_GROUP):
+        found.append(_load_spec(name, value, f"entry point of {dist}"))
     specs, env_error = _env_specs()
     if env_error is not None:
         found.append(RecipeEntry("env.toml", "[cli] recipes", "env.toml", error=env_error))
