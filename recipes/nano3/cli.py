@@ -16,3 +16,7 @@ def main() -> None:
     from kit_cli.main import main as nemotron_main
 
     nemotron_main()
+
+
+if __name__ == "__main__":
+    main()
