@@ -6,6 +6,7 @@ import typer
 from kit_cli._cmd_art import art_app
 from kit_cli._cmd_jobs import env_app, job_app
 from kit_cli._cmd_runs import rerun_command, runs_app
+from kit_cli._cmd_sync import sync_command
 
 __all__ = ["add_kit_commands"]
 
@@ -16,3 +17,4 @@ def add_kit_commands(app: typer.Typer) -> None:
                         ("runs", runs_app)):
         app.add_typer(group, name=name, rich_help_panel="Kit")
     app.command("rerun", rich_help_panel="Kit")(rerun_command)
+    app.command("sync", rich_help_panel="Kit")(sync_command)
