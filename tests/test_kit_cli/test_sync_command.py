@@ -9,9 +9,10 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import kit_cli._cmd_sync as cmd_sync
 from kit_cli._app import build_app
@@ -50,11 +51,11 @@ def _finished_run(project: str | None = "proj", loss: float = 2.0) -> str:
     return run.run_id
 
 
-def _sync(*args: str):  # type: ignore[no-untyped-def]
+def _sync(*args: str) -> Result:
     return runner.invoke(build_app([]), ["sync", *args])
 
 
-def test_sync_prints_synced_runs_then_up_to_date(client) -> None:  # type: ignore[no-untyped-def]
+def test_sync_prints_synced_runs_then_up_to_date(client: Any) -> None:
     """A finished run is sent once (counts and URL printed); a second sync skips it."""
     run_id = _finished_run()
     first = _sync()
@@ -73,7 +74,7 @@ def test_sync_prints_synced_runs_then_up_to_date(client) -> None:  # type: ignor
     assert len(client.runs) == 1
 
 
-def test_sync_named_runs_only_with_project_and_entity(client) -> None:  # type: ignore[no-untyped-def]
+def test_sync_named_runs_only_with_project_and_entity(client: Any) -> None:
     """RUN_ID arguments limit the sync; --project/--entity reach W&B's init."""
     first, second = _finished_run(project=None), _finished_run(project=None)
     result = _sync(second, "--project", "other", "--entity", "team")
@@ -83,7 +84,7 @@ def test_sync_named_runs_only_with_project_and_entity(client) -> None:  # type: 
     assert first not in result.stdout and result.stdout.startswith(f"synced\t{second}\t")
 
 
-def test_sync_skips_with_reasons(client) -> None:  # type: ignore[no-untyped-def]
+def test_sync_skips_with_reasons(client: Any) -> None:
     """A still-running run and a run with no project anywhere are listed with why."""
     from kit_track import FileTracker, RunInfo
 

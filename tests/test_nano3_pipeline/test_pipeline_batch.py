@@ -101,13 +101,13 @@ def _wait_all(launches: dict[str, dict[str, Any]]) -> dict[str, str]:
             for stage, rec in launches.items()}
 
 
-def _sacct(scheduler_ids: list[str]) -> dict[str, tuple[str, str, str]]:
-    """Slurm's accounting: scheduler id -> (state, start, end)."""
+def _sacct(scheduler_ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
+    """Slurm's accounting: scheduler id -> (state, start, end, elapsed)."""
     done = subprocess.run(
         ["sacct", "-X", "-n", "-P", "-j", ",".join(scheduler_ids),
-         "--format=JobID,State,Start,End"], capture_output=True, text=True, check=True)
+         "--format=JobID,State,Start,End,Elapsed"], capture_output=True, text=True, check=True)
     rows = (line.split("|") for line in done.stdout.splitlines() if line.strip())
-    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
 
 @pytest.fixture(scope="module")
@@ -149,10 +149,10 @@ def test_every_job_succeeded_and_started_after_its_producers_ended(batch) -> Non
 
     runs = {stage: load_run(rec["run_id"]) for stage, rec in launches.items()}
     for stage, producers in PRODUCERS.items():
-        state, start, _ = acct[launches[stage]["scheduler_id"]]
+        state, start, _, _ = acct[launches[stage]["scheduler_id"]]
         assert state == "COMPLETED", (stage, state)
         for producer in producers:
-            _, _, end = acct[launches[producer]["scheduler_id"]]
+            _, _, end, _ = acct[launches[producer]["scheduler_id"]]
             assert datetime.fromisoformat(start) >= datetime.fromisoformat(end), (stage, producer)
             finished = runs[producer].finished_at
             assert finished is not None
@@ -190,10 +190,16 @@ def test_failed_upstream_job_takes_its_dependents_down(tmp_path: Path) -> None:
         assert states["data prep pretrain"] == "FAILED"
         assert states["data prep sft"] == states["data prep rl"] == "SUCCEEDED"
         acct = _sacct([rec["scheduler_id"] for rec in launches.values()])
+        from kit_track import RunNotFoundError, load_run
+
         for stage in ("pretrain", "sft", "rl"):
             assert states[stage] in ("CANCELLED", "FAILED"), (stage, states[stage])
-            state, start, _ = acct[launches[stage]["scheduler_id"]]
-            assert state.startswith("CANCELLED") and start in ("None", "Unknown"), (stage, state)
+            state, _, _, elapsed = acct[launches[stage]["scheduler_id"]]
+            # Cancelled while pending: no run time in sacct, and the stage never started
+            # its tracker run.
+            assert state.startswith("CANCELLED") and elapsed == "00:00:00", (stage, state)
+            with pytest.raises(RunNotFoundError):
+                load_run(launches[stage]["run_id"])
         from kit_artifacts import get_registry
 
         names = set(get_registry().names())
