@@ -13,12 +13,17 @@ from kit_cli.recipe import Recipe, Stage
 DEMO_STAGE_MODULE = "test_kit_cli.demo_stage"
 
 
+# Resolved now, before any test changes directory: under Pants, sys.path holds the sandbox's
+# source roots as paths relative to the sandbox (PEX_EXTRA_SYS_PATH).
+_SYS_PATH = [str(Path(p).resolve()) for p in sys.path if p]
+
+
 def subprocess_env(*extra_paths: str | Path, **env: str) -> dict[str, str]:
     """The inherited environment plus this interpreter's sys.path as absolute PYTHONPATH.
 
     Tests chdir into tmp dirs, so a relative PYTHONPATH entry would break in the child.
     """
-    paths = [str(p) for p in extra_paths] + [str(Path(p).resolve()) for p in sys.path if p]
+    paths = [str(p) for p in extra_paths] + _SYS_PATH
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **env}
 
 

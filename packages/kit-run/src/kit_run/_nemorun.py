@@ -102,7 +102,7 @@ def nemo_dry_run(profile: Profile, secrets: Mapping[str, str]) -> str:
 def _preflight(profile: Profile) -> None:
     """Fail fast, with one clear line, when the engine or API cannot be reached."""
     if profile.executor == "docker":
-        import docker  # type: ignore[import-untyped]
+        import docker  # type: ignore[import-untyped]  # pants: no-infer-dep
 
         try:
             docker.from_env(timeout=10).ping()

@@ -124,8 +124,8 @@ def open_transport(info: dict[str, Any], *, profile: str | None = None,
 
 def _connect(host: str, user: str, port: int, identity: Any, timeout: int,
              profile: str | None) -> Any:
-    import paramiko  # type: ignore[import-untyped]
-    from fabric import Config, Connection  # type: ignore[import-untyped]
+    import paramiko  # type: ignore[import-untyped]  # pants: no-infer-dep (via nemo-run)
+    from fabric import Config, Connection  # type: ignore[import-untyped]  # pants: no-infer-dep
 
     connect_kwargs: dict[str, Any] = {
         "banner_timeout": timeout, "auth_timeout": timeout,
