@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 import time
@@ -278,6 +279,20 @@ def _print_submitted(profile: str, jobs: Sequence[PipelineJob]) -> None:
           flush=True)
 
 
+def _check_job_code(profile: str | None, no_pex: bool) -> None:
+    """Refuse `NEMOTRON_JOB_PEX` for remote pipelines: one PEX cannot run six stage modules."""
+    from kit_cli.errors import UsageError
+
+    if profile is not None and not no_pex and os.environ.get("NEMOTRON_JOB_PEX"):
+        raise UsageError(
+            f"NEMOTRON_JOB_PEX={os.environ['NEMOTRON_JOB_PEX']} names one PEX, but the "
+            "pipeline's six jobs each run a different stage module",
+            argument="NEMOTRON_JOB_PEX",
+            hint="unset it (each stage's job PEX is built from its Pants target), or pass "
+                 "--no-pex when the cluster already has the code",
+        )
+
+
 def _print_lineage(name: str) -> int:
     from kit_cli.main import main as nemotron
 
@@ -318,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     recipe = source_recipe(RECIPE) if args.no_pex else RECIPE
     try:
         overrides = parse_sets(args.sets)
+        _check_job_code(args.batch or args.run, args.no_pex)
         if args.batch is not None:
             code, _jobs = submit_pipeline(args.config, args.batch, overrides=overrides,
                                           recipe=recipe)

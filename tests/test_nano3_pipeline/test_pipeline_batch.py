@@ -254,6 +254,21 @@ def test_bad_input_fails_before_anything_runs(tmp_path: Path, capsys: pytest.Cap
         assert not (home / "launches").exists() and "submitted" not in stdout
 
 
+@pytest.mark.parametrize("mode", ["--batch", "--run"])
+def test_one_job_pex_for_six_stages_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str],
+                                               mode: str) -> None:
+    """NEMOTRON_JOB_PEX with a remote pipeline is a usage error: it would run one stage 6x."""
+    pex = tmp_path / "one.pex"
+    pex.write_text("")
+    with _kit_env(tmp_path, None) as home:
+        monkeypatch.setenv("NEMOTRON_JOB_PEX", str(pex))
+        code, _ = _pipeline(mode, "nowhere")
+        assert code == 2 and not (home / "launches").exists()
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith("error: NEMOTRON_JOB_PEX=") and "--no-pex" in line
+
+
 def test_run_and_batch_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
     """`--run` with `--batch` is a usage error (exit 2) naming both options."""
     from nano3.pipeline import main
