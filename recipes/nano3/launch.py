@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 
 from kit_cli import run_stage
-
 from nano3.recipe import RECIPE
 
 __all__ = ["data_prep_pretrain", "data_prep_rl", "data_prep_sft", "pretrain", "rl", "sft"]

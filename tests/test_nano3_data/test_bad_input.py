@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_nano3_data.conftest import write_jsonl
 
 from nano3.data_prep import (
     DataPrepConfigError,
@@ -23,7 +24,6 @@ from nano3.data_prep import (
     prepare_pretrain,
 )
 from nano3.data_prep.pretrain import main as pretrain_main
-from test_nano3_data.conftest import write_jsonl
 
 MakeCfg = Callable[..., PretrainConfig]
 GOOD = {"text": "a good document"}

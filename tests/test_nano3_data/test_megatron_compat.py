@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from test_nano3_data.conftest import text_records, write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
@@ -21,7 +22,6 @@ from nano3.data_prep import (
     Tokenizer,
     prepare_pretrain,
 )
-from test_nano3_data.conftest import text_records, write_jsonl
 
 pytest.importorskip("torch")
 warnings.filterwarnings("ignore")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from test_nano3_data.conftest import PYTHON, subprocess_env, text_records, tree_bytes, write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
@@ -22,7 +23,6 @@ from nano3.data_prep import (
     published_name,
 )
 from nano3.data_prep.pretrain import main as pretrain_main
-from test_nano3_data.conftest import PYTHON, subprocess_env, text_records, tree_bytes, write_jsonl
 
 MakeCfg = Callable[..., PretrainConfig]
 

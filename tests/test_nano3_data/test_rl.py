@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from test_nano3_data.conftest import write_jsonl
 
 from nano3.data_prep import DatasetSpec, ErrorPolicy, InputRecordError, RLConfig, prepare_rl
-from test_nano3_data.conftest import write_jsonl
 
 MakeCfg = Callable[..., RLConfig]
 

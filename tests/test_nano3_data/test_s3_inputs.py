@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_nano3_data.conftest import text_records, tree_bytes, write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
@@ -14,7 +15,6 @@ from nano3.data_prep import (
     PretrainConfig,
     prepare_pretrain,
 )
-from test_nano3_data.conftest import text_records, tree_bytes, write_jsonl
 
 MakeCfg = Callable[..., PretrainConfig]
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_nano3_data.conftest import write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
@@ -20,7 +21,6 @@ from nano3.data_prep import (
     pack_ffd_reference,
     prepare_sft,
 )
-from test_nano3_data.conftest import write_jsonl
 
 MakeCfg = Callable[..., SFTConfig]
 

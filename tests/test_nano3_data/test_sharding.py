@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_nano3_data.conftest import PYTHON, subprocess_env
 
 from nano3.data_prep import DatasetSpec
 from nano3.data_prep._inputs import (
@@ -17,7 +18,6 @@ from nano3.data_prep._inputs import (
     plan_shards,
     resolve_dataset_files,
 )
-from test_nano3_data.conftest import PYTHON, subprocess_env
 
 _docs = st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40),
                  min_size=1, max_size=60)

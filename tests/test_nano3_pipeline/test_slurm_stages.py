@@ -61,7 +61,6 @@ def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 
 def _run(stage: str, *argv: str, pex: str | None = None) -> int:
     from kit_cli import run_stage
-
     from nano3.recipe import RECIPE
 
     if pex is not None:

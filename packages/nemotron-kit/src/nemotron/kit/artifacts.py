@@ -1,4 +1,7 @@
-"""nemotron.kit.artifacts: Artifact classes, the registry, art:// URIs and lineage. (re-exports `kit_artifacts`)."""
+"""nemotron.kit.artifacts: artifact classes, the registry, art:// URIs and lineage.
+
+Re-exports `kit_artifacts`.
+"""
 from __future__ import annotations
 
 from kit_artifacts import *  # noqa: F403

@@ -1,4 +1,7 @@
-"""nemotron.kit.config: Configuration loading, overrides, typed configs and provenance. (re-exports `kit_config`)."""
+"""nemotron.kit.config: configuration loading, overrides, typed configs, provenance.
+
+Re-exports `kit_config`.
+"""
 from __future__ import annotations
 
 from kit_config import *  # noqa: F403
