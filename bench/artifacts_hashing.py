@@ -82,7 +82,7 @@ def main() -> None:
             ("hashlib.sha256, 1 thread", _timed(lambda: _hashlib_all(paths, hashlib.sha256), 1))
         )
         try:
-            import blake3
+            import blake3  # pants: no-infer-dep (optional comparison)
 
             rows.append(("blake3, 1 thread", _timed(lambda: _hashlib_all(paths, blake3.blake3), 1)))  # type: ignore[arg-type]
         except ImportError:

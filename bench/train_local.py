@@ -51,7 +51,7 @@ def bench_sft(steps: int) -> None:
 
     def ours() -> None:
         loss, _ = masked_loss(model, x, seg, y, w)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         opt.zero_grad()
 
@@ -60,7 +60,7 @@ def bench_sft(steps: int) -> None:
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
                              reduction="none")
         loss = (ce * w.reshape(-1)).sum() / w.sum()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         opt.zero_grad()
 
@@ -108,7 +108,7 @@ def bench_pretrain(steps: int) -> None:
 
     def step() -> None:
         loss = F.cross_entropy(model(batch[:, :-1]).reshape(-1, 50304), batch[:, 1:].reshape(-1))
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         opt.zero_grad()
 

@@ -58,10 +58,10 @@ def demo_recipe(config_dir: Path) -> Recipe:
     return Recipe(
         "demo",
         "A tiny demo recipe.",
-        [
+        (
             Stage("train", DEMO_STAGE_MODULE, "Train the demo.", config_dir, inputs=("demo-data",)),
             Stage("prep", DEMO_STAGE_MODULE, "Prepare demo data.", config_dir, group=("data",)),
-        ],
+        ),
     )
 
 
