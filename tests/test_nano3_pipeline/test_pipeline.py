@@ -24,10 +24,15 @@ NAMES = {
 }
 
 
+# Resolved at import, before any test changes directory: under Pants, sys.path holds the
+# sandbox's source roots as relative paths, which a child started elsewhere would not find.
+ABSOLUTE_PYTHONPATH = os.pathsep.join(str(Path(p).resolve()) for p in sys.path if p)
+
+
 def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEMOTRON_")}
     env.update(NEMOTRON_HOME=str(home), PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1",
-               WANDB_MODE="disabled")
+               WANDB_MODE="disabled", PYTHONPATH=ABSOLUTE_PYTHONPATH)
     env.pop("NEMOTRON_ENV_FILE", None)
     return env
 

@@ -51,12 +51,17 @@ def _slurm_service() -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+# Resolved at import, before any test changes directory: under Pants, sys.path holds the
+# sandbox's source roots as relative paths (PEX_EXTRA_SYS_PATH).
+ABSOLUTE_PYTHONPATH = os.pathsep.join(str(Path(p).resolve()) for p in sys.path if p)
+
+
 @contextlib.contextmanager
 def _kit_env(root: Path, slurm: dict[str, str] | None) -> Iterator[Path]:
     """A fresh NEMOTRON_HOME shared by submitter and jobs, and an env.toml `slurm` profile."""
     home = root / "home"
     home.mkdir(parents=True)
-    pythonpath = os.pathsep.join(str(Path(p).resolve()) for p in sys.path if p)
+    pythonpath = ABSOLUTE_PYTHONPATH
     env_toml = root / "env.toml"
     if slurm is not None:
         env_toml.write_text(

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+# Resolved at import, before any test changes directory: under Pants, sys.path holds the
+# sandbox's source roots as relative paths, which stage subprocesses would not find.
+ABSOLUTE_PYTHONPATH = os.pathsep.join(str(Path(p).resolve()) for p in sys.path if p)
 SERVICES = Path(os.environ.get("KIT_SERVICES_DIR", "/tmp/kit-services"))
-PEX_DIR = Path("recipes.nano3")  # where Pants puts runtime package dependencies
+PEX_DIR = Path("recipes.nano3").resolve()  # where Pants puts runtime package dependencies
 
 
 def _service_env() -> dict[str, str]:
@@ -51,6 +54,7 @@ def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
         f"[slurm2]\n{common}ntasks_per_node = 2\n[slurm2.env_vars]\nNEMOTRON_HOME = \"{home}\"\n"
     )
     monkeypatch.setenv("NEMOTRON_HOME", str(home))
+    monkeypatch.setenv("PYTHONPATH", ABSOLUTE_PYTHONPATH)
     monkeypatch.setenv("NEMOTRON_ENV_FILE", str(env_toml))
     monkeypatch.delenv("NEMOTRON_ARTIFACTS_ROOT", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
