@@ -68,7 +68,7 @@ class MlflowTracker:
         if not uri:
             base = nemotron_home() / "mlflow"
             base.mkdir(parents=True, exist_ok=True)
-            uri = f"sqlite:///{base / 'mlflow.db'}"
+            uri = f"sqlite:///{base / 'mlflow.db'}"  # pants: no-infer-dep
         # MLflow's default artifact root for a SQLite store is ./mlruns in the *cwd*:
         # keep artifacts next to the database instead.
         artifacts = None
@@ -97,7 +97,7 @@ class MlflowTracker:
             **{f"tag.{t}": "true" for t in run.tags},
         }
         if run.git_commit:
-            tags["mlflow.source.git.commit"] = run.git_commit
+            tags["mlflow.source.git.commit"] = run.git_commit  # pants: no-infer-dep
         self.experiment_id, self.mlflow_run_id = backend.open_run(
             name, artifact_root, run.name, tags
         )

@@ -99,7 +99,7 @@ class RealMlflowBackend:
         from mlflow.entities import Dataset, DatasetInput, InputTag  # pants: no-infer-dep
 
         dataset = Dataset(name=name, digest=digest, source_type="nemotron", source=source)
-        tag = InputTag(key="mlflow.data.context", value=context)
+        tag = InputTag(key="mlflow.data.context", value=context)  # pants: no-infer-dep
         self.client.log_inputs(run_id, datasets=[DatasetInput(dataset=dataset, tags=[tag])])
 
     def log_model_output(self, run_id: str, experiment_id: str, name: str,
