@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 import json
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -117,6 +118,9 @@ def parse_json_bytes(raw: bytes, path: str, what: str) -> Any:
         ) from exc
 
 
+_log = logging.getLogger(__name__)
+
+
 def _load_entry_points() -> None:
     global _ENTRY_POINTS_LOADED
     if _ENTRY_POINTS_LOADED:
@@ -127,10 +131,17 @@ def _load_entry_points() -> None:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             cls = ep.load()
-        except Exception:  # a broken plugin must not hide the built-in types
+        except Exception as exc:
+            # A broken plugin must not hide the built-in types, nor vanish without a word.
+            _log.warning("artifact type plugin %s = %s failed to load (%s: %s); artifacts of "
+                         "that type cannot be loaded until it is fixed", ep.name, ep.value,
+                         type(exc).__name__, exc)
             continue
         if isinstance(cls, type) and issubclass(cls, Artifact):
             _TYPES.setdefault(ep.name, cls)
+        else:
+            _log.warning("artifact type plugin %s = %s is not an Artifact subclass; ignored",
+                         ep.name, ep.value)
 
 
 def register_artifact_type(cls: type[A], name: str | None = None) -> type[A]:
