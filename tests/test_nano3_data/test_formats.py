@@ -1,4 +1,4 @@
-"""Blend JSON reading/writing, split specs, rank resolution, configs and tokenizers."""
+"""Blend JSON (`nano3.formats`), split specs, rank resolution, configs and tokenizers."""
 from __future__ import annotations
 
 import base64
@@ -16,14 +16,13 @@ from nano3.data_prep import (
     Tokenizer,
     TokenizerSpec,
     load_tokenizer,
-    read_blend,
     resolve_rank,
     validate_config,
-    write_blend,
 )
 from nano3.data_prep._cli import load_stage_config
 from nano3.data_prep._config import parse_split
 from nano3.data_prep._inputs import CORPUS_DIR
+from nano3.formats import BlendEntry, FormatError, read_blend, write_blend
 
 # The shipped configs are resources of the recipe (recipes/nano3:configs), found next to it.
 CONFIG_DIR = CORPUS_DIR.parent / "config" / "data_prep"
@@ -56,7 +55,7 @@ def test_blend_round_trip(tmp_path_factory: pytest.TempPathFactory,
     pytest.param({"data_paths": ["1", "/a", "2", "/b"], "split": "99990,8,2"},
                  {s: [(1.0, "/a"), (2.0, "/b")] for s in ("train", "valid", "test")},
                  id="legacy-single-blend"),
-    pytest.param({"train": ["/a", "/b", "/c"], "validation": ["/v"]},
+    pytest.param({"train": ["/a", "/b", "/c"], "validation": ["/v"], "test": None},
                  {"train": [(1.0, "/a"), (1.0, "/b"), (1.0, "/c")], "valid": [(1.0, "/v")],
                   "test": None}, id="prefixes-only-and-validation-key"),
 ])
@@ -67,23 +66,47 @@ def test_read_accepted_blend_forms(tmp_path: Path, content: object, expected: ob
     assert read_blend(path) == expected
 
 
-@pytest.mark.parametrize("content", [
-    pytest.param({"trian": ["1", "/a"]}, id="unknown-key"),
-    pytest.param(["1", "/a"], id="not-an-object"),
-    pytest.param({"train": "1 /a"}, id="split-not-a-list"),
+def test_relative_prefix_is_relative_to_the_blend(tmp_path: Path) -> None:
+    """A relative prefix names a dataset next to the blend file, and a number weight is read."""
+    path = tmp_path / "blend.json"
+    path.write_text(json.dumps({"train": [2, "rel/a"], "valid": None, "test": None}))
+    assert read_blend(path)["train"] == [BlendEntry(2.0, str(tmp_path / "rel" / "a"))]
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    pytest.param({"trian": ["1", "/a"], "valid": None, "test": None},
+                 "unknown key 'trian' .did you mean 'train'", id="unknown-key"),
+    pytest.param(["1", "/a"], "JSON object", id="not-an-object"),
+    pytest.param({"train": "1 /a", "valid": None, "test": None}, "not a list",
+                 id="split-not-a-list"),
+    pytest.param({"train": ["1", "/a"]}, "missing split key.s. valid, test", id="missing-keys"),
+    pytest.param({"train": [["1", "/a", "x"]], "valid": None, "test": None}, "entry 0",
+                 id="nested-entry-of-three"),
+    pytest.param({"train": ["nan", "/a"], "valid": None, "test": None}, "positive weight",
+                 id="nan-weight"),
 ])
-def test_read_blend_rejects_bad_forms(tmp_path: Path, content: object) -> None:
-    """Malformed blends are a ValueError naming the file."""
+def test_read_blend_rejects_bad_forms(tmp_path: Path, content: object, match: str) -> None:
+    """Malformed blends are a FormatError (a ValueError) naming the file and the problem."""
     path = tmp_path / "blend.json"
     path.write_text(json.dumps(content))
-    with pytest.raises(ValueError, match="blend.json"):
+    with pytest.raises(FormatError, match=match) as info:
         read_blend(path)
+    assert isinstance(info.value, ValueError) and info.value.path == str(path)
 
 
-def test_write_blend_rejects_non_positive_weight(tmp_path: Path) -> None:
-    """A zero weight is never written."""
-    with pytest.raises(ValueError, match="not positive"):
-        write_blend(tmp_path / "b.json", {"train": [(0.0, "/a")]})
+@pytest.mark.parametrize(("blend", "match"), [
+    pytest.param({"train": [(0.0, "/a")]}, "not positive", id="zero-weight"),
+    pytest.param({"train": [(float("inf"), "/a")]}, "not positive", id="infinite-weight"),
+    pytest.param({"validation": [(1.0, "/a")]}, "unknown split 'validation'",
+                 id="misspelt-split"),
+])
+def test_write_blend_rejects_what_megatron_cannot_read(tmp_path: Path,
+                                                       blend: dict[str, list[tuple[float, str]]],
+                                                       match: str) -> None:
+    """A non-positive weight or an unknown split is never written."""
+    with pytest.raises(FormatError, match=match):
+        write_blend(tmp_path / "b.json", blend)
+    assert not (tmp_path / "b.json").exists()
 
 
 @given(st.lists(st.floats(0, 100, allow_nan=False), min_size=3, max_size=3).filter(

@@ -1,4 +1,4 @@
-"""Megatron bin/idx writer: exact bytes, round trips, atomicity."""
+"""Megatron bin/idx (`nano3.formats`): exact bytes, round trips, atomicity, bad dtypes."""
 from __future__ import annotations
 
 import struct
@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nano3.data_prep import IndexedReader, IndexedWriter
-from nano3.data_prep._indexed import read_index
 from nano3.data_prep._tokenizer import token_dtype
+from nano3.formats import FormatError, IndexedReader, IndexedWriter, read_index
 
 
 def test_writer_bytes_match_the_format_byte_for_byte(tmp_path: Path) -> None:
@@ -33,8 +32,8 @@ def test_int32_pointers_scale_with_itemsize(tmp_path: Path) -> None:
     with IndexedWriter(prefix, np.int32) as w:
         w.add_batch(np.array([70000, 1, 2]), np.array([1, 2]))
     idx = read_index(prefix)
-    assert idx["dtype"] is np.int32
-    assert idx["pointers"].tolist() == [0, 4]
+    assert idx.dtype == np.int32
+    assert idx.pointers.tolist() == [0, 4]
 
 
 @pytest.mark.parametrize(("vocab", "dtype"), [
@@ -50,21 +49,23 @@ def test_dtype_rule(vocab: int, dtype: type) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(docs=st.lists(st.lists(st.integers(0, 65499), min_size=1, max_size=50), max_size=30),
-       batch=st.integers(1, 7))
+       batch=st.integers(1, 7), dtype=st.sampled_from([np.uint16, np.int32]))
 def test_roundtrip_any_documents_any_batching(tmp_path_factory: pytest.TempPathFactory,
-                                              docs: list[list[int]], batch: int) -> None:
-    """Whatever the batching, the reader returns every document's tokens exactly."""
+                                              docs: list[list[int]], batch: int,
+                                              dtype: type) -> None:
+    """Whatever the batching and dtype, the reader returns every document and the stream."""
     prefix = tmp_path_factory.mktemp("rt") / "ds"
-    with IndexedWriter(prefix, np.uint16) as w:
+    with IndexedWriter(prefix, dtype) as w:
         for i in range(0, len(docs), batch):
             chunk = docs[i:i + batch]
             flat = np.array([t for d in chunk for t in d], dtype=np.int64)
             w.add_batch(flat, np.array([len(d) for d in chunk]))
-    idx = read_index(prefix)
-    assert idx["doc_idx"].tolist() == list(range(len(docs) + 1))
-    if docs:
-        r = IndexedReader(prefix)
-        assert [r[i].tolist() for i in range(len(r))] == docs
+    assert read_index(prefix).doc_idx.tolist() == list(range(len(docs) + 1))
+    r = IndexedReader(prefix)
+    assert [r[i].tolist() for i in range(len(r))] == docs
+    stream = [t for d in docs for t in d]
+    assert r.num_tokens == len(stream)
+    assert r.window(0, len(stream)).tolist() == stream
 
 
 def test_failed_write_leaves_no_final_files(tmp_path: Path) -> None:
@@ -74,3 +75,10 @@ def test_failed_write_leaves_no_final_files(tmp_path: Path) -> None:
         w.add_batch(np.array([1, 2]), np.array([2]))
         raise RuntimeError("killed")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_writer_rejects_a_dtype_megatron_has_no_code_for(tmp_path: Path) -> None:
+    """A token dtype outside Megatron's table is a FormatError before any file is opened."""
+    with pytest.raises(FormatError, match="no Megatron dtype code"):
+        IndexedWriter(tmp_path / "x", np.uint32)
+    assert list(tmp_path.iterdir()) == []

@@ -147,7 +147,8 @@ def test_sampled_run_publishes_under_a_distinct_name(tmp_path: Path, make_pretra
 
 _KILL_SCRIPT = """
 import os, sys, yaml
-from nano3.data_prep import _indexed, _runner
+from nano3.data_prep import _runner
+from nano3.formats import IndexedWriter
 mode, n = sys.argv[2], int(sys.argv[3])
 calls = {"n": 0}
 def tick():
@@ -155,15 +156,15 @@ def tick():
     if calls["n"] == n:
         os._exit(9)   # like SIGKILL: no cleanup, temp files stay behind
 if mode == "batch":
-    orig = _indexed.IndexedWriter.add_batch
+    orig = IndexedWriter.add_batch
     def add_batch(self, *a):
         orig(self, *a); tick()
-    _indexed.IndexedWriter.add_batch = add_batch
+    IndexedWriter.add_batch = add_batch
 elif mode == "close":
-    orig_close = _indexed.IndexedWriter.close
+    orig_close = IndexedWriter.close
     def close(self):
         orig_close(self); tick()
-    _indexed.IndexedWriter.close = close
+    IndexedWriter.close = close
 elif mode == "receipt":
     orig_finish = _runner._finish
     def finish(*a):

@@ -1,9 +1,13 @@
-"""The public API of nano3.data_prep is exactly the documented list."""
+"""The public APIs of nano3.data_prep and nano3.formats are exactly the documented lists."""
 from __future__ import annotations
 
 import importlib
 
-import nano3.data_prep as dp
+import pytest
+
+from kit_config.errors import KitError
+from nano3.data_prep.errors import InputRecordError
+from nano3.formats import FormatError
 
 DOCUMENTED = [
     "ChatTemplate", "DataPrepConfigError", "DataPrepError", "DatasetSpec", "EmptyInputError",
@@ -14,23 +18,37 @@ DOCUMENTED = [
     "prepare_sft", "published_name", "read_blend", "resolve_rank", "validate_config",
     "write_blend",
 ]
-MODULES = ["_blend", "_cli", "_config", "_indexed", "_inputs", "_packing", "_pretrain_work",
-           "_publish", "_runner", "_sft_work", "_stage", "_tokenizer", "errors", "make_tiny_corpus",
-           "pretrain", "rl", "sft"]
+MODULES = ["_cli", "_config", "_inputs", "_packing", "_pretrain_work", "_publish", "_runner",
+           "_sft_work", "_stage", "_tokenizer", "errors", "make_tiny_corpus", "pretrain", "rl",
+           "sft"]
+FORMATS_DOCUMENTED = [
+    "BLEND_FILENAME", "Blend", "BlendEntry", "DTYPE_CODES", "FormatError", "IndexFile",
+    "IndexedReader", "IndexedWriter", "read_blend", "read_index", "write_blend",
+]
+FORMATS_MODULES = ["_blend", "_indexed", "errors"]
+PACKAGES = [
+    pytest.param("nano3.data_prep", DOCUMENTED, MODULES, id="data_prep"),
+    pytest.param("nano3.formats", FORMATS_DOCUMENTED, FORMATS_MODULES, id="formats"),
+]
 
 
-def test_package_all_is_exact_sorted_and_importable() -> None:
+@pytest.mark.parametrize(("package", "documented", "modules"), PACKAGES)
+def test_package_all_is_exact_sorted_and_importable(package: str, documented: list[str],
+                                                    modules: list[str]) -> None:
     """__all__ equals the documented list, is sorted, and every name resolves."""
-    assert dp.__all__ == DOCUMENTED
-    assert dp.__all__ == sorted(dp.__all__)
-    for name in dp.__all__:
-        assert getattr(dp, name) is not None
+    pkg = importlib.import_module(package)
+    assert pkg.__all__ == documented
+    assert pkg.__all__ == sorted(pkg.__all__)
+    for name in pkg.__all__:
+        assert getattr(pkg, name) is not None
 
 
-def test_every_module_has_sorted_all_of_real_names() -> None:
+@pytest.mark.parametrize(("package", "documented", "modules"), PACKAGES)
+def test_every_module_has_sorted_all_of_real_names(package: str, documented: list[str],
+                                                   modules: list[str]) -> None:
     """Each private module declares a sorted __all__ of names it defines."""
-    for mod_name in MODULES:
-        mod = importlib.import_module(f"nano3.data_prep.{mod_name}")
+    for mod_name in modules:
+        mod = importlib.import_module(f"{package}.{mod_name}")
         names = mod.__all__
         assert names == sorted(names), mod_name
         assert len(set(names)) == len(names), mod_name
@@ -39,8 +57,7 @@ def test_every_module_has_sorted_all_of_real_names() -> None:
 
 
 def test_errors_root_in_kit_error_and_builtins() -> None:
-    """Every data prep error is a KitError and also the builtin it is."""
-    from kit_config.errors import KitError
+    """Every data prep and format error is a KitError and also the builtin it is."""
     from nano3.data_prep import errors
 
     assert issubclass(errors.DataPrepError, KitError)
@@ -50,29 +67,39 @@ def test_errors_root_in_kit_error_and_builtins() -> None:
     assert issubclass(errors.TokenizerError, ValueError)
     assert issubclass(errors.DataPrepConfigError, ValueError)
     assert issubclass(errors.EmptyInputError, ValueError)
+    assert issubclass(FormatError, KitError) and issubclass(FormatError, ValueError)
 
 
-def test_errors_survive_pickling_with_attributes() -> None:
+@pytest.mark.parametrize("err", [
+    pytest.param(InputRecordError("missing_field", file="/x.jsonl", line=7,
+                                  detail="no field 'text'"), id="data_prep"),
+    pytest.param(FormatError("/d/shard.idx", "unknown dtype code 99", hint="re-run data prep"),
+                 id="formats"),
+])
+def test_errors_survive_pickling_with_attributes(err: KitError) -> None:
     """An error raised in a worker process reaches the parent with its context."""
     import pickle
 
-    from nano3.data_prep.errors import InputRecordError
-
-    err = InputRecordError("missing_field", file="/x.jsonl", line=7, detail="no field 'text'")
     back = pickle.loads(pickle.dumps(err))
-    assert (type(back), back.file, back.line, back.reason, str(back)) == (
-        InputRecordError, "/x.jsonl", 7, "missing_field", str(err))
+    assert type(back) is type(err) and str(back) == str(err)
+    assert back.__dict__ == err.__dict__
 
 
-def test_import_is_light() -> None:
+_HEAVY = ["tokenizers", "tiktoken", "pyarrow", "torch", "megatron", "kit_artifacts", "wandb",
+          "mlflow", "nemo_run", "boto3", "fsspec"]
+
+
+@pytest.mark.parametrize(("modules", "heavy"), [
+    pytest.param("nano3.data_prep, nano3.data_prep.pretrain", _HEAVY, id="data_prep"),
+    # Both sides import the formats: they must not pull in either side.
+    pytest.param("nano3.formats", [*_HEAVY, "nano3.data_prep", "nano3.stages"], id="formats"),
+])
+def test_import_is_light(modules: str, heavy: list[str]) -> None:
     """Importing the package loads no heavy library (tokenizers, pyarrow, torch, ...)."""
     import subprocess
     import sys
 
-    code = ("import sys, nano3.data_prep, nano3.data_prep.pretrain;"
-            "heavy={'tokenizers','tiktoken','pyarrow','torch','megatron','kit_artifacts',"
-            "'wandb','mlflow','nemo_run','boto3','fsspec'};"
-            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))")
+    code = f"import sys, {modules}; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"

@@ -1,21 +1,23 @@
 """Fixtures for the nano3 training stage tests: tiny inputs written in the data-prep formats.
 
-The writers here follow FORMATS.md (bin/idx + blend.json, packed SFT Parquet, RL manifest)
-so the stages are tested without waiting for data prep; tokens come from the byte tokenizer
-(vocab 257), small enough for a model to learn in seconds on 2 CPU cores.
+bin/idx and blend.json come from `nano3.formats` (the writers data prep uses); packed SFT
+Parquet and the RL manifest are written here per FORMATS.md. So the stages are tested without
+waiting for data prep; tokens come from the byte tokenizer (vocab 257), small enough for a
+model to learn in seconds on 2 CPU cores.
 """
 from __future__ import annotations
 
 import json
 import os
 import random
-import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+from nano3.formats import BLEND_FILENAME, IndexedWriter, write_blend
 
 BYTE_EOD = 256
 
@@ -32,21 +34,8 @@ def _nemotron_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 def write_indexed(prefix: Path, docs: list[list[int]], dtype: Any = np.uint16) -> None:
     """Write one Megatron indexed dataset (FORMATS.md section 2): one sequence per document."""
-    codes = {np.uint16: 8, np.int32: 4}
-    arrays = [np.asarray(d, dtype=dtype) for d in docs]
-    prefix.with_name(prefix.name + ".bin").write_bytes(b"".join(a.tobytes() for a in arrays))
-    lengths = np.asarray([len(a) for a in arrays], np.int32)
-    pointers = np.concatenate([[0], np.cumsum(lengths[:-1].astype(np.int64))]) * np.dtype(
-        dtype).itemsize
-    with open(prefix.with_name(prefix.name + ".idx"), "wb") as f:
-        f.write(b"MMIDIDX\x00\x00")
-        f.write(struct.pack("<Q", 1))
-        f.write(struct.pack("<B", codes[dtype]))
-        f.write(struct.pack("<Q", len(arrays)))
-        f.write(struct.pack("<Q", len(arrays) + 1))
-        f.write(lengths.tobytes())
-        f.write(pointers.astype(np.int64).tobytes())
-        f.write(np.arange(len(arrays) + 1, dtype=np.int64).tobytes())
+    with IndexedWriter(prefix, dtype) as w:
+        w.add_batch(np.asarray([t for d in docs for t in d]), np.asarray([len(d) for d in docs]))
 
 
 def byte_docs(texts: list[str]) -> list[list[int]]:
@@ -65,7 +54,7 @@ def arithmetic_texts(n: int, seed: int) -> list[str]:
 
 
 def make_pretrain_data(root: Path, *, shards: int = 2, docs: int = 400,
-                       weights: tuple[str, ...] = ("0.7", "0.3")) -> Path:
+                       weights: tuple[float, ...] = (0.7, 0.3)) -> Path:
     """A PretrainBlendsArtifact-shaped directory with `shards` shards and a flat blend."""
     root.mkdir(parents=True, exist_ok=True)
     prefixes = []
@@ -75,13 +64,10 @@ def make_pretrain_data(root: Path, *, shards: int = 2, docs: int = 400,
         prefixes.append(str(prefix))
     valid = root / "valid_000000"
     write_indexed(valid, byte_docs(arithmetic_texts(100, seed=99)))
-    train: list[str] = []
-    for w, p in zip(weights, prefixes, strict=False):
-        train += [w, p]
-    blend = {"train": train, "valid": ["1.0", str(valid)], "test": None}
-    (root / "blend.json").write_text(json.dumps(blend))
+    train = list(zip(weights, prefixes, strict=False))
+    write_blend(root / BLEND_FILENAME, {"train": train, "valid": [(1.0, str(valid))]})
     meta = {"path": str(root), "type": "PretrainBlendsArtifact", "name": None,
-            "tokenizer_uri": "bytes", "blend_path": str(root / "blend.json")}
+            "tokenizer_uri": "bytes", "blend_path": str(root / BLEND_FILENAME)}
     (root / "metadata.json").write_text(json.dumps(meta))
     return root
 
@@ -121,11 +107,10 @@ def make_sft_data(root: Path, *, rows: int = 48, pack: int = 64) -> Path:
 
     pq.write_table(split(rows), root / "train.parquet")
     pq.write_table(split(8), root / "valid.parquet")
-    blend = {"train": ["1.0", str(root / "train.parquet")],
-             "valid": ["1.0", str(root / "valid.parquet")], "test": None}
-    (root / "blend.json").write_text(json.dumps(blend))
+    write_blend(root / BLEND_FILENAME, {"train": [(1.0, str(root / "train.parquet"))],
+                                        "valid": [(1.0, str(root / "valid.parquet"))]})
     (root / "metadata.json").write_text(json.dumps(
-        {"path": str(root), "type": "SFTDataArtifact", "blend_path": str(root / "blend.json"),
+        {"path": str(root), "type": "SFTDataArtifact", "blend_path": str(root / BLEND_FILENAME),
          "pack_size": pack, "data_format": "packed_sft_parquet"}))
     return root
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nano3.stages._indexed import BlendEntry, IndexedTokens, find_blend_file, read_blend
+from nano3.formats import BlendEntry, read_blend
+from nano3.stages._data_paths import find_blend_file, load_blend
 from nano3.stages._pretrain_data import BlendedWindows
 from nano3.stages._rl_data import clean_completion, exact_match, load_rl_splits, prefix_match
 from nano3.stages._sft_data import find_sft_splits, load_packed_rows
@@ -17,21 +18,6 @@ from nano3.stages._tokenizer import ByteTokenizer, load_tokenizer
 from nano3.stages.errors import DataFormatError, TokenizerError
 
 from .conftest import make_sft_data, write_indexed
-
-
-@settings(max_examples=30, deadline=None)
-@given(docs=st.lists(st.lists(st.integers(0, 65_000), min_size=1, max_size=20), min_size=1,
-                     max_size=8),
-       wide=st.booleans())
-def test_indexed_round_trip(tmp_path_factory: pytest.TempPathFactory, docs: list[list[int]],
-                            wide: bool) -> None:
-    """Every token written in uint16 or int32 reads back in order."""
-    prefix = tmp_path_factory.mktemp("idx") / "shard"
-    write_indexed(prefix, docs, np.int32 if wide else np.uint16)
-    ds = IndexedTokens(str(prefix))
-    flat = [t for d in docs for t in d]
-    assert ds.num_tokens == len(flat)
-    assert ds.window(0, len(flat)).tolist() == flat
 
 
 def _corrupt(prefix: Path, how: str) -> None:
@@ -60,12 +46,12 @@ def _corrupt(prefix: Path, how: str) -> None:
     pytest.param("size", id="bin-size-mismatch"), pytest.param("missing", id="missing-idx"),
 ])
 def test_broken_indexed_dataset_is_rejected(tmp_path: Path, how: str) -> None:
-    """A damaged shard raises DataFormatError naming the file."""
+    """A damaged shard in a blend raises DataFormatError naming the file."""
     prefix = tmp_path / "shard"
     write_indexed(prefix, [[1, 2, 3], [4, 5]])
     _corrupt(prefix, how)
     with pytest.raises(DataFormatError) as info:
-        IndexedTokens(str(prefix))
+        BlendedWindows([BlendEntry(1.0, str(prefix))], 2, 0, 1, where="b")
     assert str(tmp_path) in str(info.value)
 
 
@@ -100,7 +86,7 @@ def test_bad_blend_is_rejected(tmp_path: Path, body: str) -> None:
     f = tmp_path / "blend.json"
     f.write_text(body)
     with pytest.raises(DataFormatError) as info:
-        read_blend(f)
+        load_blend(str(f))
     assert str(f) in str(info.value)
 
 
@@ -114,9 +100,10 @@ def test_find_blend_file_errors(tmp_path: Path) -> None:
 
 def test_blended_windows_follow_weights_and_are_deterministic(pretrain_data: Path) -> None:
     """Samples come from datasets in the blend's proportions and repeat for the same seed."""
-    blend = read_blend(pretrain_data / "blend.json")
-    a = BlendedWindows(blend["train"], 16, seed=3, num_samples=4000, where="t")
-    b = BlendedWindows(blend["train"], 16, seed=3, num_samples=4000, where="t")
+    train = read_blend(pretrain_data / "blend.json")["train"]
+    assert train is not None
+    a = BlendedWindows(train, 16, seed=3, num_samples=4000, where="t")
+    b = BlendedWindows(train, 16, seed=3, num_samples=4000, where="t")
     share = float(np.mean(a.dataset_index == 0))
     assert abs(share - 0.7) < 0.03
     assert np.array_equal(a.batch(100, 8), b.batch(100, 8))

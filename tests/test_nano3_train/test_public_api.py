@@ -55,6 +55,18 @@ def test_errors_derive_from_kit_error_and_builtins() -> None:
     assert errors.__all__ == sorted(errors.__all__)
 
 
+def test_data_format_error_is_the_shared_format_error() -> None:
+    """DataFormatError is a nano3.formats.FormatError, and re-raising one keeps its context."""
+    from nano3.formats import FormatError
+    from nano3.stages.errors import DataFormatError
+
+    shared = FormatError("/d/shard.idx", "bad magic", hint="re-run data prep")
+    err = DataFormatError.from_format(shared)
+    assert isinstance(err, FormatError)
+    assert (err.path, err.detail, err.hint) == ("/d/shard.idx", "bad magic", "re-run data prep")
+    assert str(err) == "bad training data at /d/shard.idx: bad magic; re-run data prep"
+
+
 def test_stage_help_needs_no_typer_or_nemo_run(subprocess_env) -> None:
     """`--help` of a stage lists its keys and loads neither Typer, nemo-run nor torch."""
     code = ("import sys, runpy; sys.argv = ['x', '--help']\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from nano3.data_prep._blend import read_blend, write_blend
 from nano3.data_prep._config import (
     ChatTemplate,
     DatasetSpec,
@@ -22,7 +21,6 @@ from nano3.data_prep._config import (
     TokenizerSpec,
     validate_config,
 )
-from nano3.data_prep._indexed import IndexedReader, IndexedWriter
 from nano3.data_prep._packing import pack_ffd, pack_ffd_reference
 from nano3.data_prep._runner import resolve_rank
 from nano3.data_prep._stage import published_name
@@ -36,6 +34,7 @@ from nano3.data_prep.errors import (
     MergeTimeoutError,
     TokenizerError,
 )
+from nano3.formats import IndexedReader, IndexedWriter, read_blend, write_blend
 
 if TYPE_CHECKING:
     from nano3.data_prep.pretrain import prepare_pretrain

@@ -9,13 +9,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nano3.data_prep._blend import blend_to_json, write_blend
 from nano3.data_prep._config import SPLITS, PretrainConfig, parse_split
-from nano3.data_prep._indexed import IndexedWriter
 from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._runner import ProgressSink
 from nano3.data_prep._tokenizer import Tokenizer, token_dtype
 from nano3.data_prep.errors import TokenizerError
+from nano3.formats import BLEND_FILENAME, IndexedWriter, write_blend
 
 __all__ = ["PretrainShardProcessor", "encode_checked", "merge_pretrain", "split_draws"]
 
@@ -157,8 +156,7 @@ def merge_pretrain(cfg: PretrainConfig, out_dir: Path, shards: Sequence[WorkShar
                 weight = cfg.blend[di].weight * n / per_ds_tokens[(split, di)]
                 items.append((weight, str(out_dir / split / shard.key)))
         pairs[split] = items or None
-    write_blend(out_dir / "blend.json", pairs)
-    blend = blend_to_json(pairs)
+    blend = write_blend(out_dir / BLEND_FILENAME, pairs)
     skipped: Counter[str] = Counter()
     for r in receipts:
         skipped.update(r["skipped"])

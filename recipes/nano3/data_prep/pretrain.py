@@ -19,6 +19,7 @@ from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._stage import plan_stage
 from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer, token_dtype
+from nano3.formats import BLEND_FILENAME
 
 if TYPE_CHECKING:
     from kit_artifacts import PretrainBlendsArtifact
@@ -62,7 +63,7 @@ def prepare_pretrain(cfg: PretrainConfig, *, tokenizer: Tokenizer | None = None
         total_sequences=totals["total_sequences"],
         elapsed_sec=round(time.monotonic() - t0, 3),
         num_shards=totals["num_shards"],
-        blend_path=str(plan.out_dir / "blend.json"),
+        blend_path=str(plan.out_dir / BLEND_FILENAME),
         train_tokens=totals["split_tokens"]["train"],
         valid_tokens=totals["split_tokens"]["valid"],
         test_tokens=totals["split_tokens"]["test"],

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nano3.data_prep._blend import write_blend
 from nano3.data_prep._cli import run_stage_main
 from nano3.data_prep._config import SPLITS, SFTConfig
 from nano3.data_prep._inputs import WorkShard
@@ -24,6 +23,7 @@ from nano3.data_prep._sft_work import SFTShardProcessor
 from nano3.data_prep._stage import plan_stage
 from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer
 from nano3.data_prep.pretrain import tokenizer_identity
+from nano3.formats import BLEND_FILENAME, write_blend
 
 if TYPE_CHECKING:
     from kit_artifacts import SFTDataArtifact
@@ -66,7 +66,8 @@ def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
             paths[split] = str(out_dir / SPLIT_FILES[split])
         else:
             paths[split] = None
-    write_blend(out_dir / "blend.json", {s: [(1.0, p)] if p else None for s, p in paths.items()})
+    write_blend(out_dir / BLEND_FILENAME,
+                {s: [(1.0, p)] if p else None for s, p in paths.items()})
     totals: dict[str, Counter[str]] = {k: Counter() for k in
                                        ("tokens", "sequences", "bins", "loss_tokens")}
     skipped: Counter[str] = Counter()
@@ -109,7 +110,7 @@ def prepare_sft(cfg: SFTConfig, *, tokenizer: Tokenizer | None = None
         total_sequences=sum(summary["sequences"].values()),
         elapsed_sec=round(time.monotonic() - t0, 3),
         pack_size=cfg.pack_size,
-        blend_path=str(plan.out_dir / "blend.json"),
+        blend_path=str(plan.out_dir / BLEND_FILENAME),
         num_shards=merged["num_shards"],
         source_datasets=source_datasets(cfg.blend, plan.files,
                                         [rows[i] for i in range(len(cfg.blend))]),

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from nano3.stages._checkpoint import config_digest, model_info
 from nano3.stages._config import PretrainConfig, default_output_dir
-from nano3.stages._indexed import find_blend_file, read_blend, read_data_metadata
+from nano3.stages._data_paths import load_blend, read_data_metadata
 from nano3.stages._loop import LoopSpec, run_loop
 from nano3.stages._model import DecoderLM
 from nano3.stages._pretrain_data import BlendedWindows
@@ -34,17 +34,17 @@ def run_pretrain(cfg: PretrainConfig, sink: MetricsSink | None = None, *,
     sink = sink or PrintMetrics("[pretrain] ")
     rt = setup_runtime(cfg.trainer)
     try:
-        blend_file = find_blend_file(cfg.data)
-        blend = read_blend(blend_file)
-        if not blend["train"]:
+        blend_file, blend = load_blend(cfg.data)
+        train_entries = blend["train"]
+        if not train_entries:
             raise DataFormatError(str(blend_file), "the train split is empty")
         tr, seq = cfg.trainer, cfg.model.seq_length
         micro_global = tr.micro_batch_size * rt.world_size
         global_batch = micro_global * tr.grad_accum_steps
-        train = BlendedWindows(blend["train"], seq, tr.seed, tr.max_steps * global_batch,
+        train = BlendedWindows(train_entries, seq, tr.seed, tr.max_steps * global_batch,
                                where=str(blend_file))
         n_eval = max(tr.eval_batches, 1) * tr.micro_batch_size
-        held_out = blend["valid"] or blend["train"]
+        held_out = blend["valid"] or train_entries
         evals = BlendedWindows(held_out, seq, tr.seed + 1, n_eval, where=str(blend_file))
         eval_batch = torch.from_numpy(evals.batch(0, n_eval))
         _check_vocab(eval_batch.numpy(), cfg.model.vocab_size, str(blend_file))

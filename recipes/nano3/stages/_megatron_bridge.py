@@ -84,7 +84,7 @@ def to_megatron_bridge(stage: str, cfg: PretrainConfig | SFTConfig,
     if shape is not None:
         tree["model"] = _model_section(shape)
     if isinstance(cfg, PretrainConfig):
-        from nano3.stages._indexed import find_blend_file
+        from nano3.stages._data_paths import find_blend_file
 
         seq = cfg.model.seq_length
         tree["dataset"] = {"per_split_data_args_path": str(find_blend_file(cfg.data)),

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from nano3.stages._indexed import BlendEntry, IndexedTokens
+from nano3.formats import BlendEntry, FormatError, IndexedReader
 from nano3.stages.errors import DataFormatError
 
 __all__ = ["BlendedWindows"]
@@ -26,10 +26,13 @@ class BlendedWindows:
                  num_samples: int, *, where: str) -> None:
         self.seq_length = seq_length
         self.seed = seed
-        self.datasets: list[IndexedTokens] = []
+        self.datasets: list[IndexedReader] = []
         weights: list[float] = []
         for e in entries:
-            ds = IndexedTokens(e.prefix)
+            try:
+                ds = IndexedReader(e.prefix)
+            except FormatError as exc:
+                raise DataFormatError.from_format(exc) from exc
             if (ds.num_tokens - 1) // seq_length < 1:
                 print(f"warning: skipping {e.prefix}: {ds.num_tokens} tokens, fewer than "
                       f"seq_length+1={seq_length + 1}", file=sys.stderr)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nano3.stages._indexed import read_data_metadata
+from nano3.formats import BLEND_FILENAME
+from nano3.stages._data_paths import read_data_metadata
 from nano3.stages.errors import DataFormatError
 
 __all__ = ["PackedRows", "SFTBatch", "find_sft_splits", "load_packed_rows"]
@@ -120,8 +121,8 @@ def find_sft_splits(data: str) -> dict[str, list[Path]]:
     blend_file = path if path.is_file() else None
     if blend_file is None and meta.get("blend_path"):
         blend_file = Path(str(meta["blend_path"]))
-    if blend_file is None and (base / "blend.json").is_file():
-        blend_file = base / "blend.json"
+    if blend_file is None and (base / BLEND_FILENAME).is_file():
+        blend_file = base / BLEND_FILENAME
     found: dict[str, list[Path]] = {"train": [], "valid": [], "test": []}
     if blend_file is not None and blend_file.is_file():
         try:

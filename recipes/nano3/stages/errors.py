@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kit_config.errors import KitError
+from nano3.formats.errors import FormatError
 
 __all__ = [
     "BackendRunError",
@@ -40,13 +41,20 @@ class StageConfigError(StageError, ValueError):
         )
 
 
-class DataFormatError(StageError, ValueError):
-    """Training data on disk is missing or not in the format FORMATS.md describes."""
+class DataFormatError(StageError, FormatError):
+    """Training data on disk is missing or not in the format FORMATS.md describes.
 
-    def __init__(self, path: str, detail: str, *, hint: str | None = None) -> None:
-        self.path = path
-        self.detail = detail
-        super().__init__(f"bad training data at {path}: {detail}", hint=hint)
+    A `nano3.formats.FormatError` too (`path`, `detail`): stage code re-raises the shared
+    format readers' errors as this class (`from_format`), so that a stage's caller catches
+    one class for any bad training data.
+    """
+
+    template = "bad training data at {path}: {detail}"
+
+    @classmethod
+    def from_format(cls, exc: FormatError) -> DataFormatError:
+        """The same problem (file, detail, hint) as raised by a `nano3.formats` reader."""
+        return cls(exc.path, exc.detail, hint=exc.hint)
 
 
 class CheckpointError(StageError, RuntimeError):
