@@ -203,6 +203,7 @@ def test_rewards() -> None:
     assert prefix_match("19", "19") == 1.0
     assert prefix_match("1", "19") == 0.25
     assert prefix_match("x", "19") == 0.0
+    assert prefix_match("1999", "19") == 0.25  # running on past the answer costs credit
 
 
 @settings(max_examples=50, deadline=None)

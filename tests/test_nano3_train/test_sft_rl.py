@@ -75,12 +75,62 @@ def test_sft_needs_a_model_checkpoint(chain: dict[str, Path]) -> None:
         run_sft(cfg, PrintMetrics(quiet=True))
 
 
+def test_packed_conversations_restart_their_positions() -> None:
+    """Each packed conversation sees positions from 0, as its prompt will at inference."""
+    from nano3.stages._model import segment_positions
+
+    seg = torch.tensor([[0, 0, 0, 1, 1, 2, -1, -1], [4, 4, 4, 4, 4, 4, 4, 4]])
+    assert segment_positions(seg).tolist() == [[0, 1, 2, 0, 1, 0, 0, 1], list(range(8))]
+
+
+def test_packed_logits_equal_each_conversation_alone() -> None:
+    """A conversation's logits inside a packed row equal its logits run on its own."""
+    from nano3.stages._model import DecoderLM
+
+    torch.manual_seed(0)
+    model = DecoderLM(ModelConfig(vocab_size=257, seq_length=16, num_layers=2, hidden_size=32,
+                                  num_attention_heads=4, ffn_hidden_size=64)).eval()
+    a, b = torch.randint(0, 257, (1, 5)), torch.randint(0, 257, (1, 7))
+    packed = torch.cat([a, b], dim=1)
+    seg = torch.tensor([[0] * 5 + [1] * 7])
+    with torch.no_grad():
+        together = model(packed, seg)
+        assert torch.allclose(together[:, :5], model(a), atol=1e-5)
+        assert torch.allclose(together[:, 5:], model(b), atol=1e-5)
+
+
+class _CountingLM(torch.nn.Module):
+    """Greedy next token = last token + 1: a model whose completions are known in advance."""
+
+    def forward(self, ids: torch.Tensor, segments: object, select: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.one_hot((ids[select] + 1) % 16, 16).float() * 10
+
+
+def test_completion_ends_at_the_token_that_finishes_it() -> None:
+    """Generation stops a row at the token completing its stop text; later tokens are masked."""
+    from nano3.stages._local_rl import generate
+
+    out, mask = generate(_CountingLM(), [3], 2, 6, eod=15, vocab=16, temperature=1.0, gen=None,
+                         device=torch.device("cpu"), greedy=True,
+                         finished=lambda ids: 6 in ids)
+    assert out[0].tolist() == [4, 5, 6, 15, 15, 15]
+    assert mask[0].tolist() == [True, True, True, False, False, False]
+
+
 def test_group_advantages() -> None:
     """Advantages are zero-mean per group and zero when a group agrees."""
     adv = group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]]))
     assert torch.allclose(adv.mean(dim=1), torch.zeros(2), atol=1e-6)
     assert torch.all(adv[1] == 0)
     assert adv[0, 0] > 0 > adv[0, 1]
+
+
+def test_group_advantages_unnormalised_keep_the_reward_scale() -> None:
+    """Without std normalisation a lone success gets 1 - mean, not a std-inflated advantage."""
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 0.0]])
+    assert torch.allclose(group_advantages(rewards, normalize=False),
+                          torch.tensor([[0.75, -0.25, -0.25, -0.25]]))
+    assert group_advantages(rewards)[0, 0] > 1.5
 
 
 def test_rl_raises_held_out_reward(chain: dict[str, Path]) -> None:

@@ -115,6 +115,9 @@ class GRPOConfig:
     max_new_tokens: int = 8
     temperature: float = 1.0
     kl_coef: float = 0.0
+    # Divide each group's advantages by its reward std (GRPO). Off (Dr. GRPO): a lone lucky
+    # success in a group of failures is not amplified to a full-size update.
+    normalize_rewards: bool = True
     reward: str = "exact_match"
     prompt_template: str = "{prompt}"
     stop_strings: list[str] = field(default_factory=lambda: ["\n"])

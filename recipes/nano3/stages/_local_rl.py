@@ -35,21 +35,25 @@ from nano3.stages.errors import DataFormatError, StageConfigError
 __all__ = ["generate", "group_advantages", "run_rl"]
 
 
-def group_advantages(rewards: torch.Tensor) -> torch.Tensor:
-    """(P, G) rewards -> advantages normalised within each prompt's group."""
-    mean = rewards.mean(dim=1, keepdim=True)
-    std = rewards.std(dim=1, keepdim=True, unbiased=False)
-    return (rewards - mean) / (std + 1e-4)
+def group_advantages(rewards: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+    """(P, G) rewards -> advantages relative to each prompt's group mean (/ its std)."""
+    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    if not normalize:
+        return centred
+    return centred / (rewards.std(dim=1, keepdim=True, unbiased=False) + 1e-4)
 
 
 @torch.no_grad()
 def generate(model: torch.nn.Module, prompt: list[int], n: int, max_new: int, eod: int,
              vocab: int, temperature: float, gen: torch.Generator | None,
-             device: torch.device, greedy: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+             device: torch.device, greedy: bool = False,
+             finished: Callable[[list[int]], bool] | None = None,
+             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample `n` completions of `prompt`; returns tokens (n, max_new) and a validity mask.
 
-    A completion ends with (and includes) its first end-of-document token; positions after
-    it hold `eod` and are masked out.
+    A completion ends with (and includes) its first end-of-document token, or the token after
+    which `finished(completion_ids)` holds (a chat turn's end is text, several tokens long);
+    positions after the end hold `eod` and are masked out, so they earn no credit.
     """
     model.eval()
     ids = torch.tensor([prompt] * n, dtype=torch.long, device=device)
@@ -72,6 +76,10 @@ def generate(model: torch.nn.Module, prompt: list[int], n: int, max_new: int, eo
         out[:, t] = nxt
         mask[:, t] = alive
         alive = alive & (nxt != eod)
+        if finished is not None:
+            for i in alive.nonzero().flatten().tolist():
+                if finished(out[i, :t + 1].tolist()):
+                    alive[i] = False
         ids = torch.cat([ids, nxt[:, None]], dim=1)
         if not alive.any():
             break
@@ -139,6 +147,11 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
         reward_fn: Callable[[str, str], float] = REWARDS[g.reward]
         per_rank = g.num_prompts_per_step // rt.world_size
         n_gen, eod = g.num_generations_per_prompt, tok.eod_id
+        stops = [s for s in g.stop_strings if s]
+
+        def finished(completion: list[int]) -> bool:
+            text = tok.decode(completion)
+            return any(s in text for s in stops)
 
         def step_fn(ddp: torch.nn.Module, step: int) -> dict[str, float]:
             raw = getattr(ddp, "module", ddp)
@@ -148,14 +161,15 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
                 k = (step * g.num_prompts_per_step + rt.rank * per_rank + j) % len(train_ids)
                 prompt = train_ids[k]
                 comps, masks = generate(raw, prompt, n_gen, g.max_new_tokens, eod,
-                                        tok.vocab_size, g.temperature, gen, rt.device)
+                                        tok.vocab_size, g.temperature, gen, rt.device,
+                                        finished=finished)
                 for c, m in zip(comps, masks, strict=True):
                     text = _completion_text(tok, c, m, g.stop_strings)
                     rewards.append(reward_fn(text, train_ex[k].answer))
                     rows.append(prompt + c.tolist())
                     comp_masks.append([False] * len(prompt) + m.tolist())
             r = torch.tensor(rewards, dtype=torch.float32).view(per_rank, n_gen)
-            adv = group_advantages(r).view(-1).to(rt.device)
+            adv = group_advantages(r, g.normalize_rewards).view(-1).to(rt.device)
             width = max(len(x) for x in rows)
             ids = torch.full((len(rows), width), eod, dtype=torch.long)
             cmask = torch.zeros((len(rows), width), dtype=torch.bool)
@@ -192,11 +206,12 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
             sampled, greedy = [], []
             for ex, prompt in zip(held_ex, held_ids, strict=True):
                 comps, masks = generate(mdl, prompt, g.eval_generations, g.max_new_tokens, eod,
-                                        tok.vocab_size, g.temperature, gen, rt.device)
+                                        tok.vocab_size, g.temperature, gen, rt.device,
+                                        finished=finished)
                 sampled += [reward_fn(_completion_text(tok, c, mk, g.stop_strings), ex.answer)
                             for c, mk in zip(comps, masks, strict=True)]
                 c1, m1 = generate(mdl, prompt, 1, g.max_new_tokens, eod, tok.vocab_size,
-                                  1.0, None, rt.device, greedy=True)
+                                  1.0, None, rt.device, greedy=True, finished=finished)
                 text = _completion_text(tok, c1[0], m1[0], g.stop_strings)
                 greedy.append(exact_match(text, ex.answer))
             return {"mean_reward": sum(sampled) / len(sampled),

@@ -14,7 +14,7 @@ from torch import nn
 
 from nano3.stages._config import ModelConfig
 
-__all__ = ["DecoderLM", "count_parameters", "segment_causal_mask"]
+__all__ = ["DecoderLM", "count_parameters", "segment_causal_mask", "segment_positions"]
 
 
 def segment_causal_mask(segments: torch.Tensor) -> torch.Tensor:
@@ -24,6 +24,20 @@ def segment_causal_mask(segments: torch.Tensor) -> torch.Tensor:
     same = segments[:, :, None] == segments[:, None, :]
     eye = torch.eye(t, dtype=torch.bool, device=segments.device)
     return ((same & causal) | eye)[:, None, :, :]
+
+
+def segment_positions(segments: torch.Tensor) -> torch.Tensor:
+    """(B, T) position of each token within its own segment (0 at each segment's start).
+
+    Packed SFT rows hold several conversations; each must see the positions it will see at
+    inference, where a prompt starts at 0 (Megatron's `reset_position_ids`).
+    """
+    t = segments.shape[1]
+    idx = torch.arange(t, device=segments.device).expand_as(segments)
+    start = torch.ones_like(segments, dtype=torch.bool)
+    start[:, 1:] = segments[:, 1:] != segments[:, :-1]
+    first = torch.where(start, idx, torch.zeros_like(idx)).cummax(dim=1).values
+    return idx - first
 
 
 class _Block(nn.Module):
@@ -85,9 +99,12 @@ class DecoderLM(nn.Module):
         t = ids.shape[1]
         if t > self.cfg.seq_length:
             raise ValueError(f"sequence of {t} tokens exceeds seq_length={self.cfg.seq_length}")
-        pos = torch.arange(t, device=ids.device)
-        x = self.tok(ids) + self.pos(pos)[None]
-        mask = segment_causal_mask(segments) if segments is not None else None
+        if segments is None:
+            x = self.tok(ids) + self.pos(torch.arange(t, device=ids.device))[None]
+            mask = None
+        else:
+            x = self.tok(ids) + self.pos(segment_positions(segments))
+            mask = segment_causal_mask(segments)
         for block in self.blocks:
             x = block(x, mask)
         if select is not None:

@@ -6,7 +6,7 @@ Mapping (ours -> NeMo-RL's `examples/configs/grpo_math_1B.yaml` layout):
   trainer.max_steps -> `grpo.max_num_steps`; trainer.seed -> `grpo.seed`.
 - grpo.eval_prompts -> `grpo.max_val_samples` (`val_at_start: true`, `val_period` =
   trainer.checkpoint_every).
-- group-relative advantages -> `grpo.normalize_rewards: true`,
+- group-relative advantages; grpo.normalize_rewards -> `grpo.normalize_rewards`,
   `use_leave_one_out_baseline: false`; grpo.kl_coef -> `loss_fn.reference_policy_kl_penalty`.
 - grpo.{max_new_tokens, temperature, stop_strings} -> `policy.generation.*` (vLLM).
 - model (a Hugging Face model directory) -> `policy.model_name` and
@@ -58,7 +58,7 @@ def to_nemo_rl(cfg: RLConfig) -> dict[str, Any]:
         "grpo": {"num_prompts_per_step": g.num_prompts_per_step,
                  "num_generations_per_prompt": g.num_generations_per_prompt,
                  "max_num_steps": tr.max_steps, "max_rollout_turns": 1,
-                 "normalize_rewards": True, "use_leave_one_out_baseline": False,
+                 "normalize_rewards": g.normalize_rewards, "use_leave_one_out_baseline": False,
                  "val_period": tr.checkpoint_every, "val_at_start": True,
                  "max_val_samples": g.eval_prompts, "val_batch_size": g.eval_prompts,
                  "seed": tr.seed},

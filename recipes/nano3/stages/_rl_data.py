@@ -49,7 +49,12 @@ def exact_match(completion: str, answer: str) -> float:
 
 
 def prefix_match(completion: str, answer: str) -> float:
-    """Partial credit: half the share of answer characters matched as a prefix; 1.0 if exact."""
+    """Partial credit: half the common prefix's share of the longer text; 1.0 if exact.
+
+    Dividing by the longer of the two (not the answer) keeps "answer plus more" from earning
+    as much as the answer: measured on the tiny pipeline, credit for a bare prefix taught the
+    policy to run on past the answer and to repeat generic answers.
+    """
     got, want = completion.strip(), answer.strip()
     if got == want:
         return 1.0
@@ -58,7 +63,7 @@ def prefix_match(completion: str, answer: str) -> float:
         if a != b:
             break
         n += 1
-    return 0.5 * n / max(len(want), 1)
+    return 0.5 * n / max(len(want), len(got), 1)
 
 
 REWARDS = {"exact_match": exact_match, "prefix_match": prefix_match}
