@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-SERVICES = Path(os.environ.get("KIT_SERVICES_DIR", "/tmp/kit-services"))
+from .conftest import slurm_service
 
 # Tiny configs, smaller still: a few steps each (the point here is the chain, not the model).
 FAST = [
@@ -40,15 +40,6 @@ PRODUCERS = {
     "sft": {"data prep sft", "pretrain"},
     "rl": {"data prep rl", "sft"},
 }
-
-
-def _slurm_service() -> dict[str, str]:
-    env_file = SERVICES / "slurm.env"
-    if not env_file.is_file():
-        pytest.skip("SERVICE-MISSING: Slurm is not running (run .ci/services/slurm-up)")
-    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines()
-             if "=" in line and not line.startswith("#"))
-    return {k.strip(): v.strip() for k, v in pairs}
 
 
 # Resolved at import, before any test changes directory: under Pants, sys.path holds the
@@ -118,7 +109,7 @@ def _sacct(scheduler_ids: list[str]) -> dict[str, tuple[str, str, str, str]]:
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Submit the whole tiny pipeline with `--batch slurm` once and wait for all six jobs."""
-    slurm = _slurm_service()
+    slurm = slurm_service()
     with _kit_env(tmp_path_factory.mktemp("batch"), slurm) as home:
         code, stdout = _pipeline("--batch", "slurm", "--no-pex",
                                  *(arg for s in FAST for arg in ("--set", s)))
@@ -184,7 +175,7 @@ def test_final_rl_model_lineage_reaches_all_three_data_artifacts(batch) -> None:
 
 def test_failed_upstream_job_takes_its_dependents_down(tmp_path: Path) -> None:
     """A failing pretrain data prep: pretrain, SFT and RL never run and publish nothing."""
-    slurm = _slurm_service()
+    slurm = slurm_service()
     with _kit_env(tmp_path, slurm) as home:
         code, stdout = _pipeline("--batch", "slurm", "--no-pex",
                                  "--set", "data-prep-pretrain:errors.policy=bogus",
@@ -213,7 +204,7 @@ def test_failed_upstream_job_takes_its_dependents_down(tmp_path: Path) -> None:
 
 def test_a_failed_submission_cancels_the_jobs_already_queued(tmp_path: Path) -> None:
     """RL's input cannot be pinned: exit 2, and the five jobs queued before it are cancelled."""
-    slurm = _slurm_service()
+    slurm = slurm_service()
     with _kit_env(tmp_path, slurm) as home:
         code, _ = _pipeline("--batch", "slurm", "--no-pex",
                             "--set", "rl:+extra=${art:no-such-artifact,path}", *(

@@ -13,20 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import slurm_service
+
 # Resolved at import, before any test changes directory: under Pants, sys.path holds the
 # sandbox's source roots as relative paths, which stage subprocesses would not find.
 ABSOLUTE_PYTHONPATH = os.pathsep.join(str(Path(p).resolve()) for p in sys.path if p)
-SERVICES = Path(os.environ.get("KIT_SERVICES_DIR", "/tmp/kit-services"))
 PEX_DIR = Path("recipes.nano3").resolve()  # where Pants puts runtime package dependencies
-
-
-def _service_env() -> dict[str, str]:
-    env_file = SERVICES / "slurm.env"
-    if not env_file.is_file():
-        pytest.skip("SERVICE-MISSING: Slurm is not running (run .ci/services/slurm-up)")
-    pairs = (line.split("=", 1) for line in env_file.read_text().splitlines()
-             if "=" in line and not line.startswith("#"))
-    return {k.strip(): v.strip() for k, v in pairs}
 
 
 def _pex(name: str) -> Path:
@@ -39,7 +31,7 @@ def _pex(name: str) -> Path:
 @pytest.fixture()
 def shared(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     """A NEMOTRON_HOME shared by submitter and jobs, and an env.toml with Slurm profiles."""
-    slurm = _service_env()
+    slurm = slurm_service()
     home = tmp_path / "home"
     home.mkdir()
     bindir = Path(sys.executable).parent
