@@ -1,8 +1,8 @@
 """Generate the tiny corpus in `recipes/nano3/corpus/` (deterministic, no download).
 
 Pretrain text is the Python documentation that CPython bundles (`pydoc_data.topics`, split
-into paragraphs) plus arithmetic sentences; SFT and RL are arithmetic and copy tasks a tiny
-model can learn, with exactly verifiable answers. Run:
+into paragraphs) plus task sentences; SFT and RL are the same tasks (single-digit addition;
+copy, first word, word count) as chat turns and prompts with exactly verifiable answers. Run:
 `python -m nano3.data_prep.make_tiny_corpus [OUT_DIR]` (default: the corpus folder).
 """
 from __future__ import annotations
@@ -20,19 +20,32 @@ from nano3.data_prep._runner import atomic_write_text
 __all__ = ["main", "pretrain_records", "rl_records", "sft_records"]
 
 _SEED = 20240601
-_WORDS = ["alpha", "bravo", "delta", "echo", "kilo", "lima", "oscar", "tango", "zulu", "nano"]
+# Words that GPT-2 encodes as one token both with and without a leading space. Prompts start
+# with the words, so a word in the prompt and the same word in the answer are the same token
+# id: the tasks below are then learnable by copying tokens, which a 2-layer model does after
+# a few hundred SFT steps. (The earlier words, NATO letters such as "kilo", are two to three
+# tokens each and differ with and without the space; measured: the tiny SFT model never
+# learned to copy them.)
+_WORDS = ("apple", "river", "stone", "cloud", "green", "house", "light", "water", "music",
+          "paper", "table", "night", "winter", "window", "silver", "gold", "orange", "yellow",
+          "black", "white", "horse", "mouse", "forest", "bridge", "castle", "tower", "market",
+          "school", "doctor", "king", "ship", "train", "plane", "road", "street", "city",
+          "bread", "fire", "ice", "rain", "wind", "storm", "star", "moon", "sun", "planet")
 
 
 def _task(rng: random.Random) -> tuple[str, str]:
-    kind = rng.randrange(3)
+    """One prompt and its exact answer: single-digit addition, or copy/first/count of words."""
+    kind = rng.randrange(4)
     if kind == 0:
-        a, b = rng.randrange(100), rng.randrange(100)
+        a, b = rng.randrange(10), rng.randrange(10)
         return f"{a}+{b}=", str(a + b)
+    words = [rng.choice(_WORDS) for _ in range(rng.randrange(1, 4))]
+    text = " ".join(words)
     if kind == 1:
-        a, b = rng.randrange(50, 100), rng.randrange(50)
-        return f"{a}-{b}=", str(a - b)
-    words = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(1, 4)))
-    return f"copy: {words} ->", words
+        return f"{text} | copy", text
+    if kind == 2:
+        return f"{text} | first", words[0]
+    return f"{text} | count", str(len(words))
 
 
 def pretrain_records() -> Iterator[dict[str, Any]]:
@@ -64,11 +77,18 @@ def sft_records(n: int = 2000) -> Iterator[dict[str, Any]]:
 
 
 def rl_records(n: int = 2000) -> Iterator[dict[str, Any]]:
-    """Prompt/answer pairs with verifiable answers (exact match)."""
+    """Prompt/answer pairs with verifiable answers (exact match), every prompt distinct.
+
+    Distinct prompts make the RL data prep's held-out split truly unseen by RL training
+    (with repeats, 48 of 90 held-out prompts were also training prompts).
+    """
     rng = random.Random(_SEED + 2)
-    for _ in range(n):
+    seen: set[str] = set()
+    while len(seen) < n:
         prompt, answer = _task(rng)
-        yield {"prompt": prompt, "answer": answer}
+        if prompt not in seen:
+            seen.add(prompt)
+            yield {"prompt": prompt, "answer": answer}
 
 
 def _write(path: Path, records: Iterator[dict[str, Any]]) -> None:
