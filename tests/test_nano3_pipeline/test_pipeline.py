@@ -87,18 +87,14 @@ def test_sft_model_answers_held_out_rl_prompts(pipeline: dict[str, object]) -> N
     assert meta["initial_greedy_exact_match"] > 0.5
 
 
-@pytest.mark.xfail(
-    reason="known gap (issue 9 stays open): 40 GRPO steps of 64 samples leave the held-out "
-    "sampled reward flat on the tiny model (measured, tiny config: seed 1234 0.670 -> 0.682; "
-    "seeds 1-4 -0.004 to -0.016; 150 steps the same, while held-out greedy exact match rose "
-    "0.755 -> 0.77); a higher lr lowers it",
-    strict=False,
-)
 def test_rl_reward_on_held_out_prompts_went_up(pipeline: dict[str, object]) -> None:
     """RL's mean reward on held-out prompts is higher at the end than at the start."""
     meta = _load(pipeline, "rl_model").metadata
     assert meta["held_out_prompts"] > 0
+    # Measured on the tiny configs, seeds 1234 and 1-4: +0.027 to +0.039 (100 prompts x 32
+    # samples; the start itself varies by +-0.003 between eval seeds).
     assert meta["final_mean_reward"] > meta["initial_mean_reward"]
+    assert meta["trainable_parameters"] == 128  # the tiny config tunes ln_f only
 
 
 @pytest.mark.parametrize(

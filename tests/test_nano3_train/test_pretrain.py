@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from nano3.stages import CheckpointError, DataFormatError, PrintMetrics
+from nano3.stages import CheckpointError, DataFormatError, PrintMetrics, StageConfigError
 from nano3.stages._config import ModelConfig, OptimizerConfig, PretrainConfig, TrainerConfig
 from nano3.stages._local_pretrain import run_pretrain
+from nano3.stages._model import DecoderLM
 
 TINY_MODEL = ModelConfig(vocab_size=257, seq_length=32, num_layers=2, hidden_size=32,
                          num_attention_heads=4, ffn_hidden_size=64)
@@ -139,3 +140,30 @@ def test_kill_9_then_rerun_resumes(pretrain_data: Path, tmp_path: Path, subproce
     art = reg.load(reg.resolve("test-pretrain-model"))
     assert art.step == 150
     assert art.metadata["resumed_from_step"] == step
+
+
+def test_trainable_patterns_freeze_every_other_parameter(pretrain_data: Path,
+                                                         tmp_path: Path) -> None:
+    """With optimizer.trainable, only the matching parameters change and the count is kept."""
+    cfg = tiny_pretrain(pretrain_data, tmp_path / "out", max_steps=5, checkpoint_every=5)
+    cfg.optimizer.trainable = ["ln_f.*", "blocks.*.ln1.*"]
+    res = run_pretrain(cfg, PrintMetrics(quiet=True))
+    after = torch.load(Path(res.checkpoint, "model.pt"), weights_only=True)
+    torch.manual_seed(cfg.trainer.seed)  # as setup_runtime seeds rank 0: the same init
+    before = DecoderLM(TINY_MODEL).state_dict()
+    changed = {name for name, value in after.items() if not torch.equal(value, before[name])}
+    assert changed == {"ln_f.weight", "ln_f.bias", "blocks.0.ln1.weight", "blocks.0.ln1.bias",
+                       "blocks.1.ln1.weight", "blocks.1.ln1.bias"}
+    assert res.metadata["trainable_parameters"] == 3 * 2 * TINY_MODEL.hidden_size
+
+
+def test_trainable_pattern_matching_nothing_is_rejected(pretrain_data: Path,
+                                                        tmp_path: Path) -> None:
+    """A pattern that matches no parameter names optimizer.trainable and writes nothing."""
+    cfg = tiny_pretrain(pretrain_data, tmp_path / "out")
+    cfg.optimizer.trainable = ["ln_f.*", "layernorm.*"]
+    with pytest.raises(StageConfigError) as info:
+        run_pretrain(cfg, PrintMetrics(quiet=True))
+    assert info.value.problems[0][0] == "optimizer.trainable"
+    assert "'layernorm.*'" in str(info.value) and "ln_f.bias" in str(info.value)
+    assert not (tmp_path / "out" / "checkpoints").exists()

@@ -57,6 +57,9 @@ class OptimizerConfig:
     beta2: float = 0.95
     clip_grad: float = 1.0
     warmup_steps: int = 0
+    # Glob patterns over parameter names (`blocks.0.ln1.weight`, `ln_f.bias`, `tok.weight`);
+    # parameters that match none stay frozen. ["*"]: train everything. Local backend only.
+    trainable: list[str] = field(default_factory=lambda: ["*"])
 
 
 @dataclass
@@ -185,6 +188,9 @@ def _check_optimizer(o: OptimizerConfig, problems: list[tuple[str, str]]) -> Non
         problems.append(("optimizer.clip_grad", f"must be >= 0 (0 = off), got {o.clip_grad}"))
     if o.warmup_steps < 0:
         problems.append(("optimizer.warmup_steps", f"must be >= 0, got {o.warmup_steps}"))
+    if not o.trainable or any(not isinstance(p, str) or not p.strip() for p in o.trainable):
+        problems.append(("optimizer.trainable", "must be a non-empty list of parameter-name "
+                         f"patterns such as ['*'] or ['ln_f.*'], got {o.trainable!r}"))
 
 
 def _check_trainer(t: TrainerConfig, problems: list[tuple[str, str]]) -> None:
@@ -238,6 +244,9 @@ def validate_config(stage: str, cfg: PretrainConfig | SFTConfig | RLConfig) -> N
     if isinstance(cfg, RLConfig):
         _check_grpo(cfg.grpo, problems)
     _check_optimizer(cfg.optimizer, problems)
+    if cfg.backend != "local" and cfg.optimizer.trainable != ["*"]:
+        problems.append(("optimizer.trainable", f"backend {cfg.backend} trains every "
+                         "parameter; freezing by name is local-backend only (set it to ['*'])"))
     _check_trainer(cfg.trainer, problems)
     if problems:
         raise StageConfigError(stage, problems)

@@ -18,7 +18,7 @@ import torch
 from nano3.stages._checkpoint import find_latest_checkpoint, load_training_state, save_checkpoint
 from nano3.stages._config import OptimizerConfig, TrainerConfig
 from nano3.stages._result import MetricsSink, StageResult
-from nano3.stages._runtime import Runtime, all_mean, build_optimizer, lr_at
+from nano3.stages._runtime import Runtime, all_mean, build_optimizer, freeze_untrainable, lr_at
 
 __all__ = ["LoopSpec", "run_loop"]
 
@@ -44,6 +44,7 @@ def run_loop(rt: Runtime, spec: LoopSpec, model: torch.nn.Module, step_fn: StepF
              ) -> StageResult:
     """Train `model` to `trainer.max_steps`, resuming from the newest matching checkpoint."""
     tr = spec.trainer
+    trainable = freeze_untrainable(model, spec.optimizer.trainable, spec.stage)
     opt = build_optimizer(model, spec.optimizer)
     state: dict[str, Any] = {"config_digest": spec.digest, "tokens_seen": 0, "train_seconds": 0.0}
     ckpt = find_latest_checkpoint(spec.output_dir) if tr.resume else None
@@ -110,6 +111,7 @@ def run_loop(rt: Runtime, spec: LoopSpec, model: torch.nn.Module, step_fn: StepF
         "backend": "local",
         "device": rt.device.type,
         "world_size": rt.world_size,
+        "trainable_parameters": trainable,
         "tokens_seen": int(state["tokens_seen"]),
         "tokens_per_sec": round(tps, 2),
         "train_seconds": round(float(state["train_seconds"]), 3),

@@ -12,7 +12,8 @@ Mapping (ours -> NeMo-RL's `examples/configs/grpo_math_1B.yaml` layout):
 - model (a Hugging Face model directory) -> `policy.model_name` and
   `policy.tokenizer.name` (tokenizer, when set, overrides the latter).
 - optimizer.{lr, weight_decay, beta1, beta2} -> `policy.optimizer.kwargs` (AdamW);
-  optimizer.clip_grad -> `policy.max_grad_norm`.
+  optimizer.clip_grad -> `policy.max_grad_norm`. optimizer.trainable: NeMo-RL trains every
+  parameter, so `validate_config` refuses anything but `["*"]` for this backend.
 - trainer.micro_batch_size -> `policy.train_micro_batch_size`;
   `policy.train_global_batch_size` = prompts x generations.
 - data (RL manifest) -> `data.dataset_name: ResponseDataset`, `train_data_path`,

@@ -6,6 +6,7 @@ publishes. A single process runs the same code with world size 1 and no process 
 """
 from __future__ import annotations
 
+import fnmatch
 import math
 import os
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ import torch
 import torch.distributed as dist
 
 from nano3.stages._config import OptimizerConfig, TrainerConfig
+from nano3.stages.errors import StageConfigError
 
-__all__ = ["Runtime", "all_mean", "build_optimizer", "lr_at", "setup_runtime"]
+__all__ = ["Runtime", "all_mean", "build_optimizer", "freeze_untrainable", "lr_at",
+           "setup_runtime"]
 
 
 @dataclass
@@ -113,6 +116,26 @@ def lr_at(cfg: OptimizerConfig, step: int, max_steps: int) -> float:
     span = max(max_steps - cfg.warmup_steps, 1)
     progress = min(max(step - cfg.warmup_steps, 0) / span, 1.0)
     return cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def freeze_untrainable(model: torch.nn.Module, patterns: list[str], stage: str) -> int:
+    """Freeze every parameter whose name matches none of `patterns`; returns the trainable count.
+
+    A pattern that matches no parameter is a config mistake (a typo would otherwise freeze
+    the whole model silently), so it is an error naming the pattern and real names.
+    """
+    names = [name for name, _ in model.named_parameters()]
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+    if unmatched:
+        raise StageConfigError(stage, [("optimizer.trainable",
+                                         f"{', '.join(map(repr, unmatched))} match(es) no "
+                                         f"parameter; names look like {', '.join(names[:3])}, "
+                                         f"{names[-1]}")])
+    count = 0
+    for name, p in model.named_parameters():
+        p.requires_grad_(any(fnmatch.fnmatchcase(name, pat) for pat in patterns))
+        count += p.numel() if p.requires_grad else 0
+    return count
 
 
 def build_optimizer(model: torch.nn.Module, cfg: OptimizerConfig) -> torch.optim.Optimizer:
