@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from nano3.stages._config import OptimizerConfig, TrainerConfig
+from nano3.stages._model import count_parameters
 from nano3.stages.errors import StageConfigError
 
 __all__ = ["Runtime", "all_mean", "build_optimizer", "freeze_untrainable", "lr_at",
@@ -131,11 +132,9 @@ def freeze_untrainable(model: torch.nn.Module, patterns: list[str], stage: str) 
                                          f"{', '.join(map(repr, unmatched))} match(es) no "
                                          f"parameter; names look like {', '.join(names[:3])}, "
                                          f"{names[-1]}")])
-    count = 0
     for name, p in model.named_parameters():
         p.requires_grad_(any(fnmatch.fnmatchcase(name, pat) for pat in patterns))
-        count += p.numel() if p.requires_grad else 0
-    return count
+    return count_parameters(model)
 
 
 def build_optimizer(model: torch.nn.Module, cfg: OptimizerConfig) -> torch.optim.Optimizer:
