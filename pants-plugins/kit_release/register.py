@@ -6,6 +6,7 @@ and `README.md` from the distribution's folder and fills the setup() kwargs from
 """
 from __future__ import annotations
 
+from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.util_rules.package_dists import SetupKwargs, SetupKwargsRequest
 from pants.engine.fs import DigestContents, GlobMatchErrorBehavior, PathGlobs
 from pants.engine.rules import Get, collect_rules, rule
@@ -20,7 +21,7 @@ class KitSetupKwargsRequest(SetupKwargsRequest):
 
 
 @rule
-async def kit_setup_kwargs(request: KitSetupKwargsRequest) -> SetupKwargs:
+async def kit_setup_kwargs(request: KitSetupKwargsRequest, python: PythonSetup) -> SetupKwargs:
     folder = request.target.address.spec_path
     contents = await Get(
         DigestContents,
@@ -43,12 +44,26 @@ async def kit_setup_kwargs(request: KitSetupKwargsRequest) -> SetupKwargs:
         version=version,
         long_description=files.get("README.md", ""),
         long_description_content_type="text/markdown",
-        python_requires=">=3.10",
+        python_requires=python_requires(python.interpreter_constraints),
         license="Apache-2.0",
         zip_safe=False,
     )
     kwargs.setdefault("author", "Nemotron Kit developers")
     return SetupKwargs(kwargs, address=request.target.address)
+
+
+def python_requires(constraints: tuple[str, ...]) -> str:
+    """`Requires-Python` from the repo's interpreter constraints (`CPython==3.11.*` -> `==3.11.*`).
+
+    The wheels claim exactly the Pythons the code is tested on: the code needs 3.11 (`datetime.UTC`)
+    and megatron-core 0.16.1 is the last release for it.
+    """
+    if len(constraints) != 1:
+        raise ValueError(f"expected one [python].interpreter_constraints entry, got {constraints}")
+    spec = constraints[0].strip()
+    for prefix in ("CPython", "cpython"):
+        spec = spec.removeprefix(prefix)
+    return spec.strip()
 
 
 def rules():  # type: ignore[no-untyped-def]

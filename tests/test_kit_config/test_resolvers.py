@@ -29,6 +29,9 @@ def test_same_function_twice_is_a_no_op() -> None:
 
     register_resolver("kit_test_same", fn)
     register_resolver("kit_test_same", fn)
+    assert to_container(OmegaConf.create({"a": "${kit_test_same:}"})) == {"a": "x"}
+    with pytest.raises(ResolverError, match="already registered"):
+        register_resolver("kit_test_same", lambda: "y")
 
 
 @pytest.mark.parametrize(
