@@ -32,9 +32,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BRIDGE_SECTIONS", "ClassIndex", "main", "yaml_key_paths"]
+from nano3.stages._external import SNAPSHOT_DIR, key_paths
 
-SNAPSHOT_DIR = Path(__file__).resolve().parent.parent.parent / "config" / "backends"
+__all__ = ["BRIDGE_IMPORTS", "BRIDGE_SECTIONS", "ClassIndex", "main"]
 
 # YAML section -> the class Bridge instantiates there (recipe vanilla_gpt; SFT swaps dataset).
 BRIDGE_SECTIONS: dict[str, str] = {
@@ -164,17 +164,6 @@ def _defines(index: ClassIndex, module: str, name: str) -> bool:
     return f"name='{name}'" in text or f"asname='{name}'" in text
 
 
-def yaml_key_paths(tree: Any, prefix: str = "") -> Iterator[str]:
-    """Every dotted key path of a nested mapping (lists of mappings share their key's path)."""
-    items = tree if isinstance(tree, list) else [tree]
-    for item in items:
-        if isinstance(item, dict):
-            for key, value in item.items():
-                path = f"{prefix}{key}"
-                yield path
-                yield from yaml_key_paths(value, path + ".")
-
-
 def _commented_data_example(text: str) -> dict[str, Any]:
     """The `data:` example that grpo_math_1B.yaml documents as comments (custom datasets)."""
     import yaml
@@ -196,8 +185,8 @@ def refresh_nemo_rl(config: Path, source: str, out: Path) -> dict[str, Any]:
     import yaml
 
     text = config.read_text("utf-8")
-    paths = set(yaml_key_paths(yaml.safe_load(text)))
-    paths |= set(yaml_key_paths(_commented_data_example(text)))
+    paths = set(key_paths(yaml.safe_load(text)))
+    paths |= set(key_paths(_commented_data_example(text)))
     snap = {"source": source, "file": "examples/configs/grpo_math_1B.yaml",
             "refresh": "python -m nano3.stages.tools.backend_snapshots nemo-rl FILE "
                        "--source OWNER/REPO@COMMIT", "key_paths": sorted(paths)}
