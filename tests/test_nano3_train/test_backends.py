@@ -100,6 +100,7 @@ def test_sft_translation(sft_data: Path, pretrain_data: Path, tmp_path: Path) ->
     """SFT takes the pretrain run's model shape, the packed Parquet and its checkpoint."""
     t = to_megatron_bridge("sft", _sft(sft_data, pretrain_data, tmp_path))
     assert t["model"]["num_layers"] == 3 and t["model"]["seq_length"] == 512
+    assert t["tokenizer"] == {"tokenizer_type": "NullTokenizer", "vocab_size": 50304}
     specs = t["dataset"]["offline_packing_specs"]
     assert specs == {"packed_sequence_size": 512,
                      "packed_train_data_path": str(sft_data / "train.parquet"),

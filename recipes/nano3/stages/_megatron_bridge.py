@@ -17,8 +17,8 @@ Mapping (ours -> Bridge):
 
 - model.{num_layers, hidden_size, num_attention_heads, ffn_hidden_size, seq_length,
   vocab_size} -> `model.*`; dropout -> `hidden_dropout`, `attention_dropout`; init_std ->
-  `init_method_std`; tied embeddings. SFT copies `model` from the pretrain run's YAML next to
-  its checkpoints, and that directory becomes `checkpoint.pretrained_checkpoint`.
+  `init_method_std`; tied embeddings. SFT copies `model` and `tokenizer` from the pretrain
+  run's YAML beside its checkpoints, which become `checkpoint.pretrained_checkpoint`.
 - trainer.max_steps -> `train.train_iters`, `scheduler.lr_decay_iters`; micro_batch_size ->
   `train.micro_batch_size`; micro x grad_accum_steps x `backend_options.data_parallel_size`
   (default 1) -> `train.global_batch_size`; eval_batches -> `validation.eval_iters`;
@@ -112,7 +112,8 @@ def _pretrain_data(cfg: Any) -> dict[str, Any]:
             "random_seed": cfg.trainer.seed}
 
 
-def _sft_model_and_data(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def _sft_inputs(cfg: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """SFT's model and tokenizer (from the pretrain run's YAML) and its dataset section."""
     import yaml
 
     from nano3.stages._sft_data import find_sft_splits
@@ -123,15 +124,17 @@ def _sft_model_and_data(cfg: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         raise StageConfigError("sft", [("model", f"{model_dir} has no {YAML_NAME} beside it, "
                                         "so it is not a megatron-bridge pretrain output; "
                                         "pretrain with backend=megatron-bridge first")])
-    model = dict(yaml.safe_load(pretrain_yaml.read_text())["model"])
+    pretrained = yaml.safe_load(pretrain_yaml.read_text())
+    model = dict(pretrained["model"])
     splits = find_sft_splits(input_path(cfg.data))
     seq = int(model["seq_length"])
     specs = {"packed_sequence_size": seq,
              "packed_train_data_path": _parquet_spec(splits["train"], "train"),
              "packed_val_data_path": _parquet_spec(splits["valid"], "valid")}
-    return model, {"dataset_root": str(Path(input_path(cfg.data))), "seq_length": seq,
-                   "seed": cfg.trainer.seed, "enable_offline_packing": True,
-                   "offline_packing_specs": specs}
+    return model, dict(pretrained.get("tokenizer") or {}), {
+        "dataset_root": str(Path(input_path(cfg.data))), "seq_length": seq,
+        "seed": cfg.trainer.seed, "enable_offline_packing": True,
+        "offline_packing_specs": specs}
 
 
 def to_megatron_bridge(stage: str, cfg: Any) -> dict[str, Any]:
@@ -149,8 +152,9 @@ def to_megatron_bridge(stage: str, cfg: Any) -> dict[str, Any]:
                  "attention_dropout": m.dropout, "init_method_std": m.init_std,
                  "share_embeddings_and_output_weights": True}
         dataset = _pretrain_data(cfg)
+        tokenizer = {"tokenizer_type": "NullTokenizer", "vocab_size": m.vocab_size}
     else:
-        model, dataset = _sft_model_and_data(cfg)
+        model, tokenizer, dataset = _sft_inputs(cfg)
     tree: dict[str, Any] = {
         "model": model,
         "train": {"train_iters": tr.max_steps, "micro_batch_size": tr.micro_batch_size,
@@ -162,14 +166,13 @@ def to_megatron_bridge(stage: str, cfg: Any) -> dict[str, Any]:
         "scheduler": {"lr_decay_style": "cosine", "lr_warmup_iters": opt.warmup_steps,
                       "lr_decay_iters": tr.max_steps},
         "dataset": dataset,
+        "tokenizer": tokenizer,
         "checkpoint": {"save": ckpt, "load": ckpt, "save_interval": tr.checkpoint_every,
                        "most_recent_k": tr.keep_checkpoints},
         "logger": {"log_interval": tr.log_every},
         "rng": {"seed": tr.seed},
     }
-    if stage == "pretrain":
-        tree["tokenizer"] = {"tokenizer_type": "NullTokenizer", "vocab_size": model["vocab_size"]}
-    else:
+    if stage == "sft":
         tree["checkpoint"]["pretrained_checkpoint"] = input_path(cfg.model)
     return apply_dotted(tree, options)
 
