@@ -105,9 +105,8 @@ def _pretrain_data(cfg: Any) -> dict[str, Any]:
     from nano3.stages._data_paths import load_blend
 
     _, blend = load_blend(input_path(cfg.data, "blend_path"))
-    per_split = [None if not blend.get(s) else [[e.prefix for e in blend[s] or []],
-                                                [e.weight for e in blend[s] or []]]
-                 for s in ("train", "valid", "test")]
+    per_split = [[[e.prefix for e in entries], [e.weight for e in entries]]
+                 if (entries := blend.get(s)) else None for s in ("train", "valid", "test")]
     return {"blend_per_split": per_split, "split": None, "seq_length": cfg.model.seq_length,
             "random_seed": cfg.trainer.seed}
 
@@ -119,8 +118,10 @@ def _sft_inputs(cfg: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
     from nano3.stages._sft_data import find_sft_splits
 
     model_dir = Path(input_path(cfg.model))
-    pretrain_yaml = model_dir.parent / YAML_NAME
-    if not pretrain_yaml.is_file():
+    # The ModelArtifact is `output_dir/checkpoints` (or `output_dir`); the YAML is in output_dir.
+    pretrain_yaml = next((d / YAML_NAME for d in (model_dir, model_dir.parent)
+                          if (d / YAML_NAME).is_file()), None)
+    if pretrain_yaml is None:
         raise StageConfigError("sft", [("model", f"{model_dir} has no {YAML_NAME} beside it, "
                                         "so it is not a megatron-bridge pretrain output; "
                                         "pretrain with backend=megatron-bridge first")])
