@@ -69,12 +69,12 @@ class CheckpointError(StageError, RuntimeError):
 class BackendUnavailableError(StageError, ImportError):
     """A training backend was selected whose framework is not importable here."""
 
-    def __init__(self, backend: str, module: str) -> None:
+    def __init__(self, backend: str, module: str, *, hint: str | None = None) -> None:
         self.backend = backend
         self.module = module
         super().__init__(
             f"backend {backend!r} needs the Python module {module!r}, which is not installed here",
-            hint=(
+            hint=hint or (
                 "run the stage inside the framework's container (e.g. --run PROFILE with its "
                 "container_image), or use backend=local"
             ),

@@ -1,0 +1,1 @@
+"""Maintenance scripts of the nano3 stages (not imported by a stage at run time)."""
