@@ -8,7 +8,7 @@ shows each failure without its patch. Revisit them when the megatron-core pin mo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -65,7 +65,7 @@ def _patch_synchronize() -> None:
 
 
 def cpu_clip_grad_by_total_norm_fp32(
-    parameters: list[torch.Tensor] | torch.Tensor,
+    parameters: Sequence[torch.Tensor] | torch.Tensor,
     max_norm: float,
     total_norm: float,
     use_decoupled_grad: bool = False,
