@@ -117,3 +117,43 @@ def straight_run(blend_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("straight")
     train(run_spec(out, blend_path))
     return out
+
+
+def make_sft_blend(root: Path, pack: int = 33) -> Path:
+    """Packed SFT Parquet (FORMATS.md section 5) of byte-tokenized sums ('Q:3+4\\nA:' -> '7'),
+    loss mask on the answers; train and valid files and their blend.json."""
+    import random
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(5)
+
+    def rows(n: int) -> Any:
+        cols: dict[str, list[Any]] = {"input_ids": [], "loss_mask": [], "seq_start_id": []}
+        for _ in range(n):
+            ids: list[int] = []
+            mask: list[int] = []
+            starts: list[int] = []
+            while True:
+                a, b = rng.randint(0, 9), rng.randint(0, 9)
+                q, ans = f"Q:{a}+{b}\nA:".encode(), f"{a + b}\n".encode()
+                if len(ids) + len(q) + len(ans) + 1 > pack:
+                    break
+                starts.append(len(ids))
+                ids += [*q, *ans, EOD]
+                mask += [0] * len(q) + [1] * (len(ans) + 1)
+            cols["input_ids"].append(ids)
+            cols["loss_mask"].append(mask)
+            cols["seq_start_id"].append(starts)
+        return pa.table({"input_ids": pa.array(cols["input_ids"], pa.list_(pa.int32())),
+                         "loss_mask": pa.array(cols["loss_mask"], pa.list_(pa.uint8())),
+                         "seq_start_id": pa.array(cols["seq_start_id"], pa.list_(pa.int32()))})
+
+    pq.write_table(rows(64), root / "train.parquet")
+    pq.write_table(rows(16), root / "valid.parquet")
+    blend = root / BLEND_FILENAME
+    write_blend(blend, {"train": [(1.0, str(root / "train.parquet"))],
+                        "valid": [(1.0, str(root / "valid.parquet"))]})
+    return blend

@@ -14,7 +14,13 @@ from nano3.mcore._checkpoint import (
 from nano3.mcore._config import ModelShape, OptimSettings, TrainSettings
 from nano3.mcore._cpu_compat import apply_cpu_compat
 from nano3.mcore._pretrain import MetricsSink, TrainResult, train_pretrain
-from nano3.mcore.errors import McoreCheckpointError, McoreError, McoreUnavailableError
+from nano3.mcore._sft import PackedSFTDataset, train_sft
+from nano3.mcore.errors import (
+    McoreCheckpointError,
+    McoreError,
+    McoreUnavailableError,
+    SFTDataError,
+)
 
 __all__ = [
     "McoreCheckpointError",
@@ -23,6 +29,8 @@ __all__ = [
     "MetricsSink",
     "ModelShape",
     "OptimSettings",
+    "PackedSFTDataset",
+    "SFTDataError",
     "TrainResult",
     "TrainSettings",
     "apply_cpu_compat",
@@ -30,4 +38,5 @@ __all__ = [
     "load_model_weights",
     "read_model_shape",
     "train_pretrain",
+    "train_sft",
 ]

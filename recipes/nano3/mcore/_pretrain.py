@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -10,14 +10,19 @@ import attrs
 import torch
 
 from nano3.mcore._build import build_datasets, build_model, build_optimizer, wrap_ddp
-from nano3.mcore._checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from nano3.mcore._checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_model_weights,
+    save_checkpoint,
+)
 from nano3.mcore._config import ModelShape, OptimSettings, TrainSettings, to_dict
 from nano3.mcore._cpu_compat import apply_cpu_compat
 from nano3.mcore._dist import dist_env, init_distributed, shutdown_distributed
 from nano3.mcore.errors import McoreUnavailableError
 
-__all__ = ["MetricsSink", "TrainResult", "evaluate", "forward_step", "micro_batches",
-           "train_pretrain"]
+__all__ = ["DatasetsFn", "MetricsSink", "TrainResult", "evaluate", "forward_step",
+           "micro_batches", "run_training", "train_pretrain"]
 
 
 class MetricsSink(Protocol):
@@ -44,6 +49,10 @@ def _use_cuda(device: str) -> bool:
     return device in ("auto", "cuda") and torch.cuda.is_available()
 
 
+# attention_mask only where the data has one (packed SFT: conversations never attend across).
+_BATCH_KEYS = ("tokens", "labels", "loss_mask", "position_ids", "attention_mask")
+
+
 def micro_batches(dataset: Any, step: int, mbs: int, n_micro: int, rank: int, world: int,
                   device: torch.device) -> Iterator[dict[str, torch.Tensor]]:
     """The micro batches of one step for one rank: sample indices are a pure function of the
@@ -53,13 +62,14 @@ def micro_batches(dataset: Any, step: int, mbs: int, n_micro: int, rank: int, wo
     for m in range(n_micro):
         items = [dataset[base + m * mbs + i] for i in range(mbs)]
         yield {k: torch.stack([it[k] for it in items]).to(device, non_blocking=True)
-               for k in ("tokens", "labels", "loss_mask", "position_ids")}
+               for k in _BATCH_KEYS if k in items[0]}
 
 
 def forward_step(data_iterator: Iterator[dict[str, torch.Tensor]], model: Any) -> Any:
     """Megatron's forward-step contract: (output, loss_func); loss = mean over masked tokens."""
     batch = next(data_iterator)
-    out = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"])
+    out = model(batch["tokens"], batch["position_ids"], batch.get("attention_mask"),
+                labels=batch["labels"])
     mask = batch["loss_mask"].float().view(-1)
 
     def loss_func(output: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -110,6 +120,23 @@ def train_pretrain(model: ModelShape, optim: OptimSettings, trainer: TrainSettin
 
     Rank and world come from torchrun or Slurm (`dist_env`); only rank 0 logs metrics and
     writes metadata. `stop_at_step` ends early after a checkpoint (resume tests)."""
+
+    def datasets(global_batch: int) -> tuple[Any, Any]:
+        return build_datasets(blend_path, model, trainer, global_batch,
+                              output_dir / "dataset_cache")
+
+    return run_training(model, optim, trainer, output_dir, sink, datasets, None, stop_at_step)
+
+
+DatasetsFn = Callable[[int], tuple[Any, Any]]
+
+
+def run_training(model: ModelShape, optim: OptimSettings, trainer: TrainSettings,
+                 output_dir: Path, sink: MetricsSink, datasets: DatasetsFn,
+                 init_weights: Path | None, stop_at_step: int | None) -> TrainResult:
+    """The loop shared by pretraining and SFT. `datasets(global_batch)` gives (train, valid)
+    indexable datasets of Megatron-style sample dicts; `init_weights` is a checkpoint whose
+    model weights a fresh (not resumed) run starts from."""
     from megatron.core.distributed import finalize_model_grads
     from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
 
@@ -124,19 +151,22 @@ def train_pretrain(model: ModelShape, optim: OptimSettings, trainer: TrainSettin
         try:
             torch.manual_seed(trainer.seed)
             model_parallel_cuda_manual_seed(trainer.seed)
+            last = latest_checkpoint(ckpt_root) if trainer.resume else None
             gpt = build_model(model, use_cuda)
+            if init_weights is not None and last is None:
+                # Before the DDP wrapper and the optimizer: on GPU the optimizer copies the
+                # weights into its fp32 master params when it is built.
+                load_model_weights(init_weights, gpt)
             ddp = wrap_ddp(gpt, use_cuda)
             gpt.config.no_sync_func = ddp.no_sync
             gpt.config.finalize_model_grads_func = finalize_model_grads
             optimizer, sched = build_optimizer(ddp, optim, trainer.max_steps, use_cuda)
             n_micro, mbs = trainer.grad_accum_steps, trainer.micro_batch_size
             global_batch = mbs * n_micro * de.world_size
-            train_ds, valid_ds = build_datasets(blend_path, model, trainer, global_batch,
-                                                output_dir / "dataset_cache")
+            train_ds, valid_ds = datasets(global_batch)
             info = {"model": to_dict(model), "eod_id": trainer.eod_id, "format": "torch_dist",
                     "backend": "megatron-core"}
             start = 0
-            last = latest_checkpoint(ckpt_root) if trainer.resume else None
             if last is not None:
                 start = load_checkpoint(last, gpt, optimizer, sched)
 

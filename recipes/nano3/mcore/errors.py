@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kit_config.errors import KitError
 
-__all__ = ["McoreCheckpointError", "McoreError", "McoreUnavailableError"]
+__all__ = ["McoreCheckpointError", "McoreError", "McoreUnavailableError", "SFTDataError"]
 
 
 class McoreError(KitError):
@@ -20,3 +20,7 @@ class McoreCheckpointError(McoreError, ValueError):
     def __init__(self, path: str, problem: str, hint: str) -> None:
         self.path = path
         super().__init__(f"checkpoint {path}: {problem}", hint=hint)
+
+
+class SFTDataError(McoreError, ValueError):
+    """A packed SFT file does not hold what FORMATS.md section 5 says."""
