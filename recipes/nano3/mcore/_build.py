@@ -50,8 +50,12 @@ def transformer_config(shape: ModelShape, use_cuda: bool) -> Any:
     )
 
 
-def build_model(shape: ModelShape, use_cuda: bool) -> Any:
-    """A GPTModel with the local spec (TE spec when TE and CUDA are present), unwrapped."""
+def build_model(shape: ModelShape, use_cuda: bool, packed: bool = False) -> Any:
+    """A GPTModel with the local spec (TE spec when TE and CUDA are present), unwrapped.
+
+    `packed` (SFT's block-diagonal masks) keeps the local spec: its attention applies the
+    given mask (unfused softmax, `masked_softmax_fusion` is off), while TE's causal attention
+    would ignore it. Both specs save the same checkpoint keys."""
     from megatron.core.models.gpt import GPTModel
     from megatron.core.models.gpt.gpt_layer_specs import (
         get_gpt_layer_local_spec,
@@ -59,7 +63,7 @@ def build_model(shape: ModelShape, use_cuda: bool) -> Any:
     )
 
     cfg = transformer_config(shape, use_cuda)
-    spec = get_gpt_layer_with_transformer_engine_spec() if has_te() else (
+    spec = get_gpt_layer_with_transformer_engine_spec() if has_te() and not packed else (
         get_gpt_layer_local_spec())
     model = GPTModel(config=cfg, transformer_layer_spec=spec, vocab_size=shape.vocab_size,
                      max_sequence_length=shape.seq_length, pre_process=True, post_process=True,

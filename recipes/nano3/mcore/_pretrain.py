@@ -125,7 +125,8 @@ def train_pretrain(model: ModelShape, optim: OptimSettings, trainer: TrainSettin
         return build_datasets(blend_path, model, trainer, global_batch,
                               output_dir / "dataset_cache")
 
-    return run_training(model, optim, trainer, output_dir, sink, datasets, None, stop_at_step)
+    return run_training(model, optim, trainer, output_dir, sink, datasets, None, stop_at_step,
+                        packed=False)
 
 
 DatasetsFn = Callable[[int], tuple[Any, Any]]
@@ -133,10 +134,12 @@ DatasetsFn = Callable[[int], tuple[Any, Any]]
 
 def run_training(model: ModelShape, optim: OptimSettings, trainer: TrainSettings,
                  output_dir: Path, sink: MetricsSink, datasets: DatasetsFn,
-                 init_weights: Path | None, stop_at_step: int | None) -> TrainResult:
+                 init_weights: Path | None, stop_at_step: int | None,
+                 packed: bool) -> TrainResult:
     """The loop shared by pretraining and SFT. `datasets(global_batch)` gives (train, valid)
     indexable datasets of Megatron-style sample dicts; `init_weights` is a checkpoint whose
-    model weights a fresh (not resumed) run starts from."""
+    model weights a fresh (not resumed) run starts from; `packed`: samples carry their own
+    attention masks (see `build_model`)."""
     from megatron.core.distributed import finalize_model_grads
     from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
 
@@ -152,7 +155,7 @@ def run_training(model: ModelShape, optim: OptimSettings, trainer: TrainSettings
             torch.manual_seed(trainer.seed)
             model_parallel_cuda_manual_seed(trainer.seed)
             last = latest_checkpoint(ckpt_root) if trainer.resume else None
-            gpt = build_model(model, use_cuda)
+            gpt = build_model(model, use_cuda, packed)
             if init_weights is not None and last is None:
                 # Before the DDP wrapper and the optimizer: on GPU the optimizer copies the
                 # weights into its fp32 master params when it is built.

@@ -106,4 +106,4 @@ def train_sft(pretrained: Path, optim: OptimSettings, trainer: TrainSettings, bl
         return train, split("valid")
 
     return run_training(shape, optim, trainer, output_dir, sink, datasets, pretrained,
-                        stop_at_step)
+                        stop_at_step, packed=True)
