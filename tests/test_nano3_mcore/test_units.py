@@ -67,3 +67,15 @@ def test_public_all_is_exact_and_sorted() -> None:
     """`__all__` lists exactly the public names the package binds (its submodules aside)."""
     public = {n for n in vars(mcore) if not n.startswith("_")} - {"annotations", "errors"}
     assert mcore.__all__ == sorted(public)
+
+
+@pytest.mark.parametrize(("err", "builtin"), [
+    (mcore.McoreUnavailableError("no CUDA", hint="use cpu"), RuntimeError),
+    (mcore.McoreCheckpointError("/c", "broken", hint="delete it"), ValueError),
+    (mcore.SFTDataError("/f: no rows", hint="check it"), ValueError),
+], ids=["unavailable", "checkpoint", "sft-data"])
+def test_errors_are_kit_errors_and_builtins(err: Exception, builtin: type) -> None:
+    from kit_config.errors import KitError
+
+    assert isinstance(err, KitError) and isinstance(err, builtin)
+    assert "\n" not in str(err) and "; " in str(err)  # what; how to fix

@@ -19,6 +19,8 @@ from nano3.mcore._dist import dist_env
 from nano3.mcore._pretrain import train_pretrain
 from nano3.mcore._sft import train_sft
 
+__all__ = ["JsonlMetrics", "main"]
+
 
 class JsonlMetrics:
     """Append one JSON object per metrics call (flushed, so a killed run keeps its lines)."""
