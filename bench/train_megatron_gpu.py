@@ -1,0 +1,94 @@
+"""GPU benchmark of nano3's Megatron-Core backend: a ~125M-parameter GPT (GPT-2 small shape)
+for 50 steps in bf16 on one CUDA device; prints tokens/s and model FLOPs utilisation (MFU).
+
+Run on a GPU machine: `python bench/train_megatron_gpu.py [--steps 50] [--peak-tflops T]`.
+Without CUDA it refuses (exit 2). The first 5 steps are warm-up and not timed; every step ends
+with a host read of the loss (the loop's `_mean_loss`), so step boundaries are synchronized.
+MFU counts the model's matmul FLOPs (forward x 3 for training, causal attention counted in
+full, as Megatron-LM and nanoGPT do) against the GPU's dense bf16 peak.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nano3.formats import BLEND_FILENAME, IndexedWriter, write_blend
+from nano3.mcore import ModelShape, OptimSettings, TrainSettings, train_pretrain
+
+SHAPE = ModelShape(vocab_size=50304, seq_length=1024, num_layers=12, hidden_size=768,
+                   num_attention_heads=12, ffn_hidden_size=3072)
+WARMUP = 5
+# Dense bf16 peak TFLOP/s by device-name fragment (vendor datasheets, SXM parts).
+PEAKS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
+
+
+class _Wall:
+    def __init__(self) -> None:
+        self.t: list[float] = []
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        if "train/loss" in metrics:
+            self.t.append(time.perf_counter())
+
+
+def flops_per_token(s: ModelShape) -> float:
+    """Training FLOPs per token: 3 x forward (2 per multiply-add) over every matmul."""
+    h, f, n, v, layers = s.hidden_size, s.ffn_hidden_size, s.seq_length, s.vocab_size, (
+        s.num_layers)
+    per_layer = 2 * (4 * h * h + 2 * h * f) + 2 * 2 * n * h  # qkv+proj, mlp; scores + values
+    return 3.0 * (layers * per_layer + 2 * h * v)
+
+
+def params(s: ModelShape) -> int:
+    """Parameter count of the GPTModel (tied embeddings, learned positions, biases, norms)."""
+    h, f = s.hidden_size, s.ffn_hidden_size
+    layer = 4 * h * h + 4 * h + 2 * h * f + f + h + 4 * h
+    return s.num_layers * layer + s.vocab_size * h + s.seq_length * h + 2 * h
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--micro-batch", type=int, default=8)
+    ap.add_argument("--peak-tflops", type=float, default=0.0,
+                    help="dense bf16 peak of the GPU (default: looked up by device name)")
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        print("train_megatron_gpu: needs a CUDA GPU (torch.cuda.is_available() is False); "
+              "run bench/train_megatron.py for the CPU benchmark", file=sys.stderr)
+        return 2
+    name = torch.cuda.get_device_name()
+    peak = args.peak_tflops or next((p for k, p in PEAKS.items() if k in name), 0.0)
+    steps, mbs = max(args.steps, WARMUP + 2), args.micro_batch
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        lengths = rng.integers(500, 4000, 2 * steps * mbs * SHAPE.seq_length // 2000 + 10)
+        with IndexedWriter(Path(tmp) / "shard_000000", np.uint16) as w:
+            w.add_batch(rng.integers(0, 50257, int(lengths.sum())).astype(np.uint16), lengths)
+        write_blend(Path(tmp) / BLEND_FILENAME, {"train": [(1.0, str(Path(tmp) /
+                                                                      "shard_000000"))]})
+        wall = _Wall()
+        train_pretrain(SHAPE, OptimSettings(lr=6e-4, min_lr=6e-5, warmup_steps=10),
+                       TrainSettings(max_steps=steps, micro_batch_size=mbs, eval_batches=0,
+                                     checkpoint_every=steps, log_every=1, eod_id=50256,
+                                     device="cuda"),
+                       Path(tmp) / BLEND_FILENAME, Path(tmp) / "out", wall)
+    timed = steps - WARMUP
+    tok_s = timed * mbs * SHAPE.seq_length / (wall.t[-1] - wall.t[WARMUP - 1])
+    achieved = tok_s * flops_per_token(SHAPE) / 1e12
+    mfu = f"{100 * achieved / peak:.1f}% of {peak:.0f}" if peak else "unknown peak (--peak-tflops)"
+    print(f"{name}: GPT {params(SHAPE) / 1e6:.0f}M params, seq {SHAPE.seq_length}, micro batch "
+          f"{mbs}, bf16, {timed} timed steps: {tok_s:,.0f} tokens/s, {achieved:.1f} TFLOP/s, "
+          f"MFU {mfu} TFLOP/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
