@@ -65,7 +65,7 @@ def test_lineage_tree_walks_data_run_model(app, chain):
     assert lines[0].startswith("demo-model:v1 (Artifact)")
     assert lines[1] == "└── run train-run-1  @abc123def456"
     assert lines[2].startswith("    └── demo-data:v2 (Artifact)")
-    assert lines[3] == "        └── run local"  # the data was published outside any run
+    assert lines[3].startswith("        └── run implicit-")  # published outside any run
     assert len(lines) == 4
 
 

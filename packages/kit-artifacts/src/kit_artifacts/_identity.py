@@ -52,12 +52,8 @@ class CodeIdentity:
         return out
 
 
-@functools.lru_cache(maxsize=64)
 def checkout_state(folder: str) -> tuple[str | None, bool | None]:
-    """`(commit, dirty)` of the git checkout holding `folder`; `(None, None)` outside git.
-
-    Cached per folder: a publish loop must not fork git every time.
-    """
+    """`(commit, dirty)` of the git checkout holding `folder`; `(None, None)` outside git."""
     try:
         head = subprocess.run(
             ["git", "-C", folder, "rev-parse", "HEAD"],
@@ -73,6 +69,10 @@ def checkout_state(folder: str) -> tuple[str | None, bool | None]:
         return None, None
     dirty = bool(status.stdout.strip()) if status.returncode == 0 else None
     return head.stdout.strip(), dirty
+
+
+# Per process: a publish loop must not fork git every time.
+_cached_checkout_state = functools.lru_cache(maxsize=16)(checkout_state)
 
 
 @functools.lru_cache(maxsize=16)
@@ -115,7 +115,7 @@ def code_identity() -> CodeIdentity:
         dirty = {"1": True, "true": True, "0": False, "false": False}.get(flag)
     else:
         for folder in _own_folders():
-            commit, dirty = checkout_state(folder)
+            commit, dirty = _cached_checkout_state(folder)
             if commit:
                 break
     if digest is None and os.environ.get("PEX"):

@@ -24,7 +24,13 @@ from typing import Literal, Protocol
 
 import attrs
 
-from kit_artifacts._identity import CODE_ENV, CodeIdentity, code_identity
+from kit_artifacts._identity import (
+    CODE_ENV,
+    CodeIdentity,
+    checkout_state,
+    code_identity,
+    file_digest,
+)
 from kit_artifacts._ref import ArtifactRef
 
 __all__ = [
@@ -36,9 +42,11 @@ __all__ = [
     "Producer",
     "RemoteResolver",
     "add_listener",
+    "checkout_state",
     "code_identity",
     "current_producer",
     "emit",
+    "file_digest",
     "get_remote_resolver",
     "implicit_run",
     "record_used",

@@ -46,7 +46,14 @@ def job_spec(plan: StagePlan, config_file: Path, pex: Path | None, profile: Any)
     """The `kit_run.JobSpec` that runs `plan` under `profile` (config shipped alongside)."""
     from kit_run import JobSpec, PexPackager
 
-    env = {"NEMOTRON_RUN_ID": plan.run_id}
+    from kit_artifacts import hooks
+
+    from kit_cli._launches import code_digest
+
+    # The job's code identity comes from here, the launch (its own folder is no checkout).
+    digest = code_digest(plan.stage.module, pex, local=False)[0]
+    code = hooks.CodeIdentity(plan.git_commit, plan.git_dirty, digest)
+    env = {**code.env(), "NEMOTRON_RUN_ID": plan.run_id}
     root = job_artifacts_root(profile)
     if root is not None:
         env["NEMOTRON_ARTIFACTS_ROOT"] = root
