@@ -128,7 +128,9 @@ def record_implicit_inputs(
         start = flushed_count(storage, implicit.run_id)
     if start < implicit.count:
         new = hooks.implicit_run(start)
-        items = new.new_inputs if new is not None else implicit.new_inputs[start:]
+        if new is None:  # an explicit run began meanwhile: its inputs are not ours
+            return None
+        items = new.new_inputs
         check_pinned(items)
         flushed[implicit.run_id] = write_run_inputs(storage, implicit.run_id, start, items)
     return {"run_id": implicit.run_id, "count": implicit.count}

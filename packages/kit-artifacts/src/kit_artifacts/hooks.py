@@ -94,7 +94,7 @@ class ImplicitRun:
     run_id: str
     count: int  # inputs used so far (the log only grows)
     start: int
-    new_inputs: tuple[str, ...]  # inputs[start:count]
+    new_inputs: tuple[str, ...]  # inputs[start:count]; empty unless asked for
 
 
 class RemoteResolver(Protocol):
@@ -146,13 +146,18 @@ def _implicit_run_id() -> str:
         return _implicit_id[0]
 
 
-def implicit_run(start: int = 0) -> ImplicitRun | None:
-    """The implicit run (None while an explicit run's provider is set), inputs from `start`."""
+def implicit_run(start: int | None = None) -> ImplicitRun | None:
+    """The implicit run (None while an explicit run's provider is set).
+
+    Its inputs from index `start` on; none without `start` (a publish that has nothing new
+    to record must not copy a long log).
+    """
     with _lock:
         if _provider is not None:
             return None
-        return ImplicitRun(_implicit_run_id(), len(_implicit_log), start,
-                           tuple(_implicit_log[start:]))
+        count = len(_implicit_log)
+        begin = count if start is None else start
+        return ImplicitRun(_implicit_run_id(), count, begin, tuple(_implicit_log[begin:]))
 
 
 def _reset_implicit_run() -> None:
