@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,7 @@ def data(registry: kit_artifacts.ArtifactRegistry, tmp_path: Path) -> list[str]:
     return out
 
 
-def _raw(registry: kit_artifacts.ArtifactRegistry, name: str, version: int) -> dict:
+def _raw(registry: kit_artifacts.ArtifactRegistry, name: str, version: int) -> Any:
     return json.loads(Path(registry.root, name, f"v{version}", "version.json").read_text())
 
 

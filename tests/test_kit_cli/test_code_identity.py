@@ -31,7 +31,7 @@ def child_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture()
 def lineage_config(config_dir: Path, publish_data) -> str:
     (config_dir / "lineage.yaml").write_text("data: ${art:demo-data,path}\npublish: demo-model\n")
-    return publish_data()
+    return str(publish_data())
 
 
 def _git_repo(path: Path) -> str:
@@ -39,8 +39,9 @@ def _git_repo(path: Path) -> str:
     for args in (["init", "-q"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q",
                                    "--allow-empty", "-m", "x"]):
         subprocess.run(["git", "-C", str(path), *args], check=True, capture_output=True)
-    return subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    done = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True)
+    return str(done.stdout).strip()
 
 
 def test_local_run_records_the_launch_code_in_launch_run_and_producer(
@@ -80,7 +81,7 @@ def test_launcher_pex_is_the_local_code_digest(tmp_path, monkeypatch):
     want = f"sha256:{hashlib.sha256(b'pex bytes').hexdigest()}"
     assert code_digest("test_kit_cli.demo_stage", None, local=True) == (want, f"pex:{pex}")
     # A remote job without a job PEX runs the source, not the launcher's PEX.
-    assert code_digest("test_kit_cli.demo_stage", None, local=False)[1].startswith("source:")
+    assert str(code_digest("test_kit_cli.demo_stage", None, local=False)[1]).startswith("source:")
     job = tmp_path / "job.pex"
     job.write_bytes(b"job")
     digest, source = code_digest("x", job, local=False)

@@ -78,7 +78,7 @@ _cached_checkout_state = functools.lru_cache(maxsize=16)(checkout_state)
 @functools.lru_cache(maxsize=16)
 def _cached_digest(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:  # noqa: PTH123 (hot path, str paths)
+    with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"

@@ -389,8 +389,10 @@ class ArtifactRegistry:
         for run_id in runs_using(self.storage, ref.name):
             # Implicit runs: a version consumed `ref` if it saw the run's log past `ref`.
             inputs = read_run_inputs(self.storage, run_id)
-            position = inputs.index(ref.uri) if ref.uri in inputs else None
-            for name, version in run_outputs(self.storage, run_id) if position is not None else ():
+            if ref.uri not in inputs:
+                continue
+            position = inputs.index(ref.uri)
+            for name, version in run_outputs(self.storage, run_id):
                 record = self._read_record(name, version)
                 if record is not None and (record.run_inputs or ("", 0))[1] > position:
                     out.append(record.ref)

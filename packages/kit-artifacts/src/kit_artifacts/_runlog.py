@@ -58,7 +58,7 @@ def write_run_inputs(storage: Storage, run_id: str, start: int, inputs: Iterable
     if not items:
         return start
     end = start + len(items)
-    names = {}
+    names: dict[str, None] = {}
     for item in items:
         parsed = parse_art_uri(item) if item.startswith("art://") else None
         if isinstance(parsed, ArtURI):

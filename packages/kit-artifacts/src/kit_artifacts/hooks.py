@@ -18,8 +18,8 @@ import logging
 import secrets
 import sys
 import threading
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Literal, Protocol
 
 import attrs

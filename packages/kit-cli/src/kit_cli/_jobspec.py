@@ -44,11 +44,9 @@ def job_artifacts_root(profile: Any) -> str | None:
 
 def job_spec(plan: StagePlan, config_file: Path, pex: Path | None, profile: Any) -> Any:
     """The `kit_run.JobSpec` that runs `plan` under `profile` (config shipped alongside)."""
-    from kit_run import JobSpec, PexPackager
-
     from kit_artifacts import hooks
-
     from kit_cli._launches import code_digest
+    from kit_run import JobSpec, PexPackager
 
     # The job's code identity comes from here, the launch (its own folder is no checkout).
     digest = code_digest(plan.stage.module, pex, local=False)[0]

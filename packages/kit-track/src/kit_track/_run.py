@@ -304,7 +304,7 @@ def start_run(
             )
     chosen_id = _resolve_run_id(run_id)
     rank = process_rank()
-    code = hooks.code_identity()
+    identity = hooks.code_identity()
     # The producer and listener go in before the config is resolved, so `${art:...}`
     # interpolations in the config itself are recorded as inputs.
     pending: list[hooks.ArtifactEvent] = []
@@ -326,9 +326,9 @@ def start_run(
         config=plain,
         tags=tuple(dict.fromkeys(tags)),
         argv=tuple(scrub(list(sys.argv if argv is None else argv))),
-        git_commit=code.git_commit,
-        git_dirty=code.git_dirty,
-        code_digest=code.code_digest,
+        git_commit=identity.git_commit,
+        git_dirty=identity.git_dirty,
+        code_digest=identity.code_digest,
         config_digest=config_digest(plain),
         host=host_name(),
         pid=os.getpid(),
