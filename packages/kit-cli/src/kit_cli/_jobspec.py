@@ -81,6 +81,7 @@ def render_remote_dry_run(plan: StagePlan, placeholder: Path) -> str:
         notes.append(f"# job code: {pex} (not built yet; a real run makes it with {how})")
         spec = job_spec(plan, placeholder, None, profile)
         spec.command = [str(pex), *_stage_command(plan, pex)]
+        spec.env.pop("NEMOTRON_CODE_DIGEST", None)  # the PEX's, known once it is built
     else:
         spec = job_spec(plan, placeholder, pex, profile)
     text = render_dry_run(spec, profile, secrets=job_credentials())
