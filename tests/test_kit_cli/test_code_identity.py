@@ -153,6 +153,7 @@ def test_rerun_says_rebuilt_files_are_equal(demo_recipe, lineage_config):
     out = _rerun(original.run_id, demo_recipe)
     assert "outputs: art://demo-model:v2 has the same files as art://demo-model:v1 " \
            "(1 files" in out and out.rstrip().endswith("equal")
+    assert f"code: digest {original.code_digest}: the same as the original's" in out
 
 
 def test_rerun_says_which_rebuilt_files_differ(demo_recipe, lineage_config, monkeypatch):

@@ -120,6 +120,10 @@ def rerun(
         sys.stdout.write(render_plan(plan))
         return 0
     code = execute_plan(plan, rerun_of=run_id)
+    digest = load_launch(plan.run_id).code_digest
+    same = "the same as the original's" if digest == record.code_digest else \
+        f"the original ran {record.code_digest or 'unrecorded code'}"
+    print(f"code: digest {digest or '(unknown)'}: {same}", flush=True)
     if plan.mode == "batch":
         print(f"outputs not compared: the job runs detached (compare {run_id} and "
               f"{plan.run_id} with `nemotron art verify` once it ends)", flush=True)
