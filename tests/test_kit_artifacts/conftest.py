@@ -24,6 +24,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     _resolver.clear_pins()
     hooks.set_producer_provider(None)
     hooks.register_remote_resolver(None)
+    hooks._reset_implicit_run()
     yield home
     hooks.set_producer_provider(None)
     hooks.register_remote_resolver(None)

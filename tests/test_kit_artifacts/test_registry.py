@@ -102,7 +102,7 @@ def test_save_writes_metadata_and_publishes(tmp_path: Path) -> None:
         remove()
     assert art.uri == "art://pretrain-model:v1" == ref.uri
     on_disk = json.loads((tmp_path / "ckpt" / "metadata.json").read_text())
-    assert on_disk["name"] == "pretrain-model" and on_disk["producer"] == "local"
+    assert on_disk["name"] == "pretrain-model" and on_disk["producer"].startswith("implicit-")
     assert [e.kind for e in events] == ["published"]
     assert kit_artifacts.get_registry().root == str(Path(os.environ["NEMOTRON_HOME"]) / "artifacts")
     again = ModelArtifact.from_uri("art://pretrain-model")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kit_artifacts import hooks
 from kit_cli.recipe import Recipe, Stage
 
 DEMO_STAGE_MODULE = "test_kit_cli.demo_stage"
@@ -35,6 +36,9 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("NEMOTRON_ARTIFACTS_ROOT", raising=False)
     monkeypatch.delenv("NEMOTRON_RECIPES", raising=False)
     monkeypatch.delenv("NEMOTRON_DEBUG", raising=False)
+    for name in (*hooks.CODE_ENV, "PEX"):
+        monkeypatch.delenv(name, raising=False)
+    hooks._reset_implicit_run()
     monkeypatch.setenv("NEMOTRON_ENV_FILE", str(tmp_path / "no-env.toml"))
     work = tmp_path / "cwd"
     work.mkdir()

@@ -65,7 +65,7 @@ def test_lineage_tree_walks_data_run_model(app, chain):
     assert lines[0].startswith("demo-model:v1 (Artifact)")
     assert lines[1] == "└── run train-run-1  @abc123def456"
     assert lines[2].startswith("    └── demo-data:v2 (Artifact)")
-    assert lines[3] == "        └── run local"  # the data was published outside any run
+    assert lines[3].startswith("        └── run implicit-")  # published outside any run
     assert len(lines) == 4
 
 
@@ -155,3 +155,24 @@ def test_bad_input_exits_2_with_one_line(app, chain, argv: list[str], message: s
     assert result.exit_code == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_lineage_of_an_implicit_runs_version_shows_its_inputs(app, publish_data, tmp_path):
+    """A model published outside a run (a notebook) points at its implicit run; `art
+    lineage` follows the pointer to the data it loaded, and `art show` lists it."""
+    from kit_artifacts import Artifact, get_registry
+
+    data = publish_data("nb-data", "rows\n")
+    Artifact.from_uri(data)  # loaded outside any run
+    model_dir = tmp_path / "nb-model"
+    model_dir.mkdir()
+    (model_dir / "w.bin").write_bytes(b"w")
+    Artifact(path=str(model_dir)).save("nb-model")
+    raw = json.loads(next(Path(get_registry().root, "nb-model").glob("v1/version.json"))
+                     .read_text())
+    assert raw["inputs"] == [] and raw["run_inputs"]["count"] == 1
+    lines = runner.invoke(app, ["art", "lineage", "nb-model"]).stdout.splitlines()
+    assert lines[1].startswith("└── run implicit-")
+    assert lines[2].startswith("    └── nb-data:v1 (Artifact)")
+    shown = json.loads(runner.invoke(app, ["art", "show", "nb-model"]).stdout)
+    assert shown["inputs"] == [data]

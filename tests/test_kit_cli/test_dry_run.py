@@ -69,7 +69,11 @@ def test_dry_run_imports_nothing_heavy_and_writes_only_the_report(
         assert "dist/recipes.demo/train-job.pex --config config.yaml" in text
         assert "./pants package recipes/demo:train-job" in text
         assert "WANDB_API_KEY=" in text  # the secret's name is shown, never its value
+        # The job gets the launch's commit; the digest is the PEX's, known once it is built.
+        assert "# code: " in text and "digest (when built) of pex:" in text
+        assert "export NEMOTRON_GIT_COMMIT=" in text and "NEMOTRON_CODE_DIGEST" not in text
     else:
+        assert " digest sha256:" in text
         assert "-m test_kit_cli.demo_stage --config <launch dir>/config.yaml" in text
 
 

@@ -6,7 +6,9 @@ the submitter shares with the job (so lineage data -> run -> model is visible he
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
 import sys
 import zipapp
 from pathlib import Path
@@ -71,12 +73,41 @@ def test_batch_prints_job_and_follow_commands_then_lineage(
     assert tree[0].startswith("demo-model:v1") and tree[1].startswith(f"└── run {run_id}")
     assert tree[2].startswith("    └── demo-data:v1")
 
+    _assert_same_code(launch, record.producer, run_id)
+
     runs = runner.invoke(app, ["runs", "ls"])
     assert f"{run_id}\tdemo train\tbatch:slurm\tsucceeded\t{job_id}\tart://demo-model:v1" \
         in runs.stdout
     shown = runner.invoke(app, ["runs", "show", run_id])
     tracker = json.loads(shown.stdout.split("\n# ", 1)[0])["tracker"]
     assert tracker["status"] == "succeeded" and tracker["inputs"][0]["uri"] == data
+
+
+def _assert_same_code(launch, producer, run_id: str, digest: str | None = None) -> None:
+    """Launch record, the job's run record and the producer name the launching code."""
+    from kit_track import load_run
+
+    commit = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert launch.git_commit == commit and launch.git_dirty is not None
+    assert launch.code_digest and launch.code_digest.startswith("sha256:")
+    if digest is not None:
+        assert launch.code_digest == digest
+    run = load_run(run_id)
+    code = (launch.git_commit, launch.git_dirty, launch.code_digest)
+    assert (run.git_commit, run.git_dirty, run.code_digest) == code
+    assert (producer.git_commit, producer.git_dirty, producer.code_digest) == code
+
+
+def test_attached_run_records_the_launch_code(lineage_recipe, slurm_env_file, publish_data):
+    """`--run` on Slurm: the job (in its own job dir, no checkout) records the launch's code."""
+    publish_data()
+    launch = run_stage_job(lineage_recipe, "train", ["-c", "lineage", "--run", "slurm"])
+    assert launch.ok, launch
+    from kit_artifacts import get_registry
+
+    record = get_registry().record("art://demo-model:latest")
+    _assert_same_code(load_launch(str(launch.run_id)), record.producer, str(launch.run_id))
 
 
 def test_attached_failure_exits_1_and_logs_are_readable(demo_recipe, slurm_env_file):
@@ -143,3 +174,10 @@ def test_pex_job_runs_the_pex_as_the_stage(demo_recipe, slurm_env_file, tmp_path
     assert job["code"]["kind"] == "pex"
     out = slurm_env_file.parent / "nemotron-home" / "demo-out" / str(launch.run_id)
     assert (out / "echo.txt").read_text() == "from-pex"
+    # The code digest in every record is the shipped PEX's sha256.
+    digest = f"sha256:{hashlib.sha256(pex.read_bytes()).hexdigest()}"
+    assert job["code"]["digest"] == digest
+    from kit_track import load_run
+
+    assert load_launch(str(launch.run_id)).code_digest == digest
+    assert load_run(str(launch.run_id)).code_digest == digest

@@ -12,7 +12,8 @@ from kit_track import _helpers
 
 _ENV_TO_CLEAR = (
     "NEMOTRON_RUN_ID", "NEMOTRON_TRACKERS", "NEMOTRON_ARTIFACTS_ROOT", "NEMOTRON_GIT_COMMIT",
-    "NEMOTRON_GIT_DIRTY", "RANK", "SLURM_PROCID", "WORLD_SIZE", "SLURM_NTASKS",
+    "NEMOTRON_GIT_DIRTY", "NEMOTRON_CODE_DIGEST", "PEX",
+    "RANK", "SLURM_PROCID", "WORLD_SIZE", "SLURM_NTASKS",
     "WANDB_API_KEY", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_MODE", "WANDB_BASE_URL",
     "MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "HF_TOKEN", "MLFLOW_TRACKING_TOKEN",
     "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
@@ -31,6 +32,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     for name in _ENV_TO_CLEAR:
         monkeypatch.delenv(name, raising=False)
     hooks.set_producer_provider(None)
+    hooks._reset_implicit_run()
     _helpers._standalone = None
     yield home
     hooks.set_producer_provider(None)

@@ -58,9 +58,9 @@ def test_from_uri_inside_run_is_an_input(tmp_path: Path) -> None:
 
 
 def test_no_active_run_means_local_producer(tmp_path: Path) -> None:
-    """Outside a run, kit-artifacts records the `local` producer (our provider is removed)."""
+    """Outside a run, kit-artifacts records the implicit run as producer (ours is removed)."""
     with kit_track.start_run(stage="x", trackers=[kit_track.NoOpTracker()]):
         pass
     ref = _publish_data(tmp_path)
     record = kit_artifacts.get_registry().record(ref)
-    assert record.producer is not None and record.producer.run_id == "local"
+    assert record.producer is not None and record.producer.run_id.startswith("implicit-")

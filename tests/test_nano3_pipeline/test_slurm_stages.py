@@ -6,6 +6,7 @@ dependencies of this test), the same files `--run/--batch PROFILE` ship for user
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -97,6 +98,23 @@ def _lineage_edges(uri: str) -> tuple[str, set[str]]:
     return run, {e.source for e in graph.edges if e.target == run}
 
 
+def _assert_launch_code(run_id: str, uri: str) -> None:
+    """The job's run record and the model's producer hold the launch's commit and the
+    shipped PEX's sha256 (the job's own folder is no checkout: the launcher passed them)."""
+    from kit_artifacts import get_registry
+    from kit_cli._launches import load_launch
+    from kit_track import load_run
+
+    launch = load_launch(run_id)
+    digest = f"sha256:{hashlib.sha256(_pex('pretrain-job').read_bytes()).hexdigest()}"
+    assert launch.code_digest == digest
+    code = (launch.git_commit, launch.git_dirty, launch.code_digest)
+    record = load_run(run_id)
+    producer = get_registry().record(uri).producer
+    assert (record.git_commit, record.git_dirty, record.code_digest) == code
+    assert (producer.git_commit, producer.git_dirty, producer.code_digest) == code
+
+
 def test_pretrain_run_and_batch_on_slurm_publish_with_lineage(shared: dict[str, Path]) -> None:
     """`pretrain --run` and `--batch` on Slurm train from the PEX, publish, and show lineage."""
     from kit_artifacts import get_registry
@@ -111,6 +129,7 @@ def test_pretrain_run_and_batch_on_slurm_publish_with_lineage(shared: dict[str, 
     assert model.step == 6
     run, inputs = _lineage_edges("art://nano3-pretrain-model-tiny:v1")
     assert run.startswith("run:") and inputs == {"art://nano3-pretrain-data-tiny:v1"}
+    _assert_launch_code(run.removeprefix("run:"), "art://nano3-pretrain-model-tiny:v1")
 
     launches = shared["home"] / "launches"
     before = set(launches.iterdir())

@@ -47,7 +47,7 @@ def gc(
     for name in reg.names():
         versions = reg.versions(name)
         for number in versions:
-            record = reg._read_record(name, number)
+            record = reg._read_full(name, number)
             if record is not None:
                 records[record.uri] = record
         roots.update(f"art://{name}:v{n}" for n in versions[-keep_last:] if keep_last > 0)

@@ -145,6 +145,7 @@ def _run_node(record: VersionRecord) -> LineageNode:
             "git_commit": p.git_commit,
             "git_dirty": p.git_dirty,
             "config_digest": p.config_digest,
+            "code_digest": p.code_digest,
         },
     )
 
@@ -178,7 +179,7 @@ def lineage(
                 for item in record.inputs:
                     parsed = parse_art_uri(item) if item.startswith("art://") else None
                     if isinstance(parsed, ArtURI) and parsed.pinned_version is not None:
-                        upstream = reg._read_record(parsed.name, parsed.pinned_version)
+                        upstream = reg._read_full(parsed.name, parsed.pinned_version)
                         if upstream is None:
                             graph._add_node(LineageNode(item, "artifact", f"{item} (deleted)"))
                             graph._add_edge(item, run.id)

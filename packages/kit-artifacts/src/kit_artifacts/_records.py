@@ -13,7 +13,9 @@ from kit_artifacts.errors import ArtifactMetadataError, ArtifactURIError
 
 __all__ = ["RECORD_FORMAT", "VersionRecord", "parse_record", "producer_json", "resolve_remote"]
 
-RECORD_FORMAT = "kit-artifacts/version-record/1"
+# /2 added `producer.code_digest` and `run_inputs` (a version of an implicit run points at
+# the run's input log instead of copying it); /1 records read the same way.
+RECORD_FORMAT = "kit-artifacts/version-record/2"
 
 
 @attrs.frozen
@@ -31,6 +33,9 @@ class VersionRecord:
     manifest: str | None = None
     integrity: dict[str, Any] | None = None
     copied: bool = False
+    # (implicit run id, how many of its inputs this version had seen): the inputs live in
+    # the run's log; `ArtifactRegistry.record` follows the pointer into `inputs`.
+    run_inputs: tuple[str, int] | None = None
 
     @property
     def ref(self) -> ArtifactRef:
@@ -50,6 +55,7 @@ def producer_json(p: hooks.Producer) -> dict[str, Any]:
         "git_commit": p.git_commit,
         "git_dirty": p.git_dirty,
         "config_digest": p.config_digest,
+        "code_digest": p.code_digest,
     }
 
 
@@ -71,6 +77,12 @@ def resolve_remote(uri: str) -> str | None:
     return resolver(parsed.entity, parsed.project, parsed.name, parsed.version)
 
 
+def _run_inputs(value: Any) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    return str(value["run_id"]), int(value["count"])
+
+
 def parse_record(data: Any, name: str, version: int, where: str) -> VersionRecord:
     """Build a `VersionRecord` from parsed JSON; a malformed record names its file."""
     try:
@@ -88,11 +100,13 @@ def parse_record(data: Any, name: str, version: int, where: str) -> VersionRecor
                 git_commit=prod.get("git_commit"),
                 git_dirty=prod.get("git_dirty"),
                 config_digest=prod.get("config_digest"),
+                code_digest=prod.get("code_digest"),
             ),
             artifact=dict(data["artifact"]),
             manifest=data.get("manifest"),
             integrity=data.get("integrity"),
             copied=bool(data.get("copied", False)),
+            run_inputs=_run_inputs(data.get("run_inputs")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArtifactMetadataError(

@@ -40,6 +40,14 @@ from kit_artifacts._records import (
     resolve_remote,
 )
 from kit_artifacts._ref import ArtifactRef
+from kit_artifacts._runlog import (
+    check_pinned,
+    read_run_inputs,
+    record_implicit_inputs,
+    run_outputs,
+    runs_using,
+    write_run_output,
+)
 from kit_artifacts._storage import Storage, open_storage
 from kit_artifacts._uri import ArtURI, WandbArtURI, parse_art_uri, validate_alias, validate_name
 from kit_artifacts.errors import (
@@ -68,6 +76,7 @@ class ArtifactRegistry:
         self.storage: Storage = (
             storage if storage is not None else open_storage(self.root, storage_options)
         )
+        self._flushed: dict[str, int] = {}  # implicit run id -> inputs already recorded
 
     def __repr__(self) -> str:
         return f"ArtifactRegistry({self.root!r})"
@@ -92,6 +101,15 @@ class ArtifactRegistry:
             return None
         where = self.storage.local_path(key) or f"{self.root}/{key}"
         return parse_record(parse_json_bytes(raw, where, "version record"), name, version, where)
+
+    def _read_full(self, name: str, version: int) -> VersionRecord | None:
+        """`_read_record` with an implicit run's inputs followed into `inputs`."""
+        record = self._read_record(name, version)
+        if record is None or record.run_inputs is None:
+            return record
+        run_id, count = record.run_inputs
+        inputs = read_run_inputs(self.storage, run_id, count)
+        return attrs.evolve(record, inputs=tuple(dict.fromkeys((*record.inputs, *inputs))))
 
     def names(self) -> list[str]:
         """Every artifact name that has at least one entry, sorted."""
@@ -194,7 +212,7 @@ class ArtifactRegistry:
         """The full record (inputs, producer, metadata) of a version."""
         if isinstance(ref, str):
             ref = self.resolve(ref)
-        record = self._read_record(ref.name, ref.version)
+        record = self._read_full(ref.name, ref.version)
         if record is None:
             raise self._not_found(ref.uri, ref.name, "version")
         return record
@@ -254,16 +272,11 @@ class ArtifactRegistry:
         """Publish a new version of `name`; inputs default to the URIs used in this process."""
         name = validate_name(name or artifact.name or artifact.type)
         alias_list = [validate_alias(a) for a in aliases if a != "latest"]
-        input_list = list(hooks.used_inputs() if inputs is None else inputs)
-        for item in input_list:
-            if item.startswith("art://"):
-                parsed = parse_art_uri(item)
-                if isinstance(parsed, ArtURI) and parsed.pinned_version is None:
-                    raise ArtifactURIError(
-                        f"input {item} is not pinned",
-                        uri=item,
-                        hint="record inputs as art://NAME:vN",
-                    )
+        implicit = hooks.implicit_run() if inputs is None else None
+        input_list = list(hooks.used_inputs() if inputs is None and implicit is None else
+                          inputs or ())
+        run_inputs = record_implicit_inputs(self.storage, self._flushed, implicit)
+        check_pinned(input_list)
         who = producer if producer is not None else hooks.current_producer()
         token = uuid.uuid4().hex
         data_path = source = artifact.path
@@ -308,6 +321,7 @@ class ArtifactRegistry:
             "path": data_path,
             "created_at": body["created_at"],
             "inputs": input_list,
+            "run_inputs": run_inputs,
             "producer": producer_json(who),
             "manifest": manifest_key,
             "integrity": integrity,
@@ -333,6 +347,8 @@ class ArtifactRegistry:
             if isinstance(parsed_input, ArtURI) and parsed_input.pinned_version is not None:
                 base = f"{parsed_input.name}/v{parsed_input.pinned_version}"
                 self.storage.write_atomic(f"{base}/consumers/{name}@v{version}", b"")
+        if run_inputs is not None:
+            write_run_output(self.storage, str(run_inputs["run_id"]), name, version)
         ref = ArtifactRef(name, version, data_path, artifact.type)
         hooks.emit(hooks.ArtifactEvent("published", ref, ref.uri, ref.type, ref.path))
         return ref
@@ -370,7 +386,17 @@ class ArtifactRegistry:
                 record = self._read_record(name, int(ver))
                 if record is not None:
                     out.append(record.ref)
-        return sorted(out, key=lambda r: (r.name, r.version))
+        for run_id in runs_using(self.storage, ref.name):
+            # Implicit runs: a version consumed `ref` if it saw the run's log past `ref`.
+            inputs = read_run_inputs(self.storage, run_id)
+            if ref.uri not in inputs:
+                continue
+            position = inputs.index(ref.uri)
+            for name, version in run_outputs(self.storage, run_id):
+                record = self._read_record(name, version)
+                if record is not None and (record.run_inputs or ("", 0))[1] > position:
+                    out.append(record.ref)
+        return sorted(set(out), key=lambda r: (r.name, r.version))
 
     # -- integrity --------------------------------------------------------------------------
 

@@ -44,9 +44,14 @@ def job_artifacts_root(profile: Any) -> str | None:
 
 def job_spec(plan: StagePlan, config_file: Path, pex: Path | None, profile: Any) -> Any:
     """The `kit_run.JobSpec` that runs `plan` under `profile` (config shipped alongside)."""
+    from kit_artifacts import hooks
+    from kit_cli._launches import code_digest
     from kit_run import JobSpec, PexPackager
 
-    env = {"NEMOTRON_RUN_ID": plan.run_id}
+    # The job's code identity comes from here, the launch (its own folder is no checkout).
+    digest = code_digest(plan.stage.module, pex, local=False)[0]
+    code = hooks.CodeIdentity(plan.git_commit, plan.git_dirty, digest)
+    env = {**code.env(), "NEMOTRON_RUN_ID": plan.run_id}
     root = job_artifacts_root(profile)
     if root is not None:
         env["NEMOTRON_ARTIFACTS_ROOT"] = root
@@ -76,6 +81,7 @@ def render_remote_dry_run(plan: StagePlan, placeholder: Path) -> str:
         notes.append(f"# job code: {pex} (not built yet; a real run makes it with {how})")
         spec = job_spec(plan, placeholder, None, profile)
         spec.command = [str(pex), *_stage_command(plan, pex)]
+        spec.env.pop("NEMOTRON_CODE_DIGEST", None)  # the PEX's, known once it is built
     else:
         spec = job_spec(plan, placeholder, pex, profile)
     text = render_dry_run(spec, profile, secrets=job_credentials())

@@ -3,13 +3,18 @@
 Layout: `$NEMOTRON_HOME/launches/<run_id>/` holds `launch.json` (this record),
 `config.yaml` (the pinned config the stage received) and kit-config's provenance files.
 It sits beside kit-track's `$NEMOTRON_HOME/runs/<run_id>/`, which the stage itself writes.
+
+Code identity is found here, in the launcher, and handed to the stage or job in the
+environment (`kit_artifacts.hooks.CODE_ENV`): the job's working directory (a PEX venv, a
+Slurm job dir) is not the checkout that launched it.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
 import secrets
-import subprocess
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +25,9 @@ import attrs
 __all__ = [
     "LaunchRecord",
     "atomic_write_text",
+    "code_digest",
     "code_version",
+    "launch_env",
     "launches_dir",
     "list_launches",
     "load_launch",
@@ -54,24 +61,74 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def code_version(module_file: str | None) -> tuple[str | None, bool | None]:
-    """`(commit, dirty)` of the git checkout holding `module_file`; `(None, None)` outside git."""
-    if not module_file:
-        return None, None
-    folder = str(Path(module_file).resolve().parent)
-    try:
-        head = subprocess.run(
-            ["git", "-C", folder, "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )
-        if head.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            ["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    return head.stdout.strip(), bool(status.stdout.strip())
+    """`(commit, dirty)` of the checkout that launches: where it comes from, in order.
+
+    1. `NEMOTRON_GIT_COMMIT`/`_DIRTY` given to this launcher (a job that launches stages);
+    2. the git checkout holding `module_file` (the stage's code, in a development checkout);
+    3. the checkout around the working directory: under `pants run` the module is inside
+       a PEX venv, but the command runs from the repository.
+    `(None, None)` when none is in git.
+    """
+    from kit_artifacts import hooks
+
+    given = hooks.code_identity() if os.environ.get(hooks.CODE_ENV[0]) else None
+    if given is not None:
+        return given.git_commit, given.git_dirty
+    folders = [str(Path(module_file).resolve().parent)] if module_file else []
+    for folder in [*folders, str(Path.cwd())]:
+        commit, dirty = hooks.checkout_state(folder)
+        if commit:
+            return commit, dirty
+    return None, None
+
+
+# First-party packages every stage process runs besides the stage's own package.
+_KIT_PACKAGES = ("kit_artifacts", "kit_config", "kit_track")
+
+
+def _source_digest(module: str) -> str | None:
+    """`sha256:<hex>` over the `.py` files (path and bytes) of the stage's top package and
+    the kit packages it runs: the identity of code run from a source tree, not a PEX."""
+    digest = hashlib.sha256()
+    found = False
+    for top in sorted({module.split(".", 1)[0], *_KIT_PACKAGES}):
+        spec = importlib.util.find_spec(top)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            base = Path(location)
+            for path in sorted(base.rglob("*.py")):
+                found = True
+                digest.update(f"{top}/{path.relative_to(base).as_posix()}\0".encode())
+                digest.update(path.read_bytes())
+    return f"sha256:{digest.hexdigest()}" if found else None
+
+
+def code_digest(module: str, pex: Path | None, *, local: bool) -> tuple[str | None, str | None]:
+    """`(digest, source)` of the code a stage runs: its job PEX; else, for a local run, the
+    PEX this launcher runs from (`pants run`: the stage subprocess uses its venv); else the
+    source files of the stage's package and the kit packages.
+
+    `source` says what was digested (`pex:PATH` or `source:PACKAGES`).
+    """
+    from kit_artifacts import hooks
+
+    given = os.environ.get(hooks.CODE_ENV[2])
+    if given:
+        return given, "given"
+    launcher_pex = os.environ.get("PEX") if local else None
+    for candidate in (pex, Path(launcher_pex) if launcher_pex else None):
+        if candidate is not None and candidate.is_file():
+            return hooks.file_digest(candidate), f"pex:{candidate.resolve()}"
+    if pex is not None:
+        return None, f"pex:{pex} (not built yet)"
+    tops = sorted({module.split(".", 1)[0], *_KIT_PACKAGES})
+    return _source_digest(module), f"source:{','.join(tops)}"
+
+
+def launch_env(record: LaunchRecord) -> dict[str, str]:
+    """The environment that hands a launch's code identity to its stage or job."""
+    from kit_artifacts import hooks
+
+    return hooks.CodeIdentity(record.git_commit, record.git_dirty, record.code_digest).env()
 
 
 @attrs.define
@@ -100,6 +157,8 @@ class LaunchRecord:
     scheduler_id: str | None = None
     after: list[str] = attrs.field(factory=list)
     deferred: list[str] = attrs.field(factory=list)
+    code_digest: str | None = None  # `sha256:<hex>` of the code that ran (see code_digest)
+    code_source: str | None = None  # what was digested: `pex:PATH` or `source:PACKAGES`
 
     @property
     def directory(self) -> Path:

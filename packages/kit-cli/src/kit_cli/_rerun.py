@@ -1,4 +1,10 @@
-"""`nemotron rerun RUN_ID`: the same config, the same pinned inputs, the same code."""
+"""`nemotron rerun RUN_ID`: the same config, the same pinned inputs, the same code.
+
+After a rerun that ran to its end here (local or `--run`), each artifact it published is
+compared file by file (the integrity manifests) with the one the original run published
+under the same name, and the result is printed: deterministic stages (data prep) must
+rebuild identical files.
+"""
 from __future__ import annotations
 
 import difflib
@@ -11,7 +17,7 @@ from kit_cli._plan import JOB_CONFIG_NAME, plan_stage
 from kit_cli._runner import execute_plan, render_plan
 from kit_cli.recipe import Recipe
 
-__all__ = ["deferred_pins", "find_recipe", "rerun"]
+__all__ = ["compare_outputs", "deferred_pins", "find_recipe", "rerun"]
 
 
 def find_recipe(name: str) -> Recipe:
@@ -113,7 +119,68 @@ def rerun(
     if dry_run:
         sys.stdout.write(render_plan(plan))
         return 0
-    return execute_plan(plan, rerun_of=run_id)
+    code = execute_plan(plan, rerun_of=run_id)
+    digest = load_launch(plan.run_id).code_digest
+    same = "the same as the original's" if digest == record.code_digest else \
+        f"the original ran {record.code_digest or 'unrecorded code'}"
+    print(f"code: digest {digest or '(unknown)'}: {same}", flush=True)
+    if plan.mode == "batch":
+        print(f"outputs not compared: the job runs detached (compare {run_id} and "
+              f"{plan.run_id} with `nemotron art verify` once it ends)", flush=True)
+    else:
+        for line in compare_outputs(run_id, plan.run_id):
+            print(line, flush=True)
+    return code
+
+
+def _outputs(run_id: str) -> dict[str, str] | None:
+    """`{artifact name: art://name:vN}` a run published, from its tracker record."""
+    from kit_artifacts import parse_art_uri
+
+    try:
+        from kit_track import load_run
+
+        record = load_run(run_id)
+    except Exception:  # no tracker record: nothing to compare against
+        return None
+    return {str(getattr(parse_art_uri(o.uri), "name", o.uri)): o.uri
+            for o in record.outputs if o.uri.startswith("art://")}
+
+
+def _files(uri: str) -> dict[str, tuple[int, str | None]] | None:
+    from kit_artifacts import get_registry
+
+    manifest = get_registry().manifest(uri)
+    return None if manifest is None else {f.path: (f.size, f.digest) for f in manifest.files}
+
+
+def compare_outputs(original: str, rebuilt: str) -> list[str]:
+    """One line per artifact `original` published: are `rebuilt`'s files equal to its files?"""
+    before, after = _outputs(original), _outputs(rebuilt)
+    if before is None or after is None:
+        missing = original if before is None else rebuilt
+        return [f"outputs not compared: no tracker record of run {missing}"]
+    lines = []
+    for name, old_uri in sorted(before.items()):
+        new_uri = after.get(name)
+        if new_uri is None:
+            lines.append(f"outputs: {old_uri} was not published again by {rebuilt}")
+            continue
+        old, new = _files(old_uri), _files(new_uri)
+        if old is None or new is None:
+            lines.append(f"outputs: {new_uri} vs {old_uri}: not compared (no file manifest)")
+        elif old == new:
+            lines.append(f"outputs: {new_uri} has the same files as {old_uri} "
+                         f"({len(new)} files, {sum(size for size, _ in new.values())} bytes): "
+                         "equal")
+        else:
+            changed = sorted(p for p in old.keys() & new.keys() if old[p] != new[p])
+            gone, extra = sorted(old.keys() - new.keys()), sorted(new.keys() - old.keys())
+            parts = [f"{label} {', '.join(paths[:5])}{' ...' if len(paths) > 5 else ''}"
+                     for label, paths in (("changed", changed), ("missing", gone),
+                                          ("extra", extra)) if paths]
+            lines.append(f"outputs: {new_uri} differs from {old_uri}: {'; '.join(parts)}")
+    return lines
 
 
 def _names(refs: list[str]) -> list[str]:

@@ -16,7 +16,13 @@ from pathlib import Path
 import attrs
 
 from kit_cli._argv import parse_stage_argv
-from kit_cli._launches import LaunchRecord, atomic_write_text, save_launch
+from kit_cli._launches import (
+    LaunchRecord,
+    atomic_write_text,
+    code_digest,
+    launch_env,
+    save_launch,
+)
 from kit_cli._pinning import escape_deferred
 from kit_cli._plan import JOB_CONFIG_NAME, StagePlan, mask_argv, plan_stage
 from kit_cli.recipe import Recipe
@@ -65,7 +71,7 @@ def render_plan(plan: StagePlan) -> str:
         f"# run id (would be): {plan.run_id}",
         f"# config: {plan.config_source or '(none)'}",
         f"# overrides: {' '.join(mask_argv(plan.args.overrides)) or '(none)'}",
-        f"# code: {plan.git_commit or 'not in git'}{' (dirty)' if plan.git_dirty else ''}",
+        _code_line(plan),
     ]
     if plan.after:
         lines.append(f"# after job(s): {', '.join(plan.after)}")
@@ -93,11 +99,29 @@ def render_plan(plan: StagePlan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _plan_code(plan: StagePlan) -> tuple[str | None, str | None]:
+    """Digest of the code the plan runs (its job PEX when already built; builds nothing)."""
+    pex = None
+    if plan.args.profile is not None:
+        from kit_cli._jobcode import planned_job_pex
+
+        pex = planned_job_pex(plan.stage)[0]
+    return code_digest(plan.stage.module, pex, local=plan.args.profile is None)
+
+
+def _code_line(plan: StagePlan) -> str:
+    digest, source = _plan_code(plan)
+    commit = plan.git_commit or "not in git"
+    return (f"# code: {commit}{' (dirty)' if plan.git_dirty else ''}, "
+            f"digest {digest or '(when built)'} of {source}")
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
+    digest, source = _plan_code(plan)
     return LaunchRecord(
         run_id=plan.run_id,
         recipe=plan.recipe.name,
@@ -117,6 +141,8 @@ def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
         rerun_of=rerun_of,
         after=list(plan.after),
         deferred=list(plan.deferred),
+        code_digest=digest,
+        code_source=source,
     )
 
 
@@ -180,7 +206,7 @@ def _execute(plan: StagePlan, record: LaunchRecord, config_file: Path) -> int:
         record.status = "running"
         save_launch(record)
         command = [sys.executable, "-m", plan.stage.module, "--config", str(config_file)]
-        env = {**os.environ, "NEMOTRON_RUN_ID": plan.run_id}
+        env = {**os.environ, **launch_env(record), "NEMOTRON_RUN_ID": plan.run_id}
         return subprocess.run([*command, *plan.args.passthrough], env=env, check=False).returncode
     from kit_cli._jobcode import job_pex
     from kit_cli._jobspec import job_spec
@@ -189,6 +215,7 @@ def _execute(plan: StagePlan, record: LaunchRecord, config_file: Path) -> int:
 
     profile = load_env_profile(plan.args.profile)
     spec = job_spec(plan, config_file, job_pex(plan.stage), profile)
+    record.code_digest = spec.env.get("NEMOTRON_CODE_DIGEST", record.code_digest)
     handle = submit(spec, profile, attached=plan.args.attached, secrets=job_credentials())
     record.job_id = str(handle.job_id)
     record.scheduler_id = str(handle.scheduler_id) if handle.scheduler_id else None

@@ -1,17 +1,19 @@
-"""Facts about the current process: run id, rank, host, code version, state directory."""
+"""Facts about the current process: run id, rank, host, state directory.
+
+The code version comes from `kit_artifacts.hooks.code_identity` (one source for launcher,
+run record and artifact producer).
+"""
 from __future__ import annotations
 
 import datetime as dt
 import os
 import secrets
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 __all__ = [
     "ENV_RUN_ID",
-    "git_state",
     "host_name",
     "nemotron_home",
     "new_run_id",
@@ -23,10 +25,6 @@ __all__ = [
 ]
 
 ENV_RUN_ID = "NEMOTRON_RUN_ID"
-# Jobs shipped as a pex or archive have no .git: the submitter passes the version along.
-_ENV_GIT_COMMIT = "NEMOTRON_GIT_COMMIT"
-_ENV_GIT_DIRTY = "NEMOTRON_GIT_DIRTY"
-_GIT_TIMEOUT_S = 5.0
 
 
 def utc_now() -> str:
@@ -76,29 +74,3 @@ def host_name() -> str:
 def python_version() -> str:
     """The running interpreter's version, e.g. `3.11.9`."""
     return ".".join(str(part) for part in sys.version_info[:3])
-
-
-def git_state(cwd: str | Path | None = None) -> tuple[str | None, bool | None]:
-    """(commit, dirty) of the code being run; (None, None) outside a git checkout."""
-    commit = os.environ.get(_ENV_GIT_COMMIT) or None
-    if commit:
-        dirty_env = os.environ.get(_ENV_GIT_DIRTY, "").lower()
-        dirty: bool | None = None
-        if dirty_env in {"1", "true", "0", "false"}:
-            dirty = dirty_env in {"1", "true"}
-        return commit, dirty
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd, capture_output=True, text=True, timeout=_GIT_TIMEOUT_S, check=False,
-        )
-        if head.returncode != 0:
-            return None, None
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd, capture_output=True, text=True, timeout=_GIT_TIMEOUT_S, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    dirty_state = bool(status.stdout.strip()) if status.returncode == 0 else None
-    return head.stdout.strip() or None, dirty_state

@@ -32,7 +32,8 @@ __all__ = [
     "run_record_path",
 ]
 
-RECORD_FORMAT = 1
+# 2 added `code_digest`; readers take records of either format.
+RECORD_FORMAT = 2
 _RUN_FILE = "run.json"
 
 

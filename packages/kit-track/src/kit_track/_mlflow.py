@@ -94,6 +94,7 @@ class MlflowTracker:
             "nemotron.host": run.host,
             "nemotron.argv": " ".join(run.argv)[:_PARAM_VALUE_MAX],
             "nemotron.config_digest": run.config_digest or "",
+            "nemotron.code_digest": run.code_digest or "",
             **{f"tag.{t}": "true" for t in run.tags},
         }
         if run.git_commit:

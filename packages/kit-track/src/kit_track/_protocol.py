@@ -35,6 +35,7 @@ class RunInfo:
     argv: tuple[str, ...] = ()
     git_commit: str | None = None
     git_dirty: bool | None = None
+    code_digest: str | None = None  # `sha256:<hex>` of the shipped PEX/archive
     config_digest: str | None = None
     host: str = ""
     pid: int = 0

@@ -61,6 +61,7 @@ class RunRecord:
     inputs: tuple[ArtifactUse, ...]
     outputs: tuple[ArtifactUse, ...]
     run_dir: str
+    code_digest: str | None = None  # absent in format-1 records
 
     def metrics(self, rank: int = 0) -> list[MetricPoint]:
         """The metrics one rank logged, in order."""
@@ -113,6 +114,7 @@ def _read_record(run_dir: Path) -> RunRecord:
         git_commit=data.get("git_commit"),
         git_dirty=data.get("git_dirty"),
         config_digest=data.get("config_digest"),
+        code_digest=data.get("code_digest"),
         host=str(data.get("host", "")),
         world_size=int(data.get("world_size", 1)),
         attempt=int(data.get("attempt", 1)),

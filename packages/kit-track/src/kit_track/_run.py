@@ -2,7 +2,8 @@
 
 While a run is active it is kit-artifacts' hook listener (every `${art:...}` resolution
 and `Cls.from_uri` becomes an input, every `save()`/`publish` an output) and its producer
-provider (each published version records this run id, argv, git state, config digest).
+provider (each published version records this run id, argv, git state, config digest and
+code digest, as the launcher handed them over: `kit_artifacts.hooks.code_identity`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from kit_artifacts import hooks
 from kit_track._config import config_digest, config_to_dict
 from kit_track._env import (
     ENV_RUN_ID,
-    git_state,
     host_name,
     new_run_id,
     process_rank,
@@ -143,6 +143,7 @@ class Run:
             git_commit=self.info.git_commit,
             git_dirty=self.info.git_dirty,
             config_digest=self.info.config_digest,
+            code_digest=self.info.code_digest,
         )
 
     # -- fan-out ----------------------------------------------------------------------
@@ -303,7 +304,7 @@ def start_run(
             )
     chosen_id = _resolve_run_id(run_id)
     rank = process_rank()
-    commit, dirty = git_state()
+    identity = hooks.code_identity()
     # The producer and listener go in before the config is resolved, so `${art:...}`
     # interpolations in the config itself are recorded as inputs.
     pending: list[hooks.ArtifactEvent] = []
@@ -325,8 +326,9 @@ def start_run(
         config=plain,
         tags=tuple(dict.fromkeys(tags)),
         argv=tuple(scrub(list(sys.argv if argv is None else argv))),
-        git_commit=commit,
-        git_dirty=dirty,
+        git_commit=identity.git_commit,
+        git_dirty=identity.git_dirty,
+        code_digest=identity.code_digest,
         config_digest=config_digest(plain),
         host=host_name(),
         pid=os.getpid(),

@@ -79,7 +79,8 @@ def _sync_one(
             **record.config,
             "_nemotron": {
                 "run_id": record.run_id, "stage": record.stage, "git_commit": record.git_commit,
-                "git_dirty": record.git_dirty, "config_digest": record.config_digest,
+                "git_dirty": record.git_dirty, "code_digest": record.code_digest,
+                "config_digest": record.config_digest,
                 "argv": list(record.argv), "host": record.host,
             },
         },

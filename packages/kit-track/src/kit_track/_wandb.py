@@ -94,6 +94,7 @@ def _provenance(run: RunInfo) -> dict[str, object]:
         "stage": run.stage,
         "git_commit": run.git_commit,
         "git_dirty": run.git_dirty,
+        "code_digest": run.code_digest,
         "config_digest": run.config_digest,
         "argv": list(run.argv),
         "host": run.host,
