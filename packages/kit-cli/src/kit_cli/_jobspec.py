@@ -44,9 +44,12 @@ def job_artifacts_root(profile: Any) -> str | None:
 
 def job_spec(plan: StagePlan, config_file: Path, pex: Path | None, profile: Any) -> Any:
     """The `kit_run.JobSpec` that runs `plan` under `profile` (config shipped alongside)."""
+    from kit_cli._wandb_env import wandb_env
     from kit_run import JobSpec, PexPackager
 
-    env = {"NEMOTRON_RUN_ID": plan.run_id}
+    # W&B project/entity/mode as plain settings (the key goes only as a secret).
+    env = wandb_env(profile.file, profile_env=profile.get("env_vars") or {})
+    env["NEMOTRON_RUN_ID"] = plan.run_id
     root = job_artifacts_root(profile)
     if root is not None:
         env["NEMOTRON_ARTIFACTS_ROOT"] = root

@@ -29,6 +29,7 @@ from kit_track._wandb_client import (
     WandbInitArgs,
     WandbRunHandle,
 )
+from kit_track._wandb_config import WandbConfig
 from kit_track.errors import (
     CredentialsError,
     RunNotFoundError,
@@ -74,6 +75,7 @@ __all__ = [
     "TrackerErrorRecord",
     "WandbArtifactSpec",
     "WandbClient",
+    "WandbConfig",
     "WandbInitArgs",
     "WandbRunHandle",
     "WandbTracker",
