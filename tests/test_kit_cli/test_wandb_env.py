@@ -168,9 +168,9 @@ def test_cluster_jobs_get_wandb_settings_and_never_the_key(
 @pytest.mark.parametrize(
     ("table", "fragments"),
     [
-        pytest.param('projet = "p"', ["[wandb].projet", "did you mean 'project'"], id="typo"),
-        pytest.param(f'api_key = "{KEY}"', ["[wandb].api_key", "wandb login"], id="api-key"),
-        pytest.param('mode = "ofline"', ["[wandb].mode", "online, offline, disabled"],
+        pytest.param('projet = "p"', ["wandb.projet", "did you mean 'project'"], id="typo"),
+        pytest.param(f'api_key = "{KEY}"', ["wandb.api_key", "wandb login"], id="api-key"),
+        pytest.param('mode = "ofline"', ["wandb.mode", "online, offline, disabled"],
                      id="bad-mode"),
     ],
 )

@@ -1,6 +1,7 @@
-"""`WandbConfig` (a stage config's `wandb:` / env.toml `[wandb]`), tracker selection and the
-earlier kit's helper signatures (`init_wandb_if_configured(cfg.wandb, "pretrain")`,
-`add_wandb_tags([...])`), against the in-library fake W&B client."""
+"""`WandbConfig` (kit-config's, re-exported here: a stage config's `wandb:`, env.toml's
+`[wandb]`), tracker selection and the earlier kit's helper signatures
+(`init_wandb_if_configured(cfg.wandb, "pretrain")`, `add_wandb_tags([...])`), against the
+in-library fake W&B client."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,10 +9,10 @@ from typing import Any
 import pytest
 
 import kit_track
+from kit_config import ConfigValidationError
 from kit_track import (
     FakeWandbClient,
     FileTracker,
-    TrackerConfigError,
     WandbConfig,
     WandbTracker,
     start_run,
@@ -26,19 +27,21 @@ KEY = "0123456789abcdef0123456789abcdef01234567"
     ("table", "fragments"),
     [
         pytest.param({"projet": "p"}, ["wandb.projet", "did you mean 'project'"], id="typo"),
-        pytest.param({"api_key": KEY}, ["wandb.api_key", "wandb login", "'***'"],
-                     id="api-key-refused-and-masked"),
+        pytest.param({"api_key": KEY}, ["wandb.api_key", "never a setting", "wandb login"],
+                     id="api-key-refused-value-not-shown"),
         pytest.param({"mode": "ofline"}, ["wandb.mode", "online, offline, disabled"],
                      id="bad-mode"),
+        pytest.param({"projet": "p", "mode": "x"}, ["2 config problems", "projet", "mode"],
+                     id="every-problem-at-once"),
     ],
 )
 def test_bad_wandb_tables_are_one_line_errors(table: dict[str, Any],
                                               fragments: list[str]) -> None:
     """Unknown keys, an API key and a bad mode are refused, naming the key and the fix."""
-    with pytest.raises(TrackerConfigError) as caught:
-        WandbConfig.from_mapping(table)
+    with pytest.raises(ConfigValidationError) as caught:
+        WandbConfig.from_mapping(table, file="/x/env.toml")
     text = str(caught.value)
-    assert "\n" not in text and KEY not in text
+    assert "\n" not in text and KEY not in text and "/x/env.toml" in text
     for fragment in fragments:
         assert fragment in text
 

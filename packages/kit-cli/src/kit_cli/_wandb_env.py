@@ -1,8 +1,8 @@
 """env.toml `[wandb]` -> the `WANDB_*` settings a stage process or job runs with.
 
-kit-run parses env.toml and kit-track owns the W&B settings (`WandbConfig`); neither may
-import the other, so kit-cli bridges them. A local stage subprocess and a cluster job both
-get `WANDB_PROJECT`, `WANDB_ENTITY`, `WANDB_MODE`, `WANDB_TAGS`, `WANDB_RUN_GROUP` as plain
+kit-run parses env.toml and kit-track reads the W&B settings (`kit_config.WandbConfig`);
+neither may import the other, so kit-cli bridges them. A local stage subprocess and a
+cluster job both get `WANDB_PROJECT`, `WANDB_ENTITY`, `WANDB_MODE`, `WANDB_TAGS`, `WANDB_RUN_GROUP` as plain
 environment variables; the API key never travels this way (only as a job secret, see
 `kit_track.job_credentials`). The submitter's own `WANDB_*` variables win over env.toml, a
 profile's `env_vars` over both, and the stage config's `wandb:` section (with its command
@@ -27,16 +27,16 @@ def wandb_env(
     """`WANDB_*` settings from env.toml `[wandb]` under `environ`; none that `profile_env` sets.
 
     A bad `[wandb]` table (unknown key, an API key, a bad mode) raises
-    `kit_track.TrackerConfigError` naming the file.
+    `kit_config.ConfigValidationError` naming the file.
     """
-    from kit_track import WandbConfig
+    from kit_config import WandbConfig
 
     table: Mapping[str, object] = {}
     if env_file is not None and Path(env_file).is_file():
         from kit_run import load_env_file
 
         table = load_env_file(env_file).wandb
-    configured = WandbConfig.from_mapping(table, where=f"{env_file} [wandb]")
+    configured = WandbConfig.from_mapping(table, file=str(env_file))
     effective = WandbConfig.from_env(environ).over(configured)
     return {k: v for k, v in effective.env().items() if k not in (profile_env or {})}
 
