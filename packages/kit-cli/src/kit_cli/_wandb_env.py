@@ -2,11 +2,12 @@
 
 kit-run parses env.toml and kit-track reads the W&B settings (`kit_config.WandbConfig`);
 neither may import the other, so kit-cli bridges them. A local stage subprocess and a
-cluster job both get `WANDB_PROJECT`, `WANDB_ENTITY`, `WANDB_MODE`, `WANDB_TAGS`, `WANDB_RUN_GROUP` as plain
-environment variables; the API key never travels this way (only as a job secret, see
-`kit_track.job_credentials`). The submitter's own `WANDB_*` variables win over env.toml, a
-profile's `env_vars` over both, and the stage config's `wandb:` section (with its command
-line overrides) over all of them, because kit-track reads the config first.
+cluster job both get `WANDB_PROJECT`, `WANDB_ENTITY`, `WANDB_MODE`, `WANDB_TAGS`,
+`WANDB_RUN_GROUP` as plain environment variables; the API key never travels this way
+(only as a job secret, see `kit_track.job_credentials`). The submitter's own `WANDB_*`
+variables win over env.toml, a profile's `env_vars` over both, and the stage config's
+`wandb:` section (with its command line overrides) over all of them, because kit-track
+reads the config first.
 """
 from __future__ import annotations
 
