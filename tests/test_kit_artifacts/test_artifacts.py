@@ -121,10 +121,32 @@ def test_sft_legacy_fields_round_trip(tmp_path: Path) -> None:
     assert SFTDataArtifact.load(tmp_path).metadata_path == "/x/m.json"
 
 
-def test_unknown_constructor_field_suggests_closest() -> None:
-    """ModelArtifact(loss=...) fails naming `loss` and suggesting `final_loss`."""
-    with pytest.raises(ArtifactMetadataError, match=r"loss.*did you mean 'final_loss'"):
-        ModelArtifact(path="/x", step=1, loss=2.5)  # type: ignore[call-arg]
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        pytest.param({"final_los": 2.5}, r"final_los: unknown.*did you mean 'final_loss'",
+                     id="typo-of-field"),
+        pytest.param({"los": 2.5}, r"los: unknown.*did you mean 'loss'", id="typo-of-alias"),
+        pytest.param({"loss": 2.5, "final_loss": 1.0}, r"loss: is another name for final_loss",
+                     id="alias-and-field-disagree"),
+    ],
+)
+def test_constructor_typos_and_conflicts_are_errors(kwargs: dict[str, Any], pattern: str) -> None:
+    """Unknown fields (typos) still fail with a suggestion; `loss` and `final_loss` can't clash."""
+    with pytest.raises(ArtifactMetadataError, match=pattern):
+        ModelArtifact(path="/x", step=1, **kwargs)
+
+
+def test_loss_is_the_seeds_name_for_final_loss(tmp_path: Path) -> None:
+    """`ModelArtifact(loss=2.5)` (the seed's spelling) is stored once, as `final_loss`."""
+    art = ModelArtifact(path=tmp_path, step=3, loss=2.5)  # type: ignore[call-arg]
+    assert (art.loss, art.final_loss) == (2.5, 2.5)
+    art.write_metadata()
+    data = json.loads((tmp_path / "metadata.json").read_text())
+    assert data["final_loss"] == 2.5 and "loss" not in data and "loss" not in data["metadata"]
+    loaded = ModelArtifact.load(tmp_path)
+    assert (loaded.loss, loaded.final_loss) == (2.5, 2.5)
+    assert ModelArtifact(path=tmp_path, step=3, loss=2.5, final_loss=2.5).final_loss == 2.5  # type: ignore[call-arg]
 
 
 def _write(tmp_path: Path, data: Any) -> Path:

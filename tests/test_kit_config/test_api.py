@@ -24,6 +24,7 @@ EXPECTED = [
     "ProvenanceError",
     "ResolverError",
     "SourceRecord",
+    "WandbConfig",
     "apply_hydra_overrides",
     "cli",
     "compose",

@@ -63,7 +63,10 @@ def test_offline_queues_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     pending = (Path(run.run_dir or "") / "wandb_pending.jsonl").read_text()
     assert json.loads(pending)["uri"] == "art://data:v2"
     assert kit_track.load_run(run.run_id).tracker_errors == ()
-    assert not (Path(run.run_dir or "") / "wandb_sync.json").exists()
+    # Only where the run belongs is remembered (for `sync`); nothing counts as sent yet.
+    state = json.loads((Path(run.run_dir or "") / "wandb_sync.json").read_text())
+    assert (state["project"], state["entity"]) == ("proj", "team")
+    assert not state["config"] and not state["finished"] and state["metrics"] == 0
 
 
 @pytest.mark.parametrize(

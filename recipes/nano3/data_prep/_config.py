@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import attrs
 
+from kit_config import WandbConfig
 from nano3.data_prep.errors import DataPrepConfigError, SpecProblem
 
 __all__ = [
@@ -115,6 +116,7 @@ class PretrainConfig:
     sample: SampleSpec = attrs.Factory(SampleSpec)
     errors: ErrorPolicy = attrs.Factory(ErrorPolicy)
     parallel: ParallelSpec = attrs.Factory(ParallelSpec)
+    wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
 
 
 @attrs.define(frozen=True)
@@ -135,6 +137,7 @@ class SFTConfig:
     sample: SampleSpec = attrs.Factory(SampleSpec)
     errors: ErrorPolicy = attrs.Factory(ErrorPolicy)
     parallel: ParallelSpec = attrs.Factory(ParallelSpec)
+    wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
 
 
 @attrs.define(frozen=True)
@@ -153,6 +156,7 @@ class RLConfig:
     sample: SampleSpec = attrs.Factory(SampleSpec)
     errors: ErrorPolicy = attrs.Factory(ErrorPolicy)
     parallel: ParallelSpec = attrs.Factory(ParallelSpec)
+    wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
 
 
 StageConfig = PretrainConfig | SFTConfig | RLConfig

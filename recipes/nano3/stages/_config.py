@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit_config import WandbConfig
 from nano3.stages.errors import StageConfigError
 
 __all__ = [
@@ -91,6 +92,7 @@ class PretrainConfig:
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     backend_options: dict[str, Any] = field(default_factory=dict)
+    wandb: WandbConfig = field(default_factory=WandbConfig)  # W&B settings (seed's `wandb:`)
 
 
 @dataclass
@@ -107,6 +109,7 @@ class SFTConfig:
     )
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     backend_options: dict[str, Any] = field(default_factory=dict)
+    wandb: WandbConfig = field(default_factory=WandbConfig)  # W&B settings (seed's `wandb:`)
 
 
 @dataclass
@@ -144,6 +147,7 @@ class RLConfig:
     )
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     backend_options: dict[str, Any] = field(default_factory=dict)
+    wandb: WandbConfig = field(default_factory=WandbConfig)  # W&B settings (seed's `wandb:`)
 
 
 def default_output_dir(artifact_name: str) -> str:

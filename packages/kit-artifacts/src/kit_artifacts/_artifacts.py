@@ -179,6 +179,9 @@ class Artifact:
 
     path_kind: ClassVar[Literal["dir", "file", "auto"]] = "auto"
     _min_values: ClassVar[Mapping[str, float]] = {}
+    # Constructor-only alternative names {alias: field}; a subclass that declares some
+    # routes its `__init__` through `_apply_aliases` (files keep the field's own name).
+    _aliases: ClassVar[Mapping[str, str]] = {}
 
     path: str = attrs.field(converter=_path_str)
     name: str | None = None
@@ -195,11 +198,11 @@ class Artifact:
     def __new__(cls, *args: Any, **kwargs: Any) -> Artifact:
         # Reject unknown keyword fields with a suggestion, before attrs' bare TypeError.
         known = [a.alias or a.name for a in attrs.fields(cls) if a.init]
-        unknown = [k for k in kwargs if k not in known]
+        unknown = [k for k in kwargs if k not in known and k not in cls._aliases]
         if unknown:
             problems = []
             for key in unknown:
-                near = closest(key, [k for k in known if k != "path"] or known)
+                near = closest(key, [*(k for k in known if k != "path"), *cls._aliases])
                 problems.append(
                     f"{key}: unknown field of {cls.__name__}"
                     + (f" (did you mean {near!r}?)" if near else "")
@@ -211,6 +214,22 @@ class Artifact:
                 problems=problems,
             )
         return super().__new__(cls)
+
+    @classmethod
+    def _apply_aliases(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """`kwargs` with each alias renamed to its field; both given is an error."""
+        for alias, field in cls._aliases.items():
+            if alias not in kwargs:
+                continue
+            value = kwargs.pop(alias)
+            if field in kwargs and kwargs[field] != value:
+                problem = f"{alias}: is another name for {field}; give one of them, not both"
+                raise ArtifactMetadataError(
+                    f"invalid {cls.__name__}: {problem}",
+                    path="<constructor>", key=alias, problems=[problem],
+                )
+            kwargs[field] = value
+        return kwargs
 
     def __attrs_post_init__(self) -> None:
         problems = self._problems("")

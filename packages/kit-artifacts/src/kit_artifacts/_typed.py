@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import attrs
 
@@ -37,15 +37,33 @@ class InputDatasetInfo:
         return attrs.asdict(self)
 
 
-@attrs.define(kw_only=True, slots=False)
+@attrs.define(kw_only=True, slots=False, init=False)
 class ModelArtifact(Artifact):
-    """A model checkpoint (path = checkpoint directory)."""
+    """A model checkpoint (path = checkpoint directory).
+
+    `loss=` is the earlier kit's name for `final_loss` (its overview writes
+    `ModelArtifact(path=..., step=10000, loss=2.5)`): accepted in the constructor, stored
+    once as `final_loss` (FORMATS.md), and readable as either attribute.
+    """
 
     path_kind: ClassVar[Literal["dir", "file", "auto"]] = "dir"
     _min_values: ClassVar[Mapping[str, float]] = {"step": 0}
+    _aliases: ClassVar[Mapping[str, str]] = {"loss": "final_loss"}
 
     step: int
     final_loss: float | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.__attrs_init__(**self._apply_aliases(kwargs))
+
+    @property
+    def loss(self) -> float | None:
+        """The earlier kit's name for `final_loss`."""
+        return self.final_loss
+
+    @loss.setter
+    def loss(self, value: float | None) -> None:
+        self.final_loss = value
 
 
 _DATA_MIN = {

@@ -52,17 +52,22 @@ def sync_command(
         help="Runs to sync (default: every finished run in $NEMOTRON_HOME/runs).")] = None,
     project: Annotated[str | None, typer.Option(
         "--project", "-p", metavar="P",
-        help="W&B project (default: the run's wandb.project, then WANDB_PROJECT).")] = None,
+        help="W&B project (default: the run's wandb.project, then WANDB_PROJECT, then "
+             "env.toml [wandb] project).")] = None,
     entity: Annotated[str | None, typer.Option(
         "--entity", "-e", metavar="E",
         help="W&B entity (default: the run's wandb.entity, then WANDB_ENTITY).")] = None,
 ) -> None:
     """Send local run records (config, metrics, artifacts, status) to W&B; safe to repeat."""
+    from kit_cli._discovery import env_file_path
+    from kit_cli._wandb_env import wandb_env_defaults
     from kit_track import sync
 
     try:
-        report = sync(tuple(run_ids or ()), project=project, entity=entity,
-                      client=wandb_client())
+        # env.toml [wandb] fills in for runs whose record names no project.
+        with wandb_env_defaults(env_file_path()):
+            report = sync(tuple(run_ids or ()), project=project, entity=entity,
+                          client=wandb_client())
     except ConnectionError as error:
         # A network problem, not an input error: the records stay and a later sync resumes.
         typer.echo(f"error: {error}; check WANDB_BASE_URL and the network, or run "

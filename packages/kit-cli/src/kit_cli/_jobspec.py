@@ -46,12 +46,15 @@ def job_spec(plan: StagePlan, config_file: Path, pex: Path | None, profile: Any)
     """The `kit_run.JobSpec` that runs `plan` under `profile` (config shipped alongside)."""
     from kit_artifacts import hooks
     from kit_cli._launches import code_digest
+    from kit_cli._wandb_env import wandb_env
     from kit_run import JobSpec, PexPackager
 
-    # The job's code identity comes from here, the launch (its own folder is no checkout).
+    # W&B project/entity/mode as plain settings (the key goes only as a secret); the job's
+    # code identity comes from here, the launch (its own folder is no checkout).
+    env = wandb_env(profile.file, profile_env=profile.get("env_vars") or {})
     digest = code_digest(plan.stage.module, pex, local=False)[0]
-    code = hooks.CodeIdentity(plan.git_commit, plan.git_dirty, digest)
-    env = {**code.env(), "NEMOTRON_RUN_ID": plan.run_id}
+    env.update(hooks.CodeIdentity(plan.git_commit, plan.git_dirty, digest).env())
+    env["NEMOTRON_RUN_ID"] = plan.run_id
     root = job_artifacts_root(profile)
     if root is not None:
         env["NEMOTRON_ARTIFACTS_ROOT"] = root

@@ -206,7 +206,11 @@ def _execute(plan: StagePlan, record: LaunchRecord, config_file: Path) -> int:
         record.status = "running"
         save_launch(record)
         command = [sys.executable, "-m", plan.stage.module, "--config", str(config_file)]
-        env = {**os.environ, **launch_env(record), "NEMOTRON_RUN_ID": plan.run_id}
+        from kit_cli._discovery import env_file_path
+        from kit_cli._wandb_env import wandb_env
+
+        env = {**os.environ, **wandb_env(env_file_path()), **launch_env(record),
+               "NEMOTRON_RUN_ID": plan.run_id}
         return subprocess.run([*command, *plan.args.passthrough], env=env, check=False).returncode
     from kit_cli._jobcode import job_pex
     from kit_cli._jobspec import job_spec

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from kit_config._resolvers import load_resolver_plugins, register_resolver
     from kit_config._secrets import is_secret_key, mask_secrets
     from kit_config._structure import structure, to_container, unstructure
+    from kit_config._wandb import WandbConfig
 
 __all__ = [
     "ConfigError",
@@ -55,6 +56,7 @@ __all__ = [
     "ProvenanceError",
     "ResolverError",
     "SourceRecord",
+    "WandbConfig",
     "apply_hydra_overrides",
     "cli",
     "compose",
@@ -76,6 +78,7 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "Provenance": "_provenance",
     "SourceRecord": "_provenance",
+    "WandbConfig": "_wandb",
     "apply_hydra_overrides": "_overrides",
     "cli": "_cli",
     "compose": "_compose",

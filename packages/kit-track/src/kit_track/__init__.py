@@ -6,6 +6,7 @@ recipe resolves or saves is recorded as an input or output of that run. Heavy ba
 """
 from __future__ import annotations
 
+from kit_config import WandbConfig
 from kit_track import errors
 from kit_track._credentials import job_credentials, wandb_api_key
 from kit_track._file import FileTracker
@@ -74,6 +75,7 @@ __all__ = [
     "TrackerErrorRecord",
     "WandbArtifactSpec",
     "WandbClient",
+    "WandbConfig",
     "WandbInitArgs",
     "WandbRunHandle",
     "WandbTracker",

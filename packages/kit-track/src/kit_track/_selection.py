@@ -1,8 +1,8 @@
 """Which trackers a run gets by default, from its config and the environment.
 
 FileTracker always (lineage must not depend on a service); `WandbTracker` when a W&B
-project is configured (`wandb.project` in the config, or `WANDB_PROJECT`) and W&B is not
-disabled; `MlflowTracker` when `mlflow.tracking_uri` or `MLFLOW_TRACKING_URI` is set.
+project is configured (the config's `wandb:` section over `WANDB_*`: `WandbConfig`) and its
+mode is not `disabled`; `MlflowTracker` when `mlflow.tracking_uri` or `MLFLOW_TRACKING_URI` is set.
 `NEMOTRON_TRACKERS=file,wandb,mlflow,noop` chooses explicitly.
 """
 from __future__ import annotations
@@ -14,21 +14,12 @@ from typing import Any
 from kit_track._file import FileTracker
 from kit_track._protocol import Tracker
 from kit_track._simple import NoOpTracker
+from kit_track._wandb_config import setting, wandb_section
 from kit_track.errors import TrackerConfigError
 
-__all__ = ["KNOWN_TRACKERS", "setting", "trackers_from_settings"]
+__all__ = ["KNOWN_TRACKERS", "trackers_from_settings"]
 
 KNOWN_TRACKERS = ("file", "mlflow", "noop", "wandb")
-
-
-def setting(config: object, *path: str) -> Any:
-    """`config.a.b` for dicts, DictConfigs and attribute objects; None when absent."""
-    node: Any = config
-    for key in path:
-        if node is None:
-            return None
-        node = node.get(key) if isinstance(node, Mapping) else getattr(node, key, None)
-    return node
 
 
 def _build(name: str, config: Mapping[str, Any], env: Mapping[str, str]) -> Tracker:
@@ -39,9 +30,9 @@ def _build(name: str, config: Mapping[str, Any], env: Mapping[str, str]) -> Trac
     if name == "wandb":
         from kit_track._wandb import WandbTracker
 
-        return WandbTracker(
-            project=setting(config, "wandb", "project"), entity=setting(config, "wandb", "entity")
-        )
+        wandb = wandb_section(config, env)
+        return WandbTracker(project=wandb.project, entity=wandb.entity, mode=wandb.mode,
+                            tags=wandb.tags, group=wandb.group)
     from kit_track._mlflow import MlflowTracker
 
     return MlflowTracker(
@@ -66,8 +57,7 @@ def trackers_from_settings(
             )
     else:
         names = ["file"]
-        project = setting(config, "wandb", "project") or env.get("WANDB_PROJECT")
-        if project and env.get("WANDB_MODE", "").lower() != "disabled":
+        if wandb_section(config, env).enabled:
             names.append("wandb")
         if setting(config, "mlflow", "tracking_uri") or env.get("MLFLOW_TRACKING_URI"):
             names.append("mlflow")

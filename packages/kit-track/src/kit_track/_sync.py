@@ -18,9 +18,9 @@ import attrs
 
 from kit_track._credentials import wandb_api_key, wandb_host
 from kit_track._records import RunRecord, list_runs, load_run
-from kit_track._selection import setting
 from kit_track._wandb import probe_wandb_server
 from kit_track._wandb_client import RealWandbClient, WandbClient, WandbInitArgs
+from kit_track._wandb_config import setting
 from kit_track._wandb_state import SyncState, artifact_spec, load_state, save_state
 from kit_track.errors import CredentialsError, SyncError
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
@@ -118,6 +118,7 @@ class WandbTracker:
         group: str | None = None,
         dir: str | None = None,
         probe: bool | None = None,
+        tags: Sequence[str] = (),
     ) -> None:
         self.project = project
         self.entity = entity
@@ -127,6 +128,7 @@ class WandbTracker:
         self.job_type = job_type
         self.group = group
         self.dir = dir
+        self.tags = tuple(tags)  # added to the run's own tags
         self.probe = client is None if probe is None else probe
         self.handle: WandbRunHandle | None = None
         self.pending: list[dict[str, str]] = []
@@ -180,7 +182,7 @@ class WandbTracker:
             run_id=run.run_id,
             name=run.name,
             config={**run.config, "_nemotron": _provenance(run)},
-            tags=run.tags,
+            tags=tuple(dict.fromkeys([*run.tags, *self.tags])),
             job_type=self.job_type or run.stage,
             group=self.group,
             mode=mode,
@@ -194,12 +196,13 @@ class WandbTracker:
         self.handle = call_with_deadline(
             lambda: self.client.init(args), self.timeout_s + 2.0, on_late=close_late
         )
+        self._state = load_state(run.run_dir)
+        # Offline too: `sync` later sends the run to the project it was meant for.
+        self._state.project, self._state.entity = project, entity
         if not self._offline:
-            self._state = load_state(run.run_dir)
-            self._state.project, self._state.entity = project, entity
             self._state.wandb_run_id, self._state.url = self.handle.id, self.handle.url
             self._state.config = True
-            save_state(run.run_dir, self._state)
+        save_state(run.run_dir, self._state)
 
     def _live(self) -> tuple[RunInfo, WandbRunHandle] | None:
         if self._run is None or self.handle is None:

@@ -5,10 +5,11 @@ A facade over the five kit packages, exposing the names of the earlier kit's ove
 first access (PEP 562), so `import nemotron.kit` costs nothing until a name is used, and
 nothing heavy (nemo-run, wandb, torch) is imported until a function needs it.
 
-Submodules mirror the overview's module structure: `nemotron.kit.artifacts`, `.config`,
-`.run`, `.trackers`, `.wandb`. The overview's `cli` module is not a submodule here: a
-submodule named `cli` would shadow the `cli()` function on this package once imported; the
-CLI-building names (`Recipe`, `Stage`, `run_stage`) are at the top level instead.
+Submodules mirror the overview's module structure: `nemotron.kit.artifacts`, `.cli`,
+`.config`, `.run`, `.trackers`, `.wandb`. `nemotron.kit.cli` is both: the module (CLI
+building, env.toml parsing) and, called, the config `cli()` function, so
+`from nemotron.kit import cli; cli(Config, config_file=...)` works before and after the
+submodule loads.
 """
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ _SOURCE: dict[str, str] = {
     "add_wandb_tags": "kit_track",
     "apply_hydra_overrides": "kit_config",
     "build_executor": "kit_run",
-    "cli": "kit_config",
+    "cli": "nemotron.kit.cli",  # the callable submodule (see the module docstring)
     "current_run": "kit_track",
     "finish_wandb": "kit_track",
     "get_registry": "kit_artifacts",
@@ -109,7 +110,8 @@ _SOURCE: dict[str, str] = {
 def __getattr__(name: str) -> Any:
     if name not in _SOURCE:
         raise AttributeError(f"module 'nemotron.kit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_SOURCE[name]), name)
+    module = importlib.import_module(_SOURCE[name])
+    value = module if module.__name__ == f"{__name__}.{name}" else getattr(module, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

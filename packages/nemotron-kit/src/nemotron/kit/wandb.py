@@ -1,7 +1,8 @@
-"""nemotron.kit.wandb: W&B integration helpers (credentials, init, tags, finish, sync)."""
+"""nemotron.kit.wandb: W&B integration helpers (settings, credentials, init, tags, finish, sync)."""
 from __future__ import annotations
 
 from kit_track import (
+    WandbConfig,
     add_wandb_tags,
     finish_wandb,
     init_wandb_if_configured,
@@ -11,6 +12,7 @@ from kit_track import (
 )
 
 __all__ = [
+    "WandbConfig",
     "add_wandb_tags",
     "finish_wandb",
     "init_wandb_if_configured",
