@@ -1,0 +1,55 @@
+"""Whole-file writes that are never half-done, and the one config digest.
+
+A reader (another rank, a rerun, `nemotron runs show`) sees either the old file or the new
+one: data goes to a temp file in the same directory, then `os.replace` swaps it in. A
+failed write removes its temp file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "config_digest"]
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` (parents created) through a temp file + `os.replace`."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)  # noqa: PTH105 - the atomic rename is the point
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write UTF-8 `text` atomically (see `atomic_write_bytes`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(
+    path: str | os.PathLike[str], obj: Any, *, sort_keys: bool = False, indent: int = 2
+) -> Path:
+    """Write `obj` as indented JSON plus a newline, atomically; non-JSON values as `str`."""
+    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, default=str) + "\n"
+    return atomic_write_text(path, text)
+
+
+def config_digest(config: Any) -> str:
+    """`sha256:<hex>` of the canonical JSON of `config` (key order does not matter).
+
+    The kit's one digest format: provenance, run records and launch records store it under
+    the same name, so two of them can be compared.
+    """
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
