@@ -26,6 +26,7 @@ import attrs
 from kit_artifacts._ref import ArtifactRef
 from kit_artifacts._typecheck import closest, structure_value
 from kit_artifacts.errors import ArtifactMetadataError, ArtifactNotFoundError, ArtifactTypeError
+from kit_config import atomic_write_json
 
 if TYPE_CHECKING:
     from kit_artifacts._registry import ArtifactRegistry
@@ -365,13 +366,7 @@ class Artifact:
     def write_metadata(self) -> str:
         """Write `metadata.json` next to the data atomically (temp file + rename)."""
         target = self.metadata_file()
-        directory = os.path.dirname(target)
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".metadata.json.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.to_dict(), fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, target)
+        atomic_write_json(target, self.to_dict())
         return target
 
     # -- registry ---------------------------------------------------------------------------

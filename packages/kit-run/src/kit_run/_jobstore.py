@@ -6,13 +6,12 @@ what ran (command, code digest, commit, profile) but never a secret value.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from kit_config import atomic_write_json, home_dir
 from kit_run.errors import JobNotFoundError
 
 __all__ = [
@@ -28,8 +27,7 @@ __all__ = [
 
 def jobs_dir() -> Path:
     """Return `$NEMOTRON_HOME/jobs` (default `~/.nemotron/jobs`)."""
-    home = os.environ.get("NEMOTRON_HOME") or str(Path.home() / ".nemotron")
-    return Path(home) / "jobs"
+    return home_dir("jobs")
 
 
 def staging_dir(job_id: str) -> Path:
@@ -45,19 +43,7 @@ def new_job_id(name: str) -> str:
 
 def save_record(record: dict[str, Any]) -> Path:
     """Write a job record atomically (temp file + os.replace) and return its path."""
-    directory = jobs_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{record['job_id']}.json"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rec-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write_json(jobs_dir() / f"{record['job_id']}.json", record, sort_keys=True)
 
 
 def list_records() -> list[dict[str, Any]]:

@@ -18,10 +18,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from kit_config import scrub_text
 from kit_run._backend import PreparedJob
 from kit_run._envfile import Profile
 from kit_run._jobstore import jobs_dir
-from kit_run._redact import redact_text
 from kit_run._spec import JobState, JobStatus
 from kit_run.errors import SubmissionError
 
@@ -96,7 +96,7 @@ def nemo_dry_run(profile: Profile, secrets: Mapping[str, str]) -> str:
         exp.add(run.Script(inline=_DRIVER), name=_TASK)
         exp.dryrun(log=True)
     values = [*secrets.values(), str(getattr(executor, "client_secret", "") or "")]
-    return redact_text(out.getvalue(), values)
+    return scrub_text(out.getvalue(), values)
 
 
 def _preflight(profile: Profile) -> None:
