@@ -30,6 +30,7 @@ EXPECTED = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "atomic_writer",
     "cli",
     "closest",
     "compose",

@@ -18,6 +18,7 @@ from kit_config import (
     atomic_write_bytes,
     atomic_write_json,
     atomic_write_text,
+    atomic_writer,
     closest,
     config_digest,
     did_you_mean,
@@ -82,6 +83,21 @@ def test_atomic_writes_round_trip(tmp_path: Path) -> None:
     assert text.endswith("\n") and text.index('"a"') < text.index('"b"')
     assert json.loads(text) == {"a": "/x", "b": 1}
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b.bin", "c.txt", "d.json"]
+
+
+def test_atomic_writer_streams_and_cleans_up(tmp_path: Path) -> None:
+    """A streamed write appears only on a clean exit; an exception leaves nothing behind."""
+    target = tmp_path / "out.bin"
+    with atomic_writer(target) as fh:
+        fh.write(b"part1,")
+        assert not target.exists()  # readers never see half a file
+        fh.write(b"part2")
+    assert target.read_bytes() == b"part1,part2"
+    with pytest.raises(RuntimeError), atomic_writer(target) as fh:
+        fh.write(b"half")
+        raise RuntimeError("killed")
+    assert target.read_bytes() == b"part1,part2"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
 def test_atomic_write_failure_keeps_old_file(

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kit_config import atomic_write_json
 from nano3.data_prep._cli import run_stage_main
 from nano3.data_prep._config import SPLITS, SFTConfig
 from nano3.data_prep._inputs import WorkShard
 from nano3.data_prep._publish import common_metadata, source_datasets
-from nano3.data_prep._runner import atomic_write_json, resolve_rank, run_shards, wait_for_receipts
+from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._sft_work import SFTShardProcessor
 from nano3.data_prep._stage import plan_stage
 from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer
@@ -76,7 +77,7 @@ def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
             c.update(r[k])
         skipped.update(r["skipped"])
     summary = {k: {s: c.get(s, 0) for s in SPLITS} for k, c in totals.items()}
-    atomic_write_json(out_dir / "packing_metadata.json", summary)
+    atomic_write_json(out_dir / "packing_metadata.json", summary, sort_keys=True)
     return {"paths": paths, "summary": summary, "skipped": dict(skipped),
             "num_shards": sum(1 for p in paths.values() if p)}
 

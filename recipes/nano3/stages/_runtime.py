@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+import kit_config
 from nano3.stages._config import OptimizerConfig, TrainerConfig
 from nano3.stages._model import count_parameters
 from nano3.stages.errors import StageConfigError
@@ -80,9 +81,7 @@ def _first_slurm_node() -> str | None:
 
 def setup_runtime(cfg: TrainerConfig) -> Runtime:
     """Pick the device, seed, thread count, and join the process group when launched so."""
-    world = _env_int("WORLD_SIZE", "SLURM_NTASKS", default=1)
-    rank = _env_int("RANK", "SLURM_PROCID", default=0)
-    local = _env_int("LOCAL_RANK", "SLURM_LOCALID", default=0)
+    world, rank, local = kit_config.world_size(), kit_config.process_rank(), kit_config.local_rank()
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("trainer.device=cuda but CUDA is not available; use device=auto")

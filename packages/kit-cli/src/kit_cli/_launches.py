@@ -7,50 +7,27 @@ It sits beside kit-track's `$NEMOTRON_HOME/runs/<run_id>/`, which the stage itse
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import subprocess
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from kit_config import atomic_write_text, home_dir
+
 __all__ = [
     "LaunchRecord",
-    "atomic_write_text",
     "code_version",
     "launches_dir",
     "list_launches",
     "load_launch",
-    "new_run_id",
     "save_launch",
 ]
 
 
 def launches_dir() -> Path:
     """`$NEMOTRON_HOME/launches` (default `~/.nemotron/launches`)."""
-    home = os.environ.get("NEMOTRON_HOME") or str(Path.home() / ".nemotron")
-    return Path(home).expanduser() / "launches"
-
-
-def new_run_id() -> str:
-    """A fresh run id in kit-track's format: `YYYYmmdd-HHMMSS-<6 hex>` (UTC)."""
-    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file + os.replace: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return home_dir("launches")
 
 
 def code_version(module_file: str | None) -> tuple[str | None, bool | None]:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         atomic_write_bytes,
         atomic_write_json,
         atomic_write_text,
+        atomic_writer,
         config_digest,
     )
     from kit_config._home import home_dir, nemotron_home
@@ -81,6 +82,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "atomic_writer",
     "cli",
     "closest",
     "compose",
@@ -121,6 +123,7 @@ _LAZY: dict[str, str] = {
     "atomic_write_bytes": "_files",
     "atomic_write_json": "_files",
     "atomic_write_text": "_files",
+    "atomic_writer": "_files",
     "cli": "_cli",
     "closest": "_suggest",
     "compose": "_compose",
