@@ -141,16 +141,16 @@ def _write(tmp_path: Path, data: Any) -> Path:
             id="unknown-field",
         ),
         pytest.param(
-            {"path": "/x", "type": "ModelArtifact"}, ["step: required"], id="missing-field"
+            {"path": "/x", "type": "ModelArtifact"}, ["step: missing required field"], id="missing-field"
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": "12"},
-            ["step: expected integer"],
+            ["step: expected int"],
             id="string-for-int",
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": True},
-            ["step: expected integer"],
+            ["step: expected int"],
             id="bool-for-int",
         ),
         pytest.param(
@@ -188,7 +188,7 @@ def _write(tmp_path: Path, data: Any) -> Path:
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": 1, "metadata": []},
-            ["metadata: expected object"],
+            ["metadata: expected a mapping"],
             id="metadata-not-object",
         ),
         pytest.param([1, 2], ["must be a JSON object"], id="not-an-object"),

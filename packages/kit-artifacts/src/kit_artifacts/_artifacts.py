@@ -14,6 +14,7 @@ through the `kit_artifacts.types` entry-point group (`MyArtifact = "pkg.mod:MyAr
 from __future__ import annotations
 
 import builtins
+import contextvars
 import datetime as _dt
 import json
 import logging
@@ -24,9 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import attrs
 
 from kit_artifacts._ref import ArtifactRef
-from kit_artifacts._typecheck import closest, structure_value
 from kit_artifacts.errors import ArtifactMetadataError, ArtifactNotFoundError, ArtifactTypeError
-from kit_config import atomic_write_json
+from kit_config import atomic_write_json, closest
 
 if TYPE_CHECKING:
     from kit_artifacts._registry import ArtifactRegistry
@@ -48,6 +48,8 @@ BASE_KEYS = ("path", "type", "name", "created_at", "producer", "metadata", "trac
 _TYPES: dict[str, type[Artifact]] = {}
 _ENTRY_POINTS_LOADED = False
 A = TypeVar("A", bound="Artifact")
+# True while `_structured` builds an artifact (it has checked the fields already).
+_STRUCTURING = contextvars.ContextVar("kit_artifacts_structuring", default=False)
 
 
 def _now() -> str:
@@ -61,25 +63,22 @@ def _path_str(value: Any) -> str:
     return str(os.path.abspath(os.path.expanduser(text)))
 
 
-def _build_nested(cls: type[Any], data: dict[str, Any], where: str, problems: list[str]) -> Any:
-    """Build a nested attrs object (e.g. InputDatasetInfo), reporting bad/unknown keys."""
-    fields = {f.name: f for f in attrs.fields(cls)}
-    attrs.resolve_types(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in fields:
-            near = closest(key, list(fields))
-            tip = f" (did you mean {near!r}?)" if near else ""
-            problems.append(f"{where}.{key}: unknown field of {cls.__name__}{tip}")
-            continue
-        kwargs[key] = structure_value(
-            value, fields[key].type, f"{where}.{key}", problems, _build_nested
-        )
-    missing = [n for n, f in fields.items() if f.default is attrs.NOTHING and n not in kwargs]
-    problems.extend(f"{where}.{name}: required field is missing" for name in missing)
-    if missing or any(p.startswith(where) for p in problems):
-        return data
-    return cls(**kwargs)
+def _structured(cls: type[A], data: dict[str, Any]) -> tuple[A | None, list[str]]:
+    """Build `cls` from JSON-like `data` with kit-config's exact structuring.
+
+    Exact: metadata must never change meaning silently, so `"12"` is not an int (an int is
+    fine for a float: JSON cannot tell them apart). Returns the object, or None and every
+    problem as `key.path: what is wrong` (unknown keys name the closest known one).
+    """
+    from kit_config import ConfigValidationError, structure
+
+    token = _STRUCTURING.set(True)  # the checks below run once, not again in __init__
+    try:
+        return structure(data, cls, exact=True), []
+    except ConfigValidationError as exc:
+        return None, [f"{p.path}: {p.message}" for p in exc.problems]
+    finally:
+        _STRUCTURING.reset(token)
 
 
 def metadata_file_for(path: str, *, path_kind: str = "auto") -> str:
@@ -214,7 +213,10 @@ class Artifact:
         return super().__new__(cls)
 
     def __attrs_post_init__(self) -> None:
-        problems = self._problems("")
+        if _STRUCTURING.get():
+            return
+        data = attrs.asdict(self, filter=lambda a, _: a.init)
+        problems = _structured(type(self), data)[1] or self._range_problems()
         if problems:
             raise ArtifactMetadataError(
                 f"invalid {type(self).__name__}: {'; '.join(problems)}",
@@ -229,17 +231,13 @@ class Artifact:
         """Names of the typed fields a subclass adds (mirrored into `metadata`)."""
         return tuple(f.name for f in attrs.fields(cls) if f.init and f.name not in BASE_KEYS)
 
-    def _problems(self, prefix: str) -> list[str]:
-        attrs.resolve_types(type(self))
-        problems: list[str] = []
-        for f in attrs.fields(type(self)):
-            if not f.init or f.name == "path":
-                continue
-            value = getattr(self, f.name)
-            structure_value(value, f.type, prefix + f.name, problems, _build_nested)
-            minimum = self._min_values.get(f.name)
-            if minimum is not None and isinstance(value, int | float) and value < minimum:
-                problems.append(f"{prefix}{f.name}: must be >= {minimum:g}, got {value!r}")
+    def _range_problems(self) -> list[str]:
+        """Values below a field's minimum (`_min_values`), as `field: problem`."""
+        problems = []
+        for name, minimum in self._min_values.items():
+            value = getattr(self, name, None)  # the table is shared by all typed classes
+            if isinstance(value, int | float) and value < minimum:
+                problems.append(f"{name}: must be >= {minimum:g}, got {value!r}")
         return problems
 
     @property
@@ -333,31 +331,26 @@ class Artifact:
             elif name in target.typed_fields() and name in meta:
                 value = meta[name]  # earlier-kit files may carry typed fields only here
             else:
-                if f.default is attrs.NOTHING:
-                    problems.append(f"{name}: required field is missing")
-                continue
-            kwargs[name] = structure_value(value, f.type, name, problems, _build_nested)
+                continue  # a missing required field is reported by the structuring below
+            kwargs[name] = value
         if "metadata" in kwargs and isinstance(kwargs["metadata"], dict):
             # Typed fields are mirrored into `metadata` on write; in memory it holds only the
             # free-form keys, so a load -> save round trip is exact.
             typed = set(target.typed_fields())
             kwargs["metadata"] = {k: v for k, v in kwargs["metadata"].items() if k not in typed}
-        if problems:
+        built: Artifact | None = None
+        if isinstance(data.get("path"), str):  # without a path nothing can be built
+            built, found = _structured(target, kwargs)
+            problems += found or (built._range_problems() if built is not None else [])
+        if problems or built is None:
             raise ArtifactMetadataError(
                 f"invalid {target.__name__} metadata in {source}: {'; '.join(problems)}",
                 path=source,
-                key=problems[0].split(":", 1)[0],
+                key=problems[0].split(":", 1)[0] if problems else None,
                 problems=problems,
                 hint="fix or remove the named fields",
             )
-        try:
-            return target(**kwargs)  # type: ignore[return-value]
-        except ArtifactMetadataError as exc:
-            raise ArtifactMetadataError(
-                f"invalid {target.__name__} metadata in {source}: {'; '.join(exc.problems)}",
-                path=source,
-                problems=exc.problems,
-            ) from exc
+        return built  # type: ignore[return-value]
 
     def metadata_file(self) -> str:
         """Where this artifact's `metadata.json` is written."""

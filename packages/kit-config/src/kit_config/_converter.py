@@ -97,6 +97,14 @@ def _structure_path(value: Any, tp: Any) -> Any:
     raise TypeMismatch(f"expected a path, got {describe(value)}")
 
 
+def _has_fields(tp: Any) -> bool:
+    import dataclasses
+
+    import attrs
+
+    return isinstance(tp, type) and (attrs.has(tp) or dataclasses.is_dataclass(tp))
+
+
 def _is_literal(tp: Any) -> bool:
     return typing.get_origin(tp) is typing.Literal
 
@@ -156,26 +164,49 @@ def _is_mapping(tp: Any) -> bool:
     )
 
 
-def get_converter() -> Any:
-    """Return the shared strict converter (built on first use: cattrs is imported lazily)."""
-    global _converter
-    if _converter is None:
-        _converter = _build()
-    return _converter
+def _exact(tp: type, name: str, *, numeric: bool = False) -> Callable[[Any, Any], Any]:
+    """A scalar hook for typed sources (TOML, JSON): the value must already be of the type."""
+
+    def hook(value: Any, _: Any) -> Any:
+        if isinstance(value, bool) and tp is not bool:
+            raise TypeMismatch(f"expected {name}, got {describe(value)}")
+        if isinstance(value, tp) or (numeric and isinstance(value, int)):
+            return tp(value)
+        raise TypeMismatch(f"expected {name}, got {describe(value)}")
+
+    return hook
 
 
-_converter: Any = None
+def get_converter(*, exact: bool = False) -> Any:
+    """Return a shared converter (built on first use: cattrs is imported lazily).
+
+    The default one reads text sources (YAML, CLI overrides), where `"4"` may mean 4. With
+    `exact`, scalars must already have their type (an int is fine for a float): for typed
+    sources such as TOML and JSON, where `"4"` is a mistake that must not change meaning.
+    """
+    if exact not in _converters:
+        _converters[exact] = _build(exact)
+    return _converters[exact]
 
 
-def _build() -> Any:
+_converters: dict[bool, Any] = {}
+
+
+def _build(exact: bool) -> Any:
     import cattrs
     from cattrs.cols import list_structure_factory, mapping_structure_factory
 
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(str, _structure_str)
+    if exact:
+        conv.register_structure_hook(int, _exact(int, "int"))
+        conv.register_structure_hook(float, _exact(float, "float", numeric=True))
+        conv.register_structure_hook(bool, _exact(bool, "bool"))
+        conv.register_structure_hook(str, _exact(str, "str"))
+    else:
+        conv.register_structure_hook(int, _structure_int)
+        conv.register_structure_hook(float, _structure_float)
+        conv.register_structure_hook(bool, _structure_bool)
+        conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, PurePath), _structure_path
     )
@@ -191,6 +222,12 @@ def _build() -> Any:
         for member in members:
             if isinstance(member, type) and type(value) is member:
                 return value
+        if isinstance(value, Mapping):
+            # A mapping can only mean the one class member: report ITS problems (an unknown
+            # key inside it), not a bare "expected A | str".
+            classes = [m for m in members if _has_fields(m)]
+            if len(classes) == 1:
+                return conv.structure(value, classes[0])
         errors: list[str] = []
         for member in members:
             try:
