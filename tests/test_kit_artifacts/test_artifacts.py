@@ -141,7 +141,9 @@ def _write(tmp_path: Path, data: Any) -> Path:
             id="unknown-field",
         ),
         pytest.param(
-            {"path": "/x", "type": "ModelArtifact"}, ["step: missing required field"], id="missing-field"
+            {"path": "/x", "type": "ModelArtifact"},
+            ["step: missing required field"],
+            id="missing-field",
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": "12"},

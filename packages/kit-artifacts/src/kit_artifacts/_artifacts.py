@@ -325,7 +325,7 @@ class Artifact:
             problems.append("metadata: expected object")
             meta = {}
         kwargs: dict[str, Any] = {}
-        for name, f in fields.items():
+        for name in fields:
             if name in data:
                 value = data[name]
             elif name in target.typed_fields() and name in meta:
