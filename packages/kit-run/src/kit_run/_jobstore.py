@@ -6,12 +6,10 @@ what ran (command, code digest, commit, profile) but never a secret value.
 from __future__ import annotations
 
 import json
-import secrets
-import time
 from pathlib import Path
 from typing import Any
 
-from kit_config import atomic_write_json, home_dir
+from kit_config import atomic_write_json, home_dir, new_run_id
 from kit_run.errors import JobNotFoundError
 
 __all__ = [
@@ -36,13 +34,13 @@ def staging_dir(job_id: str) -> Path:
 
 
 def new_job_id(name: str) -> str:
-    """A unique, sortable, filesystem- and Slurm-safe job id: `NAME-YYYYmmdd-HHMMSS-6hex`."""
+    """A unique, sortable, filesystem- and Slurm-safe job id: `NAME-<run id>`."""
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] or "job"
-    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    return f"{safe}-{new_run_id()}"
 
 
 def save_record(record: dict[str, Any]) -> Path:
-    """Write a job record atomically (temp file + os.replace) and return its path."""
+    """Write a job record atomically and return its path."""
     return atomic_write_json(jobs_dir() / f"{record['job_id']}.json", record, sort_keys=True)
 
 
