@@ -307,41 +307,17 @@ class Artifact:
             raise ArtifactMetadataError(
                 f"{source}: 'type' must be a string", path=source, key="type"
             )
-        attrs.resolve_types(target)
-        fields = {f.name: f for f in attrs.fields(target) if f.init}
-        known = [*BASE_KEYS, *target.typed_fields()]
-        problems: list[str] = []
-        for key in data:
-            if key not in known:
-                near = closest(key, known)
-                tip = f" (did you mean {near!r}?)" if near else ""
-                problems.append(f"{key}: unknown field of {target.__name__}{tip}")
-        if "path" not in data:
-            problems.append("path: required field is missing")
-        elif not isinstance(data["path"], str):
-            problems.append("path: expected string")
-        meta = data.get("metadata") or {}
-        if not isinstance(meta, dict):
-            problems.append("metadata: expected object")
-            meta = {}
-        kwargs: dict[str, Any] = {}
-        for name in fields:
-            if name in data:
-                value = data[name]
-            elif name in target.typed_fields() and name in meta:
-                value = meta[name]  # earlier-kit files may carry typed fields only here
-            else:
-                continue  # a missing required field is reported by the structuring below
-            kwargs[name] = value
-        if "metadata" in kwargs and isinstance(kwargs["metadata"], dict):
-            # Typed fields are mirrored into `metadata` on write; in memory it holds only the
-            # free-form keys, so a load -> save round trip is exact.
-            typed = set(target.typed_fields())
-            kwargs["metadata"] = {k: v for k, v in kwargs["metadata"].items() if k not in typed}
-        built: Artifact | None = None
-        if isinstance(data.get("path"), str):  # without a path nothing can be built
-            built, found = _structured(target, kwargs)
-            problems += found or (built._range_problems() if built is not None else [])
+        typed = set(target.typed_fields())
+        kwargs = {k: v for k, v in data.items() if k != "type"}
+        meta = data.get("metadata")
+        if isinstance(meta, dict):
+            # Earlier-kit files may carry typed fields only in `metadata`. In memory it holds
+            # only the free-form keys (typed ones are mirrored on write): load -> save is exact.
+            kwargs.update({k: v for k, v in meta.items() if k in typed and k not in data})
+            kwargs["metadata"] = {k: v for k, v in meta.items() if k not in typed}
+        built, problems = _structured(target, kwargs)
+        if built is not None:
+            problems = built._range_problems()
         if problems or built is None:
             raise ArtifactMetadataError(
                 f"invalid {target.__name__} metadata in {source}: {'; '.join(problems)}",

@@ -178,12 +178,8 @@ def _exact(tp: type, name: str, *, numeric: bool = False) -> Callable[[Any, Any]
 
 
 def get_converter(*, exact: bool = False) -> Any:
-    """Return a shared converter (built on first use: cattrs is imported lazily).
-
-    The default one reads text sources (YAML, CLI overrides), where `"4"` may mean 4. With
-    `exact`, scalars must already have their type (an int is fine for a float): for typed
-    sources such as TOML and JSON, where `"4"` is a mistake that must not change meaning.
-    """
+    """A shared converter, built on first use (cattrs is imported lazily). Text sources
+    (YAML, overrides) may mean 4 by `"4"`; with `exact` (TOML, JSON) that is a mistake."""
     if exact not in _converters:
         _converters[exact] = _build(exact)
     return _converters[exact]

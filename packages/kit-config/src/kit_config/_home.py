@@ -1,15 +1,7 @@
-"""Where the kit keeps its state: `$NEMOTRON_HOME` and the one layout under it.
+"""Where the kit keeps its state: `$NEMOTRON_HOME` and the areas under it.
 
 Every package asks here instead of reading the variable itself, so `~` is expanded the
-same way everywhere and the layout is written down once:
-
-  $NEMOTRON_HOME/            default ~/.nemotron
-    artifacts/               kit-artifacts registry (unless NEMOTRON_ARTIFACTS_ROOT)
-    runs/<run_id>/           kit-track run records (FileTracker)
-    jobs/<job_id>.json       kit-run job records (+ jobs/<job_id>/ staging)
-    launches/<run_id>/       kit-cli launch records
-    models/<name>/           recipe checkpoints (stable per artifact name)
-    data/                    recipe data-prep outputs
+same way everywhere. docs/CONTRACTS.md says which package writes each area.
 """
 
 from __future__ import annotations

@@ -5,14 +5,10 @@ A key is secret when its last component contains `key`, `token`, `secret` or `pa
 merely contain these letters as part of a non-secret word (`keyboard`, `monkey`,
 `tokenizer`, `max_tokens`) are spared: a masked tokenizer path would break reruns.
 
-Two layers, one mask (`***`):
-* by key: the value under a secret key is masked (`mask_secrets`, `mask_override`,
-  `mask_argv` for `k.token=V`, `--api-key V` and `--api-key=V`);
-* by value: a known secret value (a secret environment variable's, or one handed in) is
-  replaced wherever it appears in text (`scrub_text`, `scrub_secrets`), which also catches
-  a key echoed back in someone else's error message. Values shorter than
-  `MIN_SECRET_LEN` are not scrubbed: they would garble text everywhere and no real
-  credential (W&B key: 40 chars, HF token: 37) is that short.
+Two layers, one mask: by key (`mask_secrets`, `mask_override`, `mask_argv`) and by value
+(`scrub_text`, `scrub_secrets`: a known secret value is replaced wherever it appears, even
+echoed back in someone else's error message). Values shorter than `MIN_SECRET_LEN` are not
+scrubbed: they would garble text everywhere, and no real credential is that short.
 """
 
 from __future__ import annotations

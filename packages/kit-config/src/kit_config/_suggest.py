@@ -1,9 +1,4 @@
-"""Did-you-mean suggestions for misspelled names: the kit's one rule.
-
-A candidate is suggested when difflib rates it at least `CUTOFF` alike, else when it
-differs only in case, else when one contains the other (`loss` -> `final_loss`; both at
-least 3 characters, so `a` does not match everything).
-"""
+"""Did-you-mean suggestions for misspelled names: the kit's one rule (see `closest`)."""
 
 from __future__ import annotations
 
@@ -16,7 +11,8 @@ CUTOFF = 0.6
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """Return the candidate most similar to `name`, or None when none is close."""
+    """The candidate at least `CUTOFF` alike (difflib), else equal but for case, else one
+    containing the other (`loss` -> `final_loss`; 3+ characters); None when none is close."""
     pool = sorted({str(c) for c in candidates})
     matches = difflib.get_close_matches(name, pool, n=1, cutoff=CUTOFF)
     if matches:

@@ -143,25 +143,18 @@ def load_env_file(path: str | Path | None = None) -> EnvFile:
         if not isinstance(value, dict):
             raise EnvFileError(
                 f"{found}: top-level key {key!r} is not a table; every profile is a [table]",
-                file=str(found), line=_line_of(text, key),
+                file=str(found), line=_key_line(text, [""], key),
                 hint=f"move it into a profile table, e.g. [{key}-profile]")
         (reserved if key in RESERVED_TABLES else profiles)[key] = value
     return EnvFile(path=found, profiles=profiles, text=text, wandb=reserved.get("wandb", {}),
                    artifacts=reserved.get("artifacts", {}), cli=reserved.get("cli", {}))
 
 
-def _line_of(text: str, key: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith((key, f'"{key}"')):
-            return number
-    return None
-
-
 def _key_line(text: str, tables: list[str], key: str) -> int | None:
-    """The line setting `key` in the first of `tables` (the chain) that sets it."""
+    """The line setting `key` in the first of `tables` (the chain; "" = top level) setting it."""
     lines = text.splitlines()
     for table in tables:
-        inside = False
+        inside = table == ""
         for number, line in enumerate(lines, start=1):
             stripped = line.strip()
             if stripped.startswith("["):
