@@ -18,16 +18,10 @@ from kit_config import atomic_write_text, home_dir
 __all__ = [
     "LaunchRecord",
     "code_version",
-    "launches_dir",
     "list_launches",
     "load_launch",
     "save_launch",
 ]
-
-
-def launches_dir() -> Path:
-    """`$NEMOTRON_HOME/launches` (default `~/.nemotron/launches`)."""
-    return home_dir("launches")
 
 
 def code_version(module_file: str | None) -> tuple[str | None, bool | None]:
@@ -80,8 +74,8 @@ class LaunchRecord:
 
     @property
     def directory(self) -> Path:
-        """The record's folder under `launches_dir()`."""
-        return launches_dir() / self.run_id
+        """The record's folder under `$NEMOTRON_HOME/launches`."""
+        return home_dir("launches") / self.run_id
 
 
 def save_launch(record: LaunchRecord) -> Path:
@@ -95,9 +89,9 @@ def load_launch(run_id: str) -> LaunchRecord:
     """The launch record of `run_id`; `RunRecordNotFoundError` when there is none."""
     from kit_cli.errors import RunRecordNotFoundError
 
-    path = launches_dir() / run_id / "launch.json"
+    path = home_dir("launches") / run_id / "launch.json"
     if "/" in run_id or run_id.startswith(".") or not path.is_file():
-        raise RunRecordNotFoundError(run_id, str(launches_dir()))
+        raise RunRecordNotFoundError(run_id, str(home_dir("launches")))
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     known = {a.name for a in attrs.fields(LaunchRecord)}
     return LaunchRecord(**{k: v for k, v in data.items() if k in known})
@@ -105,7 +99,7 @@ def load_launch(run_id: str) -> LaunchRecord:
 
 def list_launches() -> list[LaunchRecord]:
     """Every readable launch record, newest first."""
-    root = launches_dir()
+    root = home_dir("launches")
     if not root.is_dir():
         return []
     records = []

@@ -97,14 +97,6 @@ def _structure_path(value: Any, tp: Any) -> Any:
     raise TypeMismatch(f"expected a path, got {describe(value)}")
 
 
-def _has_fields(tp: Any) -> bool:
-    import dataclasses
-
-    import attrs
-
-    return isinstance(tp, type) and (attrs.has(tp) or dataclasses.is_dataclass(tp))
-
-
 def _is_literal(tp: Any) -> bool:
     return typing.get_origin(tp) is typing.Literal
 
@@ -189,6 +181,9 @@ _converters: dict[bool, Any] = {}
 
 
 def _build(exact: bool) -> Any:
+    import dataclasses
+
+    import attrs
     import cattrs
     from cattrs.cols import list_structure_factory, mapping_structure_factory
 
@@ -221,7 +216,7 @@ def _build(exact: bool) -> Any:
         if isinstance(value, Mapping):
             # A mapping can only mean the one class member: report ITS problems (an unknown
             # key inside it), not a bare "expected A | str".
-            classes = [m for m in members if _has_fields(m)]
+            classes: list[Any] = [m for m in members if attrs.has(m) or dataclasses.is_dataclass(m)]
             if len(classes) == 1:
                 return conv.structure(value, classes[0])
         errors: list[str] = []

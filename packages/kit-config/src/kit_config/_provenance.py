@@ -77,12 +77,9 @@ class Provenance:
         return tuple(o for o in self.overrides if o.endswith("=" + SECRET_MASK))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _has_literal_secret(obj: Any) -> bool:
@@ -256,7 +253,7 @@ def recompose(
                 file=str(saved),
                 hint="restore the file, or rerun from the saved config.yaml",
             )
-        if verify and _sha256(saved) != src.sha256:
+        if verify and _file_sha256(saved) != src.sha256:
             raise ProvenanceError(
                 f"source {saved} changed since the run (sha256 {src.sha256[:12]}... expected)",
                 file=str(saved),

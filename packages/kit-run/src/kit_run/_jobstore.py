@@ -14,7 +14,6 @@ from kit_run.errors import JobNotFoundError
 
 __all__ = [
     "find_records",
-    "jobs_dir",
     "list_records",
     "load_record",
     "new_job_id",
@@ -23,14 +22,9 @@ __all__ = [
 ]
 
 
-def jobs_dir() -> Path:
-    """Return `$NEMOTRON_HOME/jobs` (default `~/.nemotron/jobs`)."""
-    return home_dir("jobs")
-
-
 def staging_dir(job_id: str) -> Path:
     """Return the local directory where a job's script, code and secrets file are staged."""
-    return jobs_dir() / job_id
+    return home_dir("jobs") / job_id
 
 
 def new_job_id(name: str) -> str:
@@ -41,12 +35,12 @@ def new_job_id(name: str) -> str:
 
 def save_record(record: dict[str, Any]) -> Path:
     """Write a job record atomically and return its path."""
-    return atomic_write_json(jobs_dir() / f"{record['job_id']}.json", record, sort_keys=True)
+    return atomic_write_json(home_dir("jobs") / f"{record['job_id']}.json", record, sort_keys=True)
 
 
 def list_records() -> list[dict[str, Any]]:
     """Every job record, oldest first."""
-    directory = jobs_dir()
+    directory = home_dir("jobs")
     if not directory.is_dir():
         return []
     records = []
@@ -60,7 +54,7 @@ def list_records() -> list[dict[str, Any]]:
 
 def load_record(job_id: str) -> dict[str, Any]:
     """Return the record of one job id, or of the only job of an experiment id."""
-    path = jobs_dir() / f"{job_id}.json"
+    path = home_dir("jobs") / f"{job_id}.json"
     if path.is_file():
         return dict(json.loads(path.read_text(encoding="utf-8")))
     matches = find_records(job_id)
@@ -72,7 +66,7 @@ def load_record(job_id: str) -> dict[str, Any]:
             f"experiment {job_id!r} has {len(matches)} jobs "
             f"({', '.join(r['job_id'] for r in matches)}); name one job id",
             job_id=job_id, known=known)
-    raise JobNotFoundError(f"no job or experiment {job_id!r} under {jobs_dir()}",
+    raise JobNotFoundError(f"no job or experiment {job_id!r} under {home_dir('jobs')}",
                            job_id=job_id, known=known)
 
 

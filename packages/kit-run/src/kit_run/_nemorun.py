@@ -18,10 +18,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from kit_config import scrub_text
+from kit_config import home_dir, scrub_text
 from kit_run._backend import PreparedJob
 from kit_run._envfile import Profile
-from kit_run._jobstore import jobs_dir
 from kit_run._spec import JobState, JobStatus
 from kit_run.errors import SubmissionError
 
@@ -137,7 +136,7 @@ class NemoRunBackend:
         profile = job.profile
         _preflight(profile)
         executor = _build(profile, job.executor_secrets)
-        base = jobs_dir() / "nemo_run"
+        base = home_dir("jobs") / "nemo_run"
         files = {name: str(src) for name, src in job.files.items()}
         private = []
         if job.secrets_file is not None:
