@@ -64,12 +64,8 @@ def _path_str(value: Any) -> str:
 
 
 def _structured(cls: type[A], data: dict[str, Any]) -> tuple[A | None, list[str]]:
-    """Build `cls` from JSON-like `data` with kit-config's exact structuring.
-
-    Exact: metadata must never change meaning silently, so `"12"` is not an int (an int is
-    fine for a float: JSON cannot tell them apart). Returns the object, or None and every
-    problem as `key.path: what is wrong` (unknown keys name the closest known one).
-    """
+    """Build `cls` from JSON-like `data` by kit-config's exact structuring (metadata must not
+    change meaning silently: `"12"` is no int); else None and every `key.path: problem`."""
     from kit_config import ConfigValidationError, structure
 
     token = _STRUCTURING.set(True)  # the checks below run once, not again in __init__

@@ -65,10 +65,7 @@ def atomic_write_json(
 
 
 def config_digest(config: Any) -> str:
-    """`sha256:<hex>` of the canonical JSON of `config` (key order does not matter).
-
-    The kit's one digest format: provenance, run records and launch records store it under
-    the same name, so two of them can be compared.
-    """
+    """`sha256:<hex>` of the canonical JSON of `config` (key order does not matter): the
+    kit's one digest format, so provenance, run and launch records can be compared."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

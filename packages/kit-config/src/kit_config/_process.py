@@ -1,9 +1,6 @@
-"""Facts about this process that every package needs alike: its run id, rank and world.
-
-One precedence order for the whole kit: torchrun's `RANK`/`WORLD_SIZE`/`LOCAL_RANK` first
-(they describe the process that is actually running), then Slurm's `SLURM_PROCID`/
-`SLURM_NTASKS`/`SLURM_LOCALID` (under `srun torchrun ...` Slurm numbers the launchers,
-not the workers), then a lone process (rank 0 of 1).
+"""This process's run id, rank and world, with one precedence order for the whole kit:
+torchrun's variables first (under `srun torchrun ...` Slurm numbers the launchers, not the
+workers), then Slurm's, then a lone process (rank 0 of 1).
 """
 
 from __future__ import annotations

@@ -87,9 +87,6 @@ class ProfileProblem(ConfigProblem):
         """The key path inside the profile (`nodes`, `env_vars.HF_TOKEN`)."""
         return self.path
 
-    def __repr__(self) -> str:
-        return f"ProfileProblem({self.profile!r}, {self.key!r}, {self.message!r})"
-
     def __str__(self) -> str:
         hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
         where = f" (line {self.line})" if self.line else ""
