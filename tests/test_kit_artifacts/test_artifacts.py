@@ -160,7 +160,9 @@ def _write(tmp_path: Path, data: Any) -> Path:
             ["step: must be >= 0"],
             id="negative-step",
         ),
-        pytest.param({"type": "ModelArtifact", "step": 1}, ["path: missing required field"], id="missing-path"),
+        pytest.param(
+            {"type": "ModelArtifact", "step": 1}, ["path: missing required field"], id="missing-path"
+        ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": "a", "final_loss": "b", "lss": 1},
             ["step:", "final_loss:", "lss"],
