@@ -161,7 +161,9 @@ def _write(tmp_path: Path, data: Any) -> Path:
             id="negative-step",
         ),
         pytest.param(
-            {"type": "ModelArtifact", "step": 1}, ["path: missing required field"], id="missing-path"
+            {"type": "ModelArtifact", "step": 1},
+            ["path: missing required field"],
+            id="missing-path",
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": "a", "final_loss": "b", "lss": 1},
