@@ -163,16 +163,18 @@ def _write(tmp_path: Path, data: Any) -> Path:
             id="unknown-field",
         ),
         pytest.param(
-            {"path": "/x", "type": "ModelArtifact"}, ["step: required"], id="missing-field"
+            {"path": "/x", "type": "ModelArtifact"},
+            ["step: missing required field"],
+            id="missing-field",
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": "12"},
-            ["step: expected integer"],
+            ["step: expected int"],
             id="string-for-int",
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": True},
-            ["step: expected integer"],
+            ["step: expected int"],
             id="bool-for-int",
         ),
         pytest.param(
@@ -180,7 +182,11 @@ def _write(tmp_path: Path, data: Any) -> Path:
             ["step: must be >= 0"],
             id="negative-step",
         ),
-        pytest.param({"type": "ModelArtifact", "step": 1}, ["path: required"], id="missing-path"),
+        pytest.param(
+            {"type": "ModelArtifact", "step": 1},
+            ["path: missing required field"],
+            id="missing-path",
+        ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": "a", "final_loss": "b", "lss": 1},
             ["step:", "final_loss:", "lss"],
@@ -210,7 +216,7 @@ def _write(tmp_path: Path, data: Any) -> Path:
         ),
         pytest.param(
             {"path": "/x", "type": "ModelArtifact", "step": 1, "metadata": []},
-            ["metadata: expected object"],
+            ["metadata: expected a mapping"],
             id="metadata-not-object",
         ),
         pytest.param([1, 2], ["must be a JSON object"], id="not-an-object"),

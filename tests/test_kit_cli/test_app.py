@@ -138,7 +138,8 @@ def test_fast_start_imports_no_heavy_modules(argv, tmp_path):
 
 def test_launch_record_round_trip(isolated_home: Path):
     """A saved launch record loads back equal, and list_launches finds it."""
-    from kit_cli._launches import LaunchRecord, list_launches, load_launch, new_run_id, save_launch
+    from kit_cli._launches import LaunchRecord, list_launches, load_launch, save_launch
+    from kit_config import new_run_id
 
     record = LaunchRecord(
         run_id=new_run_id(), recipe="demo", stage="train", module="m", argv=["-c", "x"],

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kit_config import is_secret_key, mask_secrets
-from kit_config._provenance import mask_argv
-from kit_config._secrets import mask_override
+from kit_config import is_secret_key, mask_argv, mask_override, mask_secrets
 
 
 @pytest.mark.parametrize(

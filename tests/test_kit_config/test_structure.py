@@ -292,3 +292,45 @@ def test_malformed_interpolation_in_file_is_a_file_error(write: Write) -> None:
 
     with pytest.raises(ConfigFileError, match="at name"):
         compose(write("c.yaml", "name: ${a\n"))
+
+
+@attrs.frozen
+class _Inner:
+    uri: str
+    weight: float = 1.0
+
+
+@attrs.frozen
+class _Typed:
+    count: int
+    ratio: float = 0.0
+    items: list[_Inner | str] = attrs.Factory(list)
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "fragment"),
+    [
+        pytest.param({"count": "4"}, "count", "expected int, got '4'", id="string-for-int"),
+        pytest.param({"count": True}, "count", "expected int, got bool", id="bool-for-int"),
+        pytest.param({"count": 1, "ratio": "0.5"}, "ratio", "expected float", id="str-for-float"),
+        pytest.param(
+            {"count": 1, "items": [{"uri": "a", "wieght": 2}]},
+            "items[0].wieght",
+            "did you mean 'weight'",
+            id="mapping-means-the-class-member",
+        ),
+    ],
+)
+def test_structure_exact(data: dict[str, object], path: str, fragment: str) -> None:
+    """Exact mode (typed sources: TOML, JSON) converts no scalar and names nested problems."""
+    with pytest.raises(ConfigValidationError) as info:
+        structure(data, _Typed, exact=True)
+    got = {p.path: p.message for p in info.value.problems}
+    assert fragment in got[path]
+
+
+def test_structure_exact_accepts_typed_values() -> None:
+    """An int is fine for a float (JSON cannot tell them apart); strings stay in unions."""
+    out = structure({"count": 2, "ratio": 1, "items": ["s3://x", {"uri": "a"}]}, _Typed, exact=True)
+    assert out == _Typed(2, 1.0, ["s3://x", _Inner("a")])
+    assert structure({"count": "4"}, _Typed).count == 4  # the text mode still converts

@@ -11,7 +11,7 @@ DOCUMENTED = [
     "DirtyTreeError", "EXECUTORS", "EnvFile", "EnvFileError", "EnvFileNotFoundError",
     "Executor", "ExecutorUnavailableError", "FakeExecutor", "FakeTransport",
     "GitArchivePackager", "JobHandle", "JobNotFoundError", "JobSpec", "JobStatus",
-    "PackagingError", "PexPackager", "PreparedJob", "Profile", "ProfileError",
+    "PackagingError", "PexPackager", "PreparedJob", "Profile", "ProfileError", "ProfileKeyError",
     "ProfileNotFoundError", "RunError", "SCHEMA_VERSION", "SchedulerRejectedError",
     "SubmissionError", "TunnelError", "build_executor", "cancel_job",
     "check_executor_available", "find_env_file", "job_logs", "job_status", "list_jobs",

@@ -128,7 +128,7 @@ BAD_PROFILES = [
     pytest.param('[p]\nexecutor = "slurm"\naccount = "a"\npartiton = "b"\n', "partiton",
                  "unknown key", "partition", id="unknown-key"),
     pytest.param('[p]\nexecutor = "slurm"\naccount = "a"\nnodes = "4"\n', "nodes",
-                 "expected int, got string", None, id="wrong-type"),
+                 "expected int, got '4'", None, id="wrong-type"),
     pytest.param('[p]\nexecutor = "slurm"\npartition = "b"\n', "account",
                  "missing required key", None, id="missing-slurm-account"),
     pytest.param('[p]\nexecutor = "slurm"\naccount = "a"\ntunnel = "ssh"\n'
@@ -147,7 +147,7 @@ BAD_PROFILES = [
     pytest.param('[p]\nexecutor = "local"\nenv_vars = { WANDB_API_KEY = "x" }\n',
                  "env_vars.WANDB_API_KEY", "secrets do not belong", None, id="secret-in-env"),
     pytest.param('[p]\nexecutor = "slurm"\naccount = "a"\ntunnel = "sssh"\n', "tunnel",
-                 "is not one of", "ssh", id="bad-tunnel"),
+                 "expected one of 'local', 'ssh'", "ssh", id="bad-tunnel"),
 ]
 
 
@@ -232,3 +232,47 @@ def test_profile_round_trips_through_toml(values: dict[str, Any]) -> None:
         path = Path(tmp) / "env.toml"
         Path(path).write_text(text)
         assert dict(load_env_profile("p", path).settings) == settings_in
+
+
+def test_profile_reads_like_a_mapping(write_env: Callable[[str], Path]) -> None:
+    """`profile[key]`, `key in profile`, iteration over keys and `.get` all work."""
+    profile = load_env_profile("cluster-large", write_env(BASE))
+    assert profile["nodes"] == 4 and profile["account"] == "acct"
+    assert "nodes" in profile and "gpus_per_node" not in profile
+    assert sorted(profile) == sorted(profile.settings) == [
+        "account", "env_vars", "executor", "nodes", "partition"]
+    assert dict(profile.items()) == dict(profile.settings) and len(profile) == 5
+    assert profile.get("gpus_per_node", 8) == 8
+
+
+@pytest.mark.parametrize(("key", "fragment"), [
+    pytest.param("nodez", "did you mean 'nodes'", id="typo"),
+    pytest.param("gpus_per_node", "does not set 'gpus_per_node'", id="known-but-unset"),
+])
+def test_profile_item_errors(write_env: Callable[[str], Path], key: str, fragment: str) -> None:
+    """A typo (no executor has the key) or an unset key is a ProfileKeyError (a KeyError)."""
+    profile = load_env_profile("cluster-large", write_env(BASE))
+    with pytest.raises(kit_run.ProfileKeyError, match=fragment) as info:
+        profile[key]
+    assert isinstance(info.value, KeyError) and "\n" not in str(info.value)
+
+
+def test_typo_through_get_is_an_error(write_env: Callable[[str], Path]) -> None:
+    """`.get` of a key no executor has is a typo, not a silent default."""
+    profile = load_env_profile("cluster", write_env(BASE))
+    with pytest.raises(kit_run.ProfileKeyError, match="did you mean 'partition'"):
+        profile.get("partiton")
+
+
+def test_problem_points_at_its_line(write_env: Callable[[str], Path]) -> None:
+    """Each problem is a kit-config ConfigProblem with env.toml's file and line."""
+    from kit_config import ConfigProblem
+
+    path = write_env(BASE + '\n[bad]\nextends = "cluster"\nnodes = "4"\n')
+    with pytest.raises(ProfileError) as info:
+        load_env_profile("bad", path)
+    (problem,) = info.value.problems
+    assert isinstance(problem, ConfigProblem)
+    assert (problem.key, problem.file) == ("nodes", str(path))
+    assert path.read_text().splitlines()[problem.line - 1] == 'nodes = "4"'  # type: ignore[operator]
+    assert f"(line {problem.line})" in str(info.value)

@@ -121,7 +121,7 @@ def test_skypilot_without_extra_fails_submit_and_dry_run_clearly() -> None:
     pytest.param("lepton", ["Lepton job for app", "resource_shape='gpu.8xh100'"],
                  id="lepton"),
     pytest.param("dgxcloud", ["DGX job for app", "project_name='proj'",
-                              "client_secret='<redacted>'"], id="dgxcloud"),
+                              "client_secret='***'"], id="dgxcloud"),
 ])
 def test_nemo_run_dry_run_offline(key: str, expected: list[str], _nemotron_home: Path) -> None:
     """Dry runs of Docker/Lepton/DGX Cloud show kit's scripts and NeMo-Run's own dry run,

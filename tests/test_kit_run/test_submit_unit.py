@@ -53,7 +53,7 @@ def test_dry_run_prints_full_script_and_settings_masks_secrets(_nemotron_home: P
                      "#SBATCH --time=01:00:00", "--container-image nvcr.io/nemo:25.01",
                      "module load cuda", "export NCCL_DEBUG=INFO", "export STAGE=pretrain",
                      "# ----- job.sbatch -----", "# ----- launch.sh -----",
-                     '#   account = "acct"', "WANDB_API_KEY=<redacted>",
+                     '#   account = "acct"', "WANDB_API_KEY=***",
                      "python -m nano3.pretrain"):
         assert expected in text, expected
     assert SECRET not in text

@@ -11,7 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kit_track
-from kit_track._secrets import MASK, is_secret_key, scrub
+from kit_config import SECRET_MASK as MASK
+from kit_config import is_secret_key
+from kit_config import scrub_secrets as scrub
 
 KEY = "0123456789abcdef0123456789abcdef01234567"
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import kit_config
 import kit_track
 from kit_track import FileTracker, RunInfo
 
@@ -160,7 +161,7 @@ json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20) 
     allow_nan=False, allow_infinity=False
 )
 configs = st.dictionaries(
-    st.text(min_size=1, max_size=10).filter(lambda k: not kit_track._secrets.is_secret_key(k)),
+    st.text(min_size=1, max_size=10).filter(lambda k: not kit_config.is_secret_key(k)),
     st.recursive(json_scalars, lambda c: st.lists(c, max_size=3)
                  | st.dictionaries(st.sampled_from(["a", "b", "c"]), c, max_size=3),
                  max_leaves=10),

@@ -24,7 +24,7 @@ EXPECTED = [
 
 MODULES = [
     "_config", "_credentials", "_env", "_file", "_guard", "_helpers", "_jsonio", "_mlflow",
-    "_mlflow_client", "_protocol", "_records", "_remote", "_run", "_secrets", "_selection",
+    "_mlflow_client", "_protocol", "_records", "_remote", "_run", "_selection",
     "_simple", "_sync", "_wandb", "_wandb_client", "_wandb_state", "errors",
 ]
 

@@ -136,13 +136,13 @@ def test_bad_split_specs(spec: str) -> None:
     pytest.param({"SLURM_PROCID": "1", "SLURM_NTASKS": "2"}, (None, None), (1, 2), id="slurm"),
     pytest.param({"RANK": "3", "WORLD_SIZE": "4"}, (None, None), (3, 4), id="torchrun"),
     pytest.param({"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "RANK": "0", "WORLD_SIZE": "8"},
-                 (None, None), (1, 2), id="slurm-wins"),
+                 (None, None), (0, 8), id="torchrun-wins"),
     pytest.param({"SLURM_PROCID": "1", "SLURM_NTASKS": "2"}, (0, 1), (0, 1),
                  id="config-wins"),
 ])
 def test_resolve_rank(env: dict[str, str], cfg: tuple[int | None, int | None],
                       expected: tuple[int, int]) -> None:
-    """Rank comes from the config, else Slurm, else torchrun variables."""
+    """Rank comes from the config, else torchrun variables, else Slurm (kit-config's order)."""
     assert resolve_rank(*cfg, env=env) == expected
 
 

@@ -6,7 +6,6 @@ say (positive weights, known split names, ...) and reports EVERY problem with it
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
+import kit_config
 from kit_config import WandbConfig
 from nano3.data_prep.errors import DataPrepConfigError, SpecProblem
 
@@ -166,8 +166,7 @@ def output_root(cfg: StageConfig) -> Path:
     """Where outputs go: `output_dir`, else `$NEMOTRON_HOME/data` (default ~/.nemotron)."""
     if cfg.output_dir:
         return Path(cfg.output_dir).expanduser().resolve()
-    home = os.environ.get("NEMOTRON_HOME") or "~/.nemotron"
-    return (Path(home).expanduser() / "data").resolve()
+    return kit_config.home_dir("data").resolve()
 
 
 def parse_split(split: str) -> tuple[float, float, float]:

@@ -1,8 +1,9 @@
-"""Shard execution shared by the three stages: run hash, receipts, ranks, workers, progress.
+"""Shard execution shared by the three stages: receipts, ranks, workers, progress.
 
-* The run hash covers everything that decides the output bytes (blend spec, input
-  fingerprints, tokenizer digest, settings, sample spec), never the number of workers or
-  ranks; the output directory is named by it, so a changed input never mixes with old shards.
+* The run hash (`kit_config.config_digest` of the plan, `_stage.py`) covers everything that
+  decides the output bytes (blend spec, input fingerprints, tokenizer digest, settings,
+  sample spec), never the number of workers or ranks; the output directory is named by it,
+  so a changed input never mixes with old shards.
 * Each finished shard writes a receipt (atomically, after its data files are in place). A
   restart skips shards whose receipt and files are intact; a killed shard left only temp
   files, which are overwritten.
@@ -12,61 +13,34 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing as mp
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import kit_config
 from nano3.data_prep._inputs import WorkShard
 from nano3.data_prep.errors import MergeTimeoutError
 
 __all__ = [
     "ProgressSink",
     "ShardProcessor",
-    "atomic_write_json",
-    "atomic_write_text",
     "load_receipts",
     "resolve_rank",
-    "run_hash",
     "run_shards",
     "wait_for_receipts",
 ]
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file + os.replace: readers never see a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
-def atomic_write_json(path: Path, obj: Any, *, sort_keys: bool = True) -> None:
-    """Stable (sorted-key, indented) JSON, written atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys) + "\n")
-
-
-def run_hash(payload: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of what decides the output bytes."""
-    blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
 def resolve_rank(rank: int | None, world_size: int | None,
                  env: Mapping[str, str] | None = None) -> tuple[int, int]:
-    """(rank, world size) from the config, else SLURM_PROCID/SLURM_NTASKS, else RANK/WORLD_SIZE."""
-    env = os.environ if env is None else env
+    """(rank, world size) from the config, else the environment (kit-config's one order)."""
     if rank is not None or world_size is not None:
         return rank or 0, world_size or 1
-    for r_key, w_key in (("SLURM_PROCID", "SLURM_NTASKS"), ("RANK", "WORLD_SIZE")):
-        if r_key in env and w_key in env:
-            return int(env[r_key]), int(env[w_key])
-    return 0, 1
+    return kit_config.process_rank(env), kit_config.world_size(env)
 
 
 class ProgressSink(Protocol):
@@ -112,7 +86,7 @@ def _receipt_valid(out_dir: Path, shard: WorkShard) -> dict[str, Any] | None:
 def _finish(out_dir: Path, shard: WorkShard, body: dict[str, Any]) -> None:
     outputs = {rel: (out_dir / rel).stat().st_size for rel in body.pop("output_files", [])}
     receipt = {"key": shard.key, "shard": _shard_identity(shard), "outputs": outputs, **body}
-    atomic_write_json(_receipt_path(out_dir, shard), receipt)
+    kit_config.atomic_write_json(_receipt_path(out_dir, shard), receipt, sort_keys=True)
 
 
 class _QueueSink:

@@ -1,7 +1,6 @@
 """SFT shard work: chat records -> template -> loss mask -> packed Parquet per split."""
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kit_config import atomic_writer
 from nano3.data_prep._config import SPLITS, SFTConfig, parse_split
 from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._packing import pack_ffd
@@ -53,10 +53,9 @@ def write_parquet_atomic(table: Any, path: Path) -> None:
     """Parquet with fixed settings (same bytes for the same table), temp file + rename."""
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp, compression="zstd", use_dictionary=False, write_statistics=False)
-    tmp.replace(path)
+    with atomic_writer(path) as fh:
+        pq.write_table(table, fh, compression="zstd", use_dictionary=False,
+                       write_statistics=False)
 
 
 class SFTShardProcessor:

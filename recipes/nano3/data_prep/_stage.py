@@ -6,9 +6,9 @@ from typing import Any
 
 import attrs
 
+from kit_config import atomic_write_json, config_digest
 from nano3.data_prep._config import StageConfig, output_root, validate_config
 from nano3.data_prep._inputs import InputFile, WorkShard, plan_shards, resolve_dataset_files
-from nano3.data_prep._runner import atomic_write_json, run_hash
 
 __all__ = ["FORMAT_VERSION", "StagePlan", "plan_stage", "published_name"]
 
@@ -51,10 +51,10 @@ def plan_stage(cfg: StageConfig, *, stage: str, tokenizer: dict[str, Any] | None
         "sample": attrs.asdict(cfg.sample),
         "errors": attrs.asdict(cfg.errors),
     }
-    digest = run_hash(payload)
-    out_dir = output_root(cfg) / published_name(cfg) / digest[:16]
+    digest = config_digest(payload)  # what decides the output bytes; names the folder
+    out_dir = output_root(cfg) / published_name(cfg) / digest.removeprefix("sha256:")[:16]
     shards = plan_shards(cfg.blend, files, cfg.shard_bytes)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / "run.json", {"run_hash": digest, **payload})
+    atomic_write_json(out_dir / "run.json", {"run_hash": digest, **payload}, sort_keys=True)
     return StagePlan(stage=stage, files=files, shards=shards, run_hash=digest,
                      out_dir=out_dir, payload=payload)

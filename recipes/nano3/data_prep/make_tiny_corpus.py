@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kit_config import atomic_write_text
 from nano3.data_prep._inputs import CORPUS_DIR
-from nano3.data_prep._runner import atomic_write_text
 
 __all__ = ["main", "pretrain_records", "rl_records", "sft_records"]
 

@@ -7,7 +7,6 @@ the first shard of each split, silently dropping data).
 """
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections import Counter
@@ -17,18 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from kit_config import atomic_write_bytes, atomic_write_json, atomic_writer
 from nano3.data_prep._cli import run_stage_main
 from nano3.data_prep._config import SPLITS, RLConfig, parse_split
 from nano3.data_prep._inputs import IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._pretrain_work import split_draws
 from nano3.data_prep._publish import common_metadata, source_datasets
-from nano3.data_prep._runner import (
-    ProgressSink,
-    atomic_write_json,
-    resolve_rank,
-    run_shards,
-    wait_for_receipts,
-)
+from nano3.data_prep._runner import ProgressSink, resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._stage import plan_stage
 
 if TYPE_CHECKING:
@@ -84,11 +78,7 @@ class RLShardProcessor:
         for s, items in lines.items():
             if items:
                 rel = f"{SPLITS[s]}/{shard.key}.jsonl"
-                path = out_dir / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-                tmp.write_bytes(b"".join(items))
-                tmp.replace(path)
+                atomic_write_bytes(out_dir / rel, b"".join(items))
                 files.append(rel)
                 counts[SPLITS[s]] = len(items)
         return {"output_files": files, "records": counts, "skipped": dict(issues.counts),
@@ -109,12 +99,10 @@ def merge_rl(cfg: RLConfig, run_hash: str, out_dir: Path, shards: Sequence[WorkS
             manifest[key] = ""
             continue
         dest = out_dir / f"{key}.jsonl"
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fout:
+        with atomic_writer(dest) as fout:
             for part in parts:
                 with open(part, "rb") as fin:
                     shutil.copyfileobj(fin, fout, 1 << 20)
-        tmp.replace(dest)
         manifest[key] = str(dest)
     counts = {MANIFEST_SPLITS[s]: sum(r["records"].get(s, 0) for r in receipts)
               for s in SPLITS}

@@ -7,18 +7,18 @@ merge writes one Parquet per split (`training.parquet`, `validation.parquet`,
 """
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kit_config import atomic_write_json, atomic_writer
 from nano3.data_prep._cli import run_stage_main
 from nano3.data_prep._config import SPLITS, SFTConfig
 from nano3.data_prep._inputs import WorkShard
 from nano3.data_prep._publish import common_metadata, source_datasets
-from nano3.data_prep._runner import atomic_write_json, resolve_rank, run_shards, wait_for_receipts
+from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._sft_work import SFTShardProcessor
 from nano3.data_prep._stage import plan_stage
 from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer
@@ -38,19 +38,18 @@ SPLIT_FILES = {"train": "training.parquet", "valid": "validation.parquet",
 def _concat_parquet(parts: Sequence[Path], dest: Path) -> None:
     import pyarrow.parquet as pq
 
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    writer = None
-    try:
-        for part in parts:  # one shard's table at a time: memory bounded by a shard
-            table = pq.read_table(part)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd",
-                                          use_dictionary=False, write_statistics=False)
-            writer.write_table(table)
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(dest)
+    with atomic_writer(dest) as fh:
+        writer = None
+        try:
+            for part in parts:  # one shard's table at a time: memory bounded by a shard
+                table = pq.read_table(part)
+                if writer is None:
+                    writer = pq.ParquetWriter(fh, table.schema, compression="zstd",
+                                              use_dictionary=False, write_statistics=False)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
@@ -76,7 +75,7 @@ def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
             c.update(r[k])
         skipped.update(r["skipped"])
     summary = {k: {s: c.get(s, 0) for s in SPLITS} for k, c in totals.items()}
-    atomic_write_json(out_dir / "packing_metadata.json", summary)
+    atomic_write_json(out_dir / "packing_metadata.json", summary, sort_keys=True)
     return {"paths": paths, "summary": summary, "skipped": dict(skipped),
             "num_shards": sum(1 for p in paths.values() if p)}
 

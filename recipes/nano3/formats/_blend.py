@@ -8,7 +8,6 @@ older single blend `{"data_paths": [...], "split": "99990,8,2"}`.
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import os
@@ -16,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from kit_config import atomic_write_json, did_you_mean
 from nano3.formats.errors import FormatError
 
 __all__ = ["BLEND_FILENAME", "Blend", "BlendEntry", "read_blend", "write_blend"]
@@ -56,10 +56,7 @@ def write_blend(path: str | os.PathLike[str], blend: _Pairs) -> dict[str, list[s
         items = [[_weight_text(str(path), split, w, str(p)), str(p)]
                  for w, p in blend.get(split) or []]
         flat[split] = [x for item in items for x in item] or None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # readers never see half a file
-    tmp.write_text(json.dumps(flat, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_json(path, flat)  # readers never see half a file
     return flat
 
 
@@ -112,8 +109,7 @@ def read_blend(path: str | os.PathLike[str]) -> Blend:
         raw["valid"] = raw.pop("validation")
     unknown = sorted(set(raw) - set(_SPLITS))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], _SPLITS, n=1)
-        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        guess = did_you_mean(unknown[0], _SPLITS)
         raise FormatError(str(path), f"unknown key {unknown[0]!r}{guess}", hint=_HINT)
     missing = [s for s in _SPLITS if s not in raw]
     if missing:

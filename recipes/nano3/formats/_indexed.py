@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kit_config import atomic_writer
 from nano3.formats.errors import FormatError
 
 __all__ = ["DTYPE_CODES", "IndexFile", "IndexedReader", "IndexedWriter", "read_index"]
@@ -150,20 +151,17 @@ class IndexedWriter:
         if len(lengths) > 1:
             np.cumsum(lengths[:-1].astype(np.int64) * self.dtype.itemsize, out=pointers[1:])
         doc_idx = np.arange(len(lengths) + 1, dtype=np.int64)
-        tmp_idx = f"{self.prefix}.idx.tmp"
-        with open(tmp_idx, "wb") as f:
+        with atomic_writer(f"{self.prefix}.idx") as f:
             f.write(_HEADER.pack(_MAGIC, _VERSION, self._code, len(lengths), len(doc_idx)))
             f.write(lengths.astype("<i4").tobytes())
             f.write(pointers.astype("<i8").tobytes())
             f.write(doc_idx.astype("<i8").tobytes())
-        Path(self._tmp_bin).replace(f"{self.prefix}.bin")
-        Path(tmp_idx).replace(f"{self.prefix}.idx")
+            Path(self._tmp_bin).replace(f"{self.prefix}.bin")  # the index appears last, on exit
 
     def abort(self) -> None:
         """Close and delete the temp files (the final names were never touched)."""
         self._bin.close()
-        for p in (self._tmp_bin, f"{self.prefix}.idx.tmp"):
-            Path(p).unlink(missing_ok=True)
+        Path(self._tmp_bin).unlink(missing_ok=True)
 
     def __enter__(self) -> IndexedWriter:
         return self

@@ -9,7 +9,6 @@ usable. The step directory alone is a complete model: SFT and RL load it as thei
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,16 +18,17 @@ from typing import Any
 
 import torch
 
+from kit_config import atomic_write_json, config_digest
 from nano3.stages._config import ModelConfig
 from nano3.stages.errors import CheckpointError
 
 __all__ = [
     "LoadedModel",
-    "config_digest",
     "find_latest_checkpoint",
     "load_model_dir",
     "load_training_state",
     "model_info",
+    "resume_key",
     "save_checkpoint",
 ]
 
@@ -36,16 +36,17 @@ FORMAT = "nano3-decoder-lm/1"
 _STATE = "trainer_state.json"
 
 
-def config_digest(parts: dict[str, Any]) -> str:
-    """Digest of the settings that must match for a checkpoint to be resumed."""
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
+def resume_key(parts: dict[str, Any]) -> str:
+    """The key a checkpoint must match to be resumed: a digest of the settings that matter.
+
+    Not the run's `config_digest` (which covers the whole config): only what changes the
+    meaning of saved weights and optimizer state goes in.
+    """
+    return config_digest(parts)
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    atomic_write_json(path, obj, sort_keys=True)
 
 
 def save_checkpoint(output_dir: Path, step: int, model: torch.nn.Module,
@@ -92,12 +93,12 @@ def find_latest_checkpoint(output_dir: Path) -> Path | None:
 
 
 def load_training_state(ckpt: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                        digest: str) -> dict[str, Any]:
+                        key: str) -> dict[str, Any]:
     """Restore weights and optimizer from `ckpt`; refuse one made under other settings."""
     state: dict[str, Any] = json.loads((ckpt / _STATE).read_text())
-    if state.get("config_digest") != digest:
+    if state.get("resume_key") != key:
         raise CheckpointError(str(ckpt), "was written under different training settings "
-                              f"(digest {state.get('config_digest')} != {digest})",
+                              f"(resume key {state.get('resume_key')} != {key})",
                               hint="use a new output_dir, or trainer.resume=false to start over")
     try:
         raw = getattr(model, "module", model)

@@ -152,11 +152,9 @@ class RLConfig:
 
 def default_output_dir(artifact_name: str) -> str:
     """`$NEMOTRON_HOME/models/<artifact_name>`: stable, so a rerun finds its checkpoints."""
-    import os
-    from pathlib import Path
+    import kit_config
 
-    home = os.environ.get("NEMOTRON_HOME") or str(Path.home() / ".nemotron")
-    return str(Path(home) / "models" / artifact_name)
+    return str(kit_config.home_dir("models") / artifact_name)
 
 
 _REWARDS = ("exact_match", "prefix_match")

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nano3.stages._checkpoint import config_digest, model_info
+from nano3.stages._checkpoint import model_info, resume_key
 from nano3.stages._config import PretrainConfig, default_output_dir
 from nano3.stages._data_paths import load_blend, read_data_metadata
 from nano3.stages._loop import LoopSpec, run_loop
@@ -79,7 +79,7 @@ def run_pretrain(cfg: PretrainConfig, sink: MetricsSink | None = None, *,
         data_meta = read_data_metadata(Path(cfg.data))
         tokenizer = data_meta.get("tokenizer_uri") or data_meta.get("metadata", {}).get(
             "tokenizer_uri")
-        digest = config_digest({"stage": "pretrain", "data": cfg.data,
+        digest = resume_key({"stage": "pretrain", "data": cfg.data,
                                 "model": asdict(cfg.model), "optimizer": asdict(cfg.optimizer),
                                 "seed": tr.seed, "max_steps": tr.max_steps,
                                 "micro_batch_size": tr.micro_batch_size,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from nano3.stages._checkpoint import config_digest, load_model_dir, model_info
+from nano3.stages._checkpoint import load_model_dir, model_info, resume_key
 from nano3.stages._config import RLConfig, default_output_dir
 from nano3.stages._loop import LoopSpec, run_loop
 from nano3.stages._model import DecoderLM
@@ -217,7 +217,7 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
             return {"mean_reward": sum(sampled) / len(sampled),
                     "greedy_exact_match": sum(greedy) / len(greedy)}
 
-        digest = config_digest({"stage": "rl", "data": cfg.data, "model": cfg.model,
+        digest = resume_key({"stage": "rl", "data": cfg.data, "model": cfg.model,
                                 "tokenizer": tok.spec, "grpo": asdict(g),
                                 "optimizer": asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps})

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from nano3.stages._checkpoint import config_digest, load_model_dir, model_info
+from nano3.stages._checkpoint import load_model_dir, model_info, resume_key
 from nano3.stages._config import SFTConfig, default_output_dir
 from nano3.stages._loop import LoopSpec, run_loop
 from nano3.stages._model import DecoderLM
@@ -121,7 +121,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
                 den += float(count)
             return {"loss": num / max(den, 1.0)}
 
-        digest = config_digest({"stage": "sft", "data": cfg.data, "model": cfg.model,
+        digest = resume_key({"stage": "sft", "data": cfg.data, "model": cfg.model,
                                 "optimizer": asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps, "micro_batch_size": tr.micro_batch_size,
                                 "grad_accum_steps": tr.grad_accum_steps})

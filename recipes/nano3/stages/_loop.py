@@ -34,7 +34,7 @@ class LoopSpec:
     output_dir: Path
     trainer: TrainerConfig
     optimizer: OptimizerConfig
-    digest: str
+    resume_key: str
     model_info: dict[str, Any]
     primary_eval: str  # the eval metric that becomes initial_loss / final_loss ("" = none)
 
@@ -46,11 +46,11 @@ def run_loop(rt: Runtime, spec: LoopSpec, model: torch.nn.Module, step_fn: StepF
     tr = spec.trainer
     trainable = freeze_untrainable(model, spec.optimizer.trainable, spec.stage)
     opt = build_optimizer(model, spec.optimizer)
-    state: dict[str, Any] = {"config_digest": spec.digest, "tokens_seen": 0, "train_seconds": 0.0}
+    state: dict[str, Any] = {"resume_key": spec.resume_key, "tokens_seen": 0, "train_seconds": 0.0}
     ckpt = find_latest_checkpoint(spec.output_dir) if tr.resume else None
     start = 0
     if ckpt is not None:
-        state = load_training_state(ckpt, model, opt, spec.digest)
+        state = load_training_state(ckpt, model, opt, spec.resume_key)
         start = int(state["step"])
         if rt.is_main:
             print(f"[{spec.stage}] resumed from {ckpt} at step {start}", flush=True)
@@ -116,7 +116,7 @@ def run_loop(rt: Runtime, spec: LoopSpec, model: torch.nn.Module, step_fn: StepF
         "tokens_per_sec": round(tps, 2),
         "train_seconds": round(float(state["train_seconds"]), 3),
         "resumed_from_step": state.get("resumed_from_step"),
-        "config_digest": spec.digest,
+        "resume_key": spec.resume_key,
         **{f"initial_{k}": v for k, v in initial_eval.items()},
         **{f"final_{k}": v for k, v in final_eval.items()},
         **{f"first_train_{k}": v for k, v in state.get("first_train", {}).items()},

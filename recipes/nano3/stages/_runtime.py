@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+import kit_config
 from nano3.stages._config import OptimizerConfig, TrainerConfig
 from nano3.stages._model import count_parameters
 from nano3.stages.errors import StageConfigError
@@ -57,13 +58,6 @@ class Runtime:
             dist.destroy_process_group()
 
 
-def _env_int(*names: str, default: int) -> int:
-    for name in names:
-        if os.environ.get(name, "").strip():
-            return int(os.environ[name])
-    return default
-
-
 def _first_slurm_node() -> str | None:
     nodes = os.environ.get("SLURM_JOB_NODELIST", "")
     if not nodes or os.environ.get("SLURM_JOB_NUM_NODES", "1") == "1":
@@ -80,9 +74,7 @@ def _first_slurm_node() -> str | None:
 
 def setup_runtime(cfg: TrainerConfig) -> Runtime:
     """Pick the device, seed, thread count, and join the process group when launched so."""
-    world = _env_int("WORLD_SIZE", "SLURM_NTASKS", default=1)
-    rank = _env_int("RANK", "SLURM_PROCID", default=0)
-    local = _env_int("LOCAL_RANK", "SLURM_LOCALID", default=0)
+    world, rank, local = kit_config.world_size(), kit_config.process_rank(), kit_config.local_rank()
     use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("trainer.device=cuda but CUDA is not available; use device=auto")
@@ -94,8 +86,8 @@ def setup_runtime(cfg: TrainerConfig) -> Runtime:
     if world > 1 and not dist.is_initialized():
         # Slurm gives no MASTER_ADDR: use the job's first node (127.0.0.1 when alone).
         os.environ.setdefault("MASTER_ADDR", _first_slurm_node() or "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(29500 + _env_int("SLURM_JOB_ID",
-                                                                  default=0) % 1000))
+        job = int(os.environ.get("SLURM_JOB_ID", "").strip() or 0)
+        os.environ.setdefault("MASTER_PORT", str(29500 + job % 1000))
         dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world)
     torch.manual_seed(cfg.seed + rank)
     return Runtime(device, rank, world, local)

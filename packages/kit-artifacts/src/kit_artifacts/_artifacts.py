@@ -14,6 +14,7 @@ through the `kit_artifacts.types` entry-point group (`MyArtifact = "pkg.mod:MyAr
 from __future__ import annotations
 
 import builtins
+import contextvars
 import datetime as _dt
 import json
 import logging
@@ -24,8 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import attrs
 
 from kit_artifacts._ref import ArtifactRef
-from kit_artifacts._typecheck import closest, structure_value
 from kit_artifacts.errors import ArtifactMetadataError, ArtifactNotFoundError, ArtifactTypeError
+from kit_config import atomic_write_json, closest
 
 if TYPE_CHECKING:
     from kit_artifacts._registry import ArtifactRegistry
@@ -47,6 +48,8 @@ BASE_KEYS = ("path", "type", "name", "created_at", "producer", "metadata", "trac
 _TYPES: dict[str, type[Artifact]] = {}
 _ENTRY_POINTS_LOADED = False
 A = TypeVar("A", bound="Artifact")
+# True while `_structured` builds an artifact (it has checked the fields already).
+_STRUCTURING = contextvars.ContextVar("kit_artifacts_structuring", default=False)
 
 
 def _now() -> str:
@@ -60,25 +63,18 @@ def _path_str(value: Any) -> str:
     return str(os.path.abspath(os.path.expanduser(text)))
 
 
-def _build_nested(cls: type[Any], data: dict[str, Any], where: str, problems: list[str]) -> Any:
-    """Build a nested attrs object (e.g. InputDatasetInfo), reporting bad/unknown keys."""
-    fields = {f.name: f for f in attrs.fields(cls)}
-    attrs.resolve_types(cls)
-    kwargs: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in fields:
-            near = closest(key, list(fields))
-            tip = f" (did you mean {near!r}?)" if near else ""
-            problems.append(f"{where}.{key}: unknown field of {cls.__name__}{tip}")
-            continue
-        kwargs[key] = structure_value(
-            value, fields[key].type, f"{where}.{key}", problems, _build_nested
-        )
-    missing = [n for n, f in fields.items() if f.default is attrs.NOTHING and n not in kwargs]
-    problems.extend(f"{where}.{name}: required field is missing" for name in missing)
-    if missing or any(p.startswith(where) for p in problems):
-        return data
-    return cls(**kwargs)
+def _structured(cls: type[A], data: dict[str, Any]) -> tuple[A | None, list[str]]:
+    """Build `cls` from JSON-like `data` by kit-config's exact structuring (metadata must not
+    change meaning silently: `"12"` is no int); else None and every `key.path: problem`."""
+    from kit_config import ConfigValidationError, structure
+
+    token = _STRUCTURING.set(True)  # the checks below run once, not again in __init__
+    try:
+        return structure(data, cls, exact=True), []
+    except ConfigValidationError as exc:
+        return None, [f"{p.path}: {p.message}" for p in exc.problems]
+    finally:
+        _STRUCTURING.reset(token)
 
 
 def metadata_file_for(path: str, *, path_kind: str = "auto") -> str:
@@ -232,7 +228,10 @@ class Artifact:
         return kwargs
 
     def __attrs_post_init__(self) -> None:
-        problems = self._problems("")
+        if _STRUCTURING.get():
+            return
+        data = attrs.asdict(self, filter=lambda a, _: a.init)
+        problems = _structured(type(self), data)[1] or self._range_problems()
         if problems:
             raise ArtifactMetadataError(
                 f"invalid {type(self).__name__}: {'; '.join(problems)}",
@@ -247,17 +246,13 @@ class Artifact:
         """Names of the typed fields a subclass adds (mirrored into `metadata`)."""
         return tuple(f.name for f in attrs.fields(cls) if f.init and f.name not in BASE_KEYS)
 
-    def _problems(self, prefix: str) -> list[str]:
-        attrs.resolve_types(type(self))
-        problems: list[str] = []
-        for f in attrs.fields(type(self)):
-            if not f.init or f.name == "path":
-                continue
-            value = getattr(self, f.name)
-            structure_value(value, f.type, prefix + f.name, problems, _build_nested)
-            minimum = self._min_values.get(f.name)
-            if minimum is not None and isinstance(value, int | float) and value < minimum:
-                problems.append(f"{prefix}{f.name}: must be >= {minimum:g}, got {value!r}")
+    def _range_problems(self) -> list[str]:
+        """Values below a field's minimum (`_min_values`), as `field: problem`."""
+        problems = []
+        for name, minimum in self._min_values.items():
+            value = getattr(self, name, None)  # the table is shared by all typed classes
+            if isinstance(value, int | float) and value < minimum:
+                problems.append(f"{name}: must be >= {minimum:g}, got {value!r}")
         return problems
 
     @property
@@ -327,55 +322,26 @@ class Artifact:
             raise ArtifactMetadataError(
                 f"{source}: 'type' must be a string", path=source, key="type"
             )
-        attrs.resolve_types(target)
-        fields = {f.name: f for f in attrs.fields(target) if f.init}
-        known = [*BASE_KEYS, *target.typed_fields()]
-        problems: list[str] = []
-        for key in data:
-            if key not in known:
-                near = closest(key, known)
-                tip = f" (did you mean {near!r}?)" if near else ""
-                problems.append(f"{key}: unknown field of {target.__name__}{tip}")
-        if "path" not in data:
-            problems.append("path: required field is missing")
-        elif not isinstance(data["path"], str):
-            problems.append("path: expected string")
-        meta = data.get("metadata") or {}
-        if not isinstance(meta, dict):
-            problems.append("metadata: expected object")
-            meta = {}
-        kwargs: dict[str, Any] = {}
-        for name, f in fields.items():
-            if name in data:
-                value = data[name]
-            elif name in target.typed_fields() and name in meta:
-                value = meta[name]  # earlier-kit files may carry typed fields only here
-            else:
-                if f.default is attrs.NOTHING:
-                    problems.append(f"{name}: required field is missing")
-                continue
-            kwargs[name] = structure_value(value, f.type, name, problems, _build_nested)
-        if "metadata" in kwargs and isinstance(kwargs["metadata"], dict):
-            # Typed fields are mirrored into `metadata` on write; in memory it holds only the
-            # free-form keys, so a load -> save round trip is exact.
-            typed = set(target.typed_fields())
-            kwargs["metadata"] = {k: v for k, v in kwargs["metadata"].items() if k not in typed}
-        if problems:
+        typed = set(target.typed_fields())
+        kwargs = {k: v for k, v in data.items() if k != "type"}
+        meta = data.get("metadata")
+        if isinstance(meta, dict):
+            # Earlier-kit files may carry typed fields only in `metadata`. In memory it holds
+            # only the free-form keys (typed ones are mirrored on write): load -> save is exact.
+            kwargs.update({k: v for k, v in meta.items() if k in typed and k not in data})
+            kwargs["metadata"] = {k: v for k, v in meta.items() if k not in typed}
+        built, problems = _structured(target, kwargs)
+        if built is not None:
+            problems = built._range_problems()
+        if problems or built is None:
             raise ArtifactMetadataError(
                 f"invalid {target.__name__} metadata in {source}: {'; '.join(problems)}",
                 path=source,
-                key=problems[0].split(":", 1)[0],
+                key=problems[0].split(":", 1)[0] if problems else None,
                 problems=problems,
                 hint="fix or remove the named fields",
             )
-        try:
-            return target(**kwargs)  # type: ignore[return-value]
-        except ArtifactMetadataError as exc:
-            raise ArtifactMetadataError(
-                f"invalid {target.__name__} metadata in {source}: {'; '.join(exc.problems)}",
-                path=source,
-                problems=exc.problems,
-            ) from exc
+        return built  # type: ignore[return-value]
 
     def metadata_file(self) -> str:
         """Where this artifact's `metadata.json` is written."""
@@ -384,13 +350,7 @@ class Artifact:
     def write_metadata(self) -> str:
         """Write `metadata.json` next to the data atomically (temp file + rename)."""
         target = self.metadata_file()
-        directory = os.path.dirname(target)
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".metadata.json.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(self.to_dict(), fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, target)
+        atomic_write_json(target, self.to_dict())
         return target
 
     # -- registry ---------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from kit_artifacts.errors import (
     RegistryError,
     format_versions,
 )
+from kit_config import home_dir
 
 __all__ = ["ArtifactRegistry", "get_registry"]
 
@@ -440,10 +441,7 @@ class ArtifactRegistry:
 
 def get_registry() -> ArtifactRegistry:
     """The registry at `NEMOTRON_ARTIFACTS_ROOT`, else `$NEMOTRON_HOME/artifacts`."""
-    root = os.environ.get("NEMOTRON_ARTIFACTS_ROOT")
-    if not root:
-        home = os.environ.get("NEMOTRON_HOME") or os.path.join(os.path.expanduser("~"), ".nemotron")
-        root = os.path.join(home, "artifacts")
+    root = os.environ.get("NEMOTRON_ARTIFACTS_ROOT") or str(home_dir("artifacts"))
     cached = _CACHE.get(root)
     if cached is None:
         cached = _CACHE[root] = ArtifactRegistry(root)

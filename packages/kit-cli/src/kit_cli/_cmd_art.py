@@ -86,9 +86,9 @@ def art_lineage(
 ) -> None:
     """Print the lineage tree of a version (data -> run -> model), or write Mermaid/DOT/HTML."""
     from kit_artifacts import lineage
-    from kit_cli._launches import atomic_write_text
     from kit_cli._tree import lineage_tree
     from kit_cli.errors import UsageError
+    from kit_config import atomic_write_text
 
     if fmt not in _FORMATS:
         raise UsageError(f"unknown --format {fmt!r}", argument=fmt,

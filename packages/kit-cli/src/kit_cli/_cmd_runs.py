@@ -65,9 +65,9 @@ def runs_show(run_id: str) -> None:
     except Exception:  # the stage may not have started its tracker (yet)
         tracked = None
     if launch is None and tracked is None:
-        from kit_cli._launches import launches_dir
+        from kit_config import home_dir
 
-        raise RunRecordNotFoundError(run_id, str(launches_dir()))
+        raise RunRecordNotFoundError(run_id, str(home_dir("launches")))
     echo_json({"launch": as_data(launch) if launch else None,
                "tracker": as_data(tracked) if tracked is not None else None})
     if launch is not None:

@@ -14,50 +14,22 @@ import hashlib
 import importlib.util
 import json
 import os
-import secrets
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from kit_config import atomic_write_text, home_dir
+
 __all__ = [
     "LaunchRecord",
-    "atomic_write_text",
     "code_digest",
     "code_version",
     "launch_env",
-    "launches_dir",
     "list_launches",
     "load_launch",
-    "new_run_id",
     "save_launch",
 ]
-
-
-def launches_dir() -> Path:
-    """`$NEMOTRON_HOME/launches` (default `~/.nemotron/launches`)."""
-    home = os.environ.get("NEMOTRON_HOME") or str(Path.home() / ".nemotron")
-    return Path(home).expanduser() / "launches"
-
-
-def new_run_id() -> str:
-    """A fresh run id in kit-track's format: `YYYYmmdd-HHMMSS-<6 hex>` (UTC)."""
-    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file + os.replace: never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def code_version(module_file: str | None) -> tuple[str | None, bool | None]:
@@ -162,8 +134,8 @@ class LaunchRecord:
 
     @property
     def directory(self) -> Path:
-        """The record's folder under `launches_dir()`."""
-        return launches_dir() / self.run_id
+        """The record's folder under `$NEMOTRON_HOME/launches`."""
+        return home_dir("launches") / self.run_id
 
 
 def save_launch(record: LaunchRecord) -> Path:
@@ -177,9 +149,9 @@ def load_launch(run_id: str) -> LaunchRecord:
     """The launch record of `run_id`; `RunRecordNotFoundError` when there is none."""
     from kit_cli.errors import RunRecordNotFoundError
 
-    path = launches_dir() / run_id / "launch.json"
+    path = home_dir("launches") / run_id / "launch.json"
     if "/" in run_id or run_id.startswith(".") or not path.is_file():
-        raise RunRecordNotFoundError(run_id, str(launches_dir()))
+        raise RunRecordNotFoundError(run_id, str(home_dir("launches")))
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     known = {a.name for a in attrs.fields(LaunchRecord)}
     return LaunchRecord(**{k: v for k, v in data.items() if k in known})
@@ -187,7 +159,7 @@ def load_launch(run_id: str) -> LaunchRecord:
 
 def list_launches() -> list[LaunchRecord]:
     """Every readable launch record, newest first."""
-    root = launches_dir()
+    root = home_dir("launches")
     if not root.is_dir():
         return []
     records = []

@@ -17,7 +17,7 @@ from kit_cli._launches import code_version
 from kit_cli._pinning import PinnedInput, pin_config
 from kit_cli.recipe import Recipe, Stage
 
-__all__ = ["JOB_CONFIG_NAME", "StagePlan", "mask_argv", "plan_stage"]
+__all__ = ["JOB_CONFIG_NAME", "StagePlan", "plan_stage"]
 
 # The config file's name next to the job (and in the launch folder).
 JOB_CONFIG_NAME = "config.yaml"
@@ -89,9 +89,8 @@ def plan_stage(
     """
     from omegaconf import OmegaConf
 
-    from kit_cli._launches import new_run_id
     from kit_cli.errors import UsageError
-    from kit_config import compose, mask_secrets
+    from kit_config import compose, mask_secrets, new_run_id
 
     if after and args.profile is None:
         raise UsageError(
@@ -124,14 +123,3 @@ def plan_stage(
         after=tuple(after),
     )
 
-
-def mask_argv(argv: Sequence[str]) -> list[str]:
-    """`argv` with the value of every secret-keyed override (`api_key=...`) masked."""
-    from kit_config import is_secret_key
-
-    masked = []
-    for arg in argv:
-        key, eq, _ = arg.partition("=")
-        leaf = key.lstrip("+~").rsplit(".", 1)[-1]
-        masked.append(f"{key}=***" if eq and leaf and is_secret_key(leaf) else arg)
-    return masked

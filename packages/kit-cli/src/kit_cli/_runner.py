@@ -16,16 +16,11 @@ from pathlib import Path
 import attrs
 
 from kit_cli._argv import parse_stage_argv
-from kit_cli._launches import (
-    LaunchRecord,
-    atomic_write_text,
-    code_digest,
-    launch_env,
-    save_launch,
-)
+from kit_cli._launches import LaunchRecord, code_digest, launch_env, save_launch
 from kit_cli._pinning import escape_deferred
-from kit_cli._plan import JOB_CONFIG_NAME, StagePlan, mask_argv, plan_stage
+from kit_cli._plan import JOB_CONFIG_NAME, StagePlan, plan_stage
 from kit_cli.recipe import Recipe
+from kit_config import atomic_write_text, mask_argv
 
 __all__ = [
     "JOB_CONFIG_NAME",
@@ -33,7 +28,6 @@ __all__ = [
     "StagePlan",
     "execute_plan",
     "launch_plan",
-    "mask_argv",
     "plan_stage",
     "render_plan",
     "report_error",

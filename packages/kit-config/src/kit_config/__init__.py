@@ -1,4 +1,6 @@
-"""kit-config: configuration loading, overrides, typed configs and provenance.
+"""kit-config: configuration loading, overrides, typed configs and provenance, and the
+kit's shared floor: the home layout, atomic writes, run id, config digest, the secret
+policy, rank/world detection and did-you-mean.
 
 `import kit_config` is cheap: the public names below are bound on first access, so
 omegaconf, hydra and cattrs load only when a config is actually handled.
@@ -29,8 +31,17 @@ if TYPE_CHECKING:
 
     from kit_config._cli import cli
     from kit_config._compose import compose
+    from kit_config._files import (
+        atomic_write_bytes,
+        atomic_write_json,
+        atomic_write_text,
+        atomic_writer,
+        config_digest,
+    )
+    from kit_config._home import home_dir, nemotron_home
     from kit_config._loading import load_config, load_omegaconf_yaml
     from kit_config._overrides import apply_hydra_overrides
+    from kit_config._process import RUN_ID_ENV, local_rank, new_run_id, process_rank, world_size
     from kit_config._provenance import (
         Provenance,
         SourceRecord,
@@ -39,8 +50,18 @@ if TYPE_CHECKING:
         save_provenance,
     )
     from kit_config._resolvers import load_resolver_plugins, register_resolver
-    from kit_config._secrets import is_secret_key, mask_secrets
+    from kit_config._secrets import (
+        SECRET_MASK,
+        is_secret_key,
+        mask_argv,
+        mask_override,
+        mask_secrets,
+        scrub_secrets,
+        scrub_text,
+        secret_values,
+    )
     from kit_config._structure import structure, to_container, unstructure
+    from kit_config._suggest import closest, did_you_mean
     from kit_config._wandb import WandbConfig
 
 __all__ = [
@@ -54,46 +75,86 @@ __all__ = [
     "OverrideError",
     "Provenance",
     "ProvenanceError",
+    "RUN_ID_ENV",
     "ResolverError",
+    "SECRET_MASK",
     "SourceRecord",
     "WandbConfig",
     "apply_hydra_overrides",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "atomic_writer",
     "cli",
+    "closest",
     "compose",
+    "config_digest",
+    "did_you_mean",
+    "home_dir",
     "is_secret_key",
     "load_config",
     "load_omegaconf_yaml",
     "load_provenance",
     "load_resolver_plugins",
+    "local_rank",
+    "mask_argv",
+    "mask_override",
     "mask_secrets",
+    "nemotron_home",
+    "new_run_id",
+    "process_rank",
     "recompose",
     "register_resolver",
     "save_provenance",
+    "scrub_secrets",
+    "scrub_text",
+    "secret_values",
     "structure",
     "to_container",
     "unstructure",
+    "world_size",
 ]
 
 # Public name -> private module that defines it (imported on first access).
 _LAZY: dict[str, str] = {
     "Provenance": "_provenance",
+    "RUN_ID_ENV": "_process",
+    "SECRET_MASK": "_secrets",
     "SourceRecord": "_provenance",
     "WandbConfig": "_wandb",
     "apply_hydra_overrides": "_overrides",
+    "atomic_write_bytes": "_files",
+    "atomic_write_json": "_files",
+    "atomic_write_text": "_files",
+    "atomic_writer": "_files",
     "cli": "_cli",
+    "closest": "_suggest",
     "compose": "_compose",
+    "config_digest": "_files",
+    "did_you_mean": "_suggest",
+    "home_dir": "_home",
     "is_secret_key": "_secrets",
     "load_config": "_loading",
     "load_omegaconf_yaml": "_loading",
     "load_provenance": "_provenance",
     "load_resolver_plugins": "_resolvers",
+    "local_rank": "_process",
+    "mask_argv": "_secrets",
+    "mask_override": "_secrets",
     "mask_secrets": "_secrets",
+    "nemotron_home": "_home",
+    "new_run_id": "_process",
+    "process_rank": "_process",
     "recompose": "_provenance",
     "register_resolver": "_resolvers",
     "save_provenance": "_provenance",
+    "scrub_secrets": "_secrets",
+    "scrub_text": "_secrets",
+    "secret_values": "_secrets",
     "structure": "_structure",
     "to_container": "_structure",
     "unstructure": "_structure",
+    "world_size": "_process",
 }
 
 

@@ -156,26 +156,48 @@ def _is_mapping(tp: Any) -> bool:
     )
 
 
-def get_converter() -> Any:
-    """Return the shared strict converter (built on first use: cattrs is imported lazily)."""
-    global _converter
-    if _converter is None:
-        _converter = _build()
-    return _converter
+def _exact(tp: type, name: str, *, numeric: bool = False) -> Callable[[Any, Any], Any]:
+    """A scalar hook for typed sources (TOML, JSON): the value must already be of the type."""
+
+    def hook(value: Any, _: Any) -> Any:
+        if isinstance(value, bool) and tp is not bool:
+            raise TypeMismatch(f"expected {name}, got {describe(value)}")
+        if isinstance(value, tp) or (numeric and isinstance(value, int)):
+            return tp(value)
+        raise TypeMismatch(f"expected {name}, got {describe(value)}")
+
+    return hook
 
 
-_converter: Any = None
+def get_converter(*, exact: bool = False) -> Any:
+    """A shared converter, built on first use (cattrs is imported lazily). Text sources
+    (YAML, overrides) may mean 4 by `"4"`; with `exact` (TOML, JSON) that is a mistake."""
+    if exact not in _converters:
+        _converters[exact] = _build(exact)
+    return _converters[exact]
 
 
-def _build() -> Any:
+_converters: dict[bool, Any] = {}
+
+
+def _build(exact: bool) -> Any:
+    import dataclasses
+
+    import attrs
     import cattrs
     from cattrs.cols import list_structure_factory, mapping_structure_factory
 
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(str, _structure_str)
+    if exact:
+        conv.register_structure_hook(int, _exact(int, "int"))
+        conv.register_structure_hook(float, _exact(float, "float", numeric=True))
+        conv.register_structure_hook(bool, _exact(bool, "bool"))
+        conv.register_structure_hook(str, _exact(str, "str"))
+    else:
+        conv.register_structure_hook(int, _structure_int)
+        conv.register_structure_hook(float, _structure_float)
+        conv.register_structure_hook(bool, _structure_bool)
+        conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, PurePath), _structure_path
     )
@@ -191,6 +213,12 @@ def _build() -> Any:
         for member in members:
             if isinstance(member, type) and type(value) is member:
                 return value
+        if isinstance(value, Mapping):
+            # A mapping can only mean the one class member: report ITS problems (an unknown
+            # key inside it), not a bare "expected A | str".
+            classes: list[Any] = [m for m in members if attrs.has(m) or dataclasses.is_dataclass(m)]
+            if len(classes) == 1:
+                return conv.structure(value, classes[0])
         errors: list[str] = []
         for member in members:
             try:

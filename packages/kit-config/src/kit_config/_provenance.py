@@ -1,6 +1,6 @@
 """Provenance: what a run was composed from, saved so that a rerun can recompose it.
 
-`save_provenance(dir, ...)` writes, each file atomically (temp file + `os.replace`), with
+`save_provenance(dir, ...)` writes, each file atomically (`atomic_write_bytes`), with
 `provenance.json` last so that its presence means the record is complete:
 
   dir/config.yaml        the fully resolved config (secrets masked)
@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from kit_config._files import atomic_write_bytes, config_digest
 from kit_config._readers import SUPPORTED_SUFFIXES, read_text_config
-from kit_config._secrets import MASK, is_secret_key, mask_override, mask_secrets
+from kit_config._secrets import SECRET_MASK, is_secret_key, mask_argv, mask_override, mask_secrets
 from kit_config._sources import SourceInfo, sources_of
 from kit_config.errors import ConfigNotFoundError, ProvenanceError
 
@@ -37,7 +37,6 @@ __all__ = [
     "Provenance",
     "SourceRecord",
     "load_provenance",
-    "mask_argv",
     "recompose",
     "save_provenance",
 ]
@@ -75,52 +74,12 @@ class Provenance:
     @property
     def masked_overrides(self) -> tuple[str, ...]:
         """Overrides whose secret value was masked (a rerun must supply them again)."""
-        return tuple(o for o in self.overrides if o.endswith("=" + MASK))
+        return tuple(o for o in self.overrides if o.endswith("=" + SECRET_MASK))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def config_digest(config: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of a (resolved, masked) config."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)  # noqa: PTH105 - the atomic rename is the point
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def mask_argv(argv: Sequence[str]) -> list[str]:
-    """Mask secrets in a command line: `k.token=v` overrides, `--api-key V`, `--token=V`."""
-    out: list[str] = []
-    hide_next = False
-    for arg in argv:
-        if hide_next:
-            out.append(MASK)
-            hide_next = False
-        elif arg.startswith("--") and "=" in arg:
-            name, _, _ = arg.partition("=")
-            out.append(f"{name}={MASK}" if is_secret_key(name.lstrip("-")) else arg)
-        elif arg.startswith("-") and len(arg) > 2 and is_secret_key(arg.lstrip("-")):
-            out.append(arg)
-            hide_next = True
-        else:
-            out.append(mask_override(arg))
-    return out
+def _file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _has_literal_secret(obj: Any) -> bool:
@@ -161,7 +120,7 @@ def _source_records(directory: Path, paths: Sequence[Path]) -> list[SourceRecord
                 secret = False
         if not secret:
             copy = (Path("sources") / path.relative_to(common)).as_posix()
-            _atomic_write(directory / copy, raw)
+            atomic_write_bytes(directory / copy, raw)
         records.append(SourceRecord(str(path), hashlib.sha256(raw).hexdigest(), len(raw), copy))
     return records
 
@@ -204,7 +163,7 @@ def save_provenance(
     masked = mask_secrets(resolved)
     records = _source_records(out_dir, paths)
     yaml_text = OmegaConf.to_yaml(OmegaConf.create(masked))
-    _atomic_write(out_dir / "config.yaml", yaml_text.encode())
+    atomic_write_bytes(out_dir / "config.yaml", yaml_text.encode())
     root = info.root if info is not None else (str(paths[-1]) if paths else None)
     record = {
         "kind": _KIND,
@@ -219,7 +178,7 @@ def save_provenance(
         "config": masked,
     }
     target = out_dir / PROVENANCE_FILE
-    _atomic_write(target, (json.dumps(record, indent=2, default=str) + "\n").encode())
+    atomic_write_bytes(target, (json.dumps(record, indent=2, default=str) + "\n").encode())
     return target
 
 
@@ -294,7 +253,7 @@ def recompose(
                 file=str(saved),
                 hint="restore the file, or rerun from the saved config.yaml",
             )
-        if verify and _sha256(saved) != src.sha256:
+        if verify and _file_sha256(saved) != src.sha256:
             raise ProvenanceError(
                 f"source {saved} changed since the run (sha256 {src.sha256[:12]}... expected)",
                 file=str(saved),

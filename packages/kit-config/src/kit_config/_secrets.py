@@ -1,20 +1,37 @@
-"""Secret detection and masking: values of secret-looking keys never leave the process.
+"""The kit's one secret policy: which keys are secret, and how their values are hidden.
 
 A key is secret when its last component contains `key`, `token`, `secret` or `password`
 (case-insensitive), e.g. `api_key`, `WANDB_API_KEY`, `hf_token`, `db.password`. Keys that
 merely contain these letters as part of a non-secret word (`keyboard`, `monkey`,
 `tokenizer`, `max_tokens`) are spared: a masked tokenizer path would break reruns.
+
+Two layers, one mask: by key (`mask_secrets`, `mask_override`, `mask_argv`) and by value
+(`scrub_text`, `scrub_secrets`: a known secret value is replaced wherever it appears, even
+echoed back in someone else's error message). Values shorter than `MIN_SECRET_LEN` are not
+scrubbed: they would garble text everywhere, and no real credential is that short.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["MASK", "is_secret_key", "mask_override", "mask_secrets"]
+__all__ = [
+    "MIN_SECRET_LEN",
+    "SECRET_MASK",
+    "is_secret_key",
+    "mask_argv",
+    "mask_override",
+    "mask_secrets",
+    "scrub_secrets",
+    "scrub_text",
+    "secret_values",
+]
 
-MASK = "***"
+SECRET_MASK = "***"
+MIN_SECRET_LEN = 8
 
 T = TypeVar("T")
 
@@ -49,7 +66,7 @@ def mask_secrets(obj: T) -> T:
 def _mask(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {
-            k: (MASK if v is not None and is_secret_key(str(k)) else _mask(v))
+            k: (SECRET_MASK if v is not None and is_secret_key(str(k)) else _mask(v))
             for k, v in obj.items()
         }
     if isinstance(obj, list | tuple):
@@ -61,5 +78,67 @@ def mask_override(override: str) -> str:
     """Mask the value of an override whose key is secret: `wandb.api_key=abc` -> `...=***`."""
     key, sep, _ = override.partition("=")
     if sep and is_secret_key(key.lstrip("+~").split("@", 1)[0]):
-        return f"{key}={MASK}"
+        return f"{key}={SECRET_MASK}"
     return override
+
+
+def mask_argv(argv: Sequence[str]) -> list[str]:
+    """Mask secrets in a command line: `k.token=V` overrides, `--api-key V`, `--token=V`."""
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            out.append(SECRET_MASK)
+            hide_next = False
+        elif arg.startswith("--") and "=" in arg:
+            name, _, _ = arg.partition("=")
+            out.append(f"{name}={SECRET_MASK}" if is_secret_key(name.lstrip("-")) else arg)
+        elif arg.startswith("-") and len(arg) > 2 and is_secret_key(arg.lstrip("-")):
+            out.append(arg)
+            hide_next = True
+        else:
+            out.append(mask_override(arg))
+    return out
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The values of secret environment variables worth scrubbing, longest first."""
+    env = os.environ if environ is None else environ
+    return _usable(v for k, v in env.items() if is_secret_key(k))
+
+
+def _usable(values: Iterable[str]) -> tuple[str, ...]:
+    # Longest first, so a secret that contains another is replaced whole.
+    kept = {v for v in values if len(v) >= MIN_SECRET_LEN}
+    return tuple(sorted(kept, key=len, reverse=True))
+
+
+def scrub_text(text: str, values: Iterable[str] | None = None) -> str:
+    """Replace every secret value inside `text` with the mask (default: the environment's)."""
+    for value in secret_values() if values is None else _usable(values):
+        text = text.replace(value, SECRET_MASK)
+    return text
+
+
+def scrub_secrets(obj: Any, values: Iterable[str] | None = None) -> Any:
+    """A JSON-ready copy of `obj`: secret keys masked, secret values removed from strings.
+
+    Mapping keys become strings and tuples become lists (what JSON would make of them).
+    """
+    vals = secret_values() if values is None else _usable(values)
+    return _scrub(obj, vals)
+
+
+def _scrub(obj: Any, vals: tuple[str, ...]) -> Any:
+    if isinstance(obj, Mapping):
+        return {
+            str(k): (SECRET_MASK if v is not None and is_secret_key(str(k)) else _scrub(v, vals))
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [_scrub(item, vals) for item in obj]
+    if isinstance(obj, str):
+        for value in vals:
+            obj = obj.replace(value, SECRET_MASK)
+        return obj
+    return obj

@@ -233,11 +233,12 @@ def _cattrs_problems(exc: BaseException, data: Any) -> list[tuple[str, str]]:
     return out
 
 
-def structure(cfg: Any, cls: type[T]) -> T:
+def structure(cfg: Any, cls: type[T], *, exact: bool = False) -> T:
     """Resolve `cfg` and build a `cls` (attrs class or dataclass, nested) from it.
 
     Every problem is collected; if any, `ConfigValidationError` lists them all, each with
-    its key path and, where known, the file and line (or override) it came from.
+    its key path and, where known, the file and line (or override) it came from. With
+    `exact`, scalars are not converted (`"4"` is not an int): for typed sources (TOML, JSON).
     """
     from omegaconf import DictConfig, ListConfig
 
@@ -253,7 +254,7 @@ def structure(cfg: Any, cls: type[T]) -> T:
             [ConfigProblem("", f"expected a mapping for {cls.__name__}, got {describe(data)}")],
             schema=cls.__name__,
         )
-    conv = get_converter()
+    conv = get_converter(exact=exact)
     try:
         result = conv.structure(data, cls)
     except Exception as exc:  # cattrs' exception groups carry every problem

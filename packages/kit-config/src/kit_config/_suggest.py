@@ -1,21 +1,32 @@
-"""Did-you-mean suggestions for misspelled keys."""
+"""Did-you-mean suggestions for misspelled names: the kit's one rule (see `closest`)."""
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["closest", "did_you_mean"]
+__all__ = ["CUTOFF", "closest", "did_you_mean"]
+
+CUTOFF = 0.6
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
-    """Return the candidate most similar to `name`, or None when none is close."""
-    pool = [str(c) for c in candidates]
-    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.7)
+    """The candidate at least `CUTOFF` alike (difflib), else equal but for case, else one
+    containing the other (`loss` -> `final_loss`; 3+ characters); None when none is close."""
+    pool = sorted({str(c) for c in candidates})
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=CUTOFF)
     if matches:
         return matches[0]
-    lowered = {c.lower(): c for c in pool}
-    return lowered.get(name.lower())
+    lowered = name.lower()
+    for candidate in pool:
+        if candidate.lower() == lowered:
+            return candidate
+    if len(lowered) >= 3:
+        for candidate in pool:
+            low = candidate.lower()
+            if len(low) >= 3 and (lowered in low or low in lowered):
+                return candidate
+    return None
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -18,7 +18,7 @@ from kit_run._envfile import (
 from kit_run._executors import build_executor, check_executor_available
 from kit_run._fakes import FakeExecutor, FakeTransport
 from kit_run._packaging import GitArchivePackager, PexPackager
-from kit_run._schema import EXECUTORS, SCHEMA_VERSION
+from kit_run._profiles import EXECUTORS, SCHEMA_VERSION
 from kit_run._spec import JobHandle, JobSpec, JobStatus
 from kit_run._submit import (
     cancel_job,
@@ -37,6 +37,7 @@ from kit_run.errors import (
     JobNotFoundError,
     PackagingError,
     ProfileError,
+    ProfileKeyError,
     ProfileNotFoundError,
     RunError,
     SchedulerRejectedError,
@@ -64,6 +65,7 @@ __all__ = [
     "PreparedJob",
     "Profile",
     "ProfileError",
+    "ProfileKeyError",
     "ProfileNotFoundError",
     "RunError",
     "SCHEMA_VERSION",

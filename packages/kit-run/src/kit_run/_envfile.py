@@ -9,17 +9,19 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from kit_run._schema import RESERVED_TABLES, SCHEMA_VERSION, closest_key, validate_profile
+from kit_config import closest
+from kit_run._profiles import RESERVED_TABLES, SCHEMA_VERSION, known_keys, validate_profile
 from kit_run.errors import (
     EnvFileError,
     EnvFileNotFoundError,
     ProfileError,
+    ProfileKeyError,
     ProfileNotFoundError,
     ProfileProblem,
 )
@@ -40,11 +42,13 @@ _MERGED_TABLES = frozenset({"env_vars"})  # tables merged key by key along `exte
 
 
 @attrs.frozen
-class Profile:
+class Profile(Mapping[str, Any]):
     """A validated execution profile: `extends` applied, every key checked against its schema.
 
     `settings` holds every key the user set (after inheritance) except `extends`;
-    `chain` is the inheritance chain, the profile itself first.
+    `chain` is the inheritance chain, the profile itself first. A profile reads like the
+    mapping of its settings (`profile["nodes"]`, `"nodes" in profile`, iteration over the
+    keys set); asking for a key that no executor has (a typo) is a `ProfileKeyError`.
     """
 
     name: str
@@ -56,7 +60,30 @@ class Profile:
 
     def get(self, key: str, default: Any = None) -> Any:
         """Return a setting, or `default` when the profile does not set it."""
+        self._check_key(key)
         return self.settings.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self._check_key(key)
+        if key not in self.settings:
+            raise ProfileKeyError(f"profile {self.name!r} does not set {key!r}", profile=self.name,
+                                  key=key, hint=f"set {key} in [{self.name}] of {self.file}, "
+                                  "or read it with .get(key, default)")
+        return self.settings[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.settings)
+
+    def __len__(self) -> int:
+        return len(self.settings)
+
+    def _check_key(self, key: str) -> None:
+        known = known_keys(None)
+        if key not in known:
+            near = closest(key, known)
+            raise ProfileKeyError(
+                f"{key!r} is not a profile key of any executor", profile=self.name, key=key,
+                hint=f"did you mean {near!r}?" if near else "see kit-run's README for the keys")
 
     @property
     def tunnel(self) -> str:
@@ -70,6 +97,7 @@ class EnvFile:
 
     path: Path
     profiles: Mapping[str, Mapping[str, Any]]
+    text: str = ""  # the file's text, to point problems at their line
     wandb: Mapping[str, Any] = attrs.field(factory=dict)
     artifacts: Mapping[str, Any] = attrs.field(factory=dict)
     cli: Mapping[str, Any] = attrs.field(factory=dict)
@@ -115,17 +143,24 @@ def load_env_file(path: str | Path | None = None) -> EnvFile:
         if not isinstance(value, dict):
             raise EnvFileError(
                 f"{found}: top-level key {key!r} is not a table; every profile is a [table]",
-                file=str(found), line=_line_of(text, key),
+                file=str(found), line=_key_line(text, [""], key),
                 hint=f"move it into a profile table, e.g. [{key}-profile]")
         (reserved if key in RESERVED_TABLES else profiles)[key] = value
-    return EnvFile(path=found, profiles=profiles, wandb=reserved.get("wandb", {}),
+    return EnvFile(path=found, profiles=profiles, text=text, wandb=reserved.get("wandb", {}),
                    artifacts=reserved.get("artifacts", {}), cli=reserved.get("cli", {}))
 
 
-def _line_of(text: str, key: str) -> int | None:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith((key, f'"{key}"')):
-            return number
+def _key_line(text: str, tables: list[str], key: str) -> int | None:
+    """The line setting `key` in the first of `tables` (the chain; "" = top level) setting it."""
+    lines = text.splitlines()
+    for table in tables:
+        inside = table == ""
+        for number, line in enumerate(lines, start=1):
+            stripped = line.strip()
+            if stripped.startswith("["):
+                inside = stripped.strip("[] ").strip('"') == table
+            elif inside and re.match(rf'"?{re.escape(key)}"?\s*=', stripped):
+                return number
     return None
 
 
@@ -155,7 +190,7 @@ def _resolve(env: EnvFile, name: str) -> Profile:
             + (", ".join(sorted(env.profiles)) or "(none)"),
             profile=name, known=sorted(env.profiles), file=file)
     if name not in env.profiles:
-        suggestion = closest_key(name, env.profiles)
+        suggestion = closest(name, env.profiles)
         raise ProfileNotFoundError(
             f"profile {name!r} not found in {file}; known profiles: "
             + (", ".join(sorted(env.profiles)) or "(none)"),
@@ -178,7 +213,7 @@ def _resolve(env: EnvFile, name: str) -> Profile:
         if parent not in env.profiles:
             raise ProfileError([ProfileProblem(
                 chain[-1], "extends", f"extends unknown profile {parent!r}",
-                closest_key(parent, env.profiles))], file=file)
+                closest(parent, env.profiles))], file=file)
         chain.append(parent)
         layers.append(env.profiles[parent])
         parent = env.profiles[parent].get("extends")
@@ -193,6 +228,9 @@ def _resolve(env: EnvFile, name: str) -> Profile:
                 merged[key] = value
     problems = validate_profile(name, merged)
     if problems:
+        for problem in problems:
+            problem.file = file
+            problem.line = _key_line(env.text, chain, problem.key.split(".", 1)[0])
         raise ProfileError(problems, file=file)
     return Profile(name=name, executor=str(merged["executor"]), settings=merged,
                    chain=tuple(chain), file=file,

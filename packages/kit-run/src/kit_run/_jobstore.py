@@ -6,18 +6,14 @@ what ran (command, code digest, commit, profile) but never a secret value.
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
+from kit_config import atomic_write_json, home_dir, new_run_id
 from kit_run.errors import JobNotFoundError
 
 __all__ = [
     "find_records",
-    "jobs_dir",
     "list_records",
     "load_record",
     "new_job_id",
@@ -26,43 +22,25 @@ __all__ = [
 ]
 
 
-def jobs_dir() -> Path:
-    """Return `$NEMOTRON_HOME/jobs` (default `~/.nemotron/jobs`)."""
-    home = os.environ.get("NEMOTRON_HOME") or str(Path.home() / ".nemotron")
-    return Path(home) / "jobs"
-
-
 def staging_dir(job_id: str) -> Path:
     """Return the local directory where a job's script, code and secrets file are staged."""
-    return jobs_dir() / job_id
+    return home_dir("jobs") / job_id
 
 
 def new_job_id(name: str) -> str:
-    """A unique, sortable, filesystem- and Slurm-safe job id: `NAME-YYYYmmdd-HHMMSS-6hex`."""
+    """A unique, sortable, filesystem- and Slurm-safe job id: `NAME-<run id>`."""
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] or "job"
-    return f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    return f"{safe}-{new_run_id()}"
 
 
 def save_record(record: dict[str, Any]) -> Path:
-    """Write a job record atomically (temp file + os.replace) and return its path."""
-    directory = jobs_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{record['job_id']}.json"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".rec-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    """Write a job record atomically and return its path."""
+    return atomic_write_json(home_dir("jobs") / f"{record['job_id']}.json", record, sort_keys=True)
 
 
 def list_records() -> list[dict[str, Any]]:
     """Every job record, oldest first."""
-    directory = jobs_dir()
+    directory = home_dir("jobs")
     if not directory.is_dir():
         return []
     records = []
@@ -76,7 +54,7 @@ def list_records() -> list[dict[str, Any]]:
 
 def load_record(job_id: str) -> dict[str, Any]:
     """Return the record of one job id, or of the only job of an experiment id."""
-    path = jobs_dir() / f"{job_id}.json"
+    path = home_dir("jobs") / f"{job_id}.json"
     if path.is_file():
         return dict(json.loads(path.read_text(encoding="utf-8")))
     matches = find_records(job_id)
@@ -88,7 +66,7 @@ def load_record(job_id: str) -> dict[str, Any]:
             f"experiment {job_id!r} has {len(matches)} jobs "
             f"({', '.join(r['job_id'] for r in matches)}); name one job id",
             job_id=job_id, known=known)
-    raise JobNotFoundError(f"no job or experiment {job_id!r} under {jobs_dir()}",
+    raise JobNotFoundError(f"no job or experiment {job_id!r} under {home_dir('jobs')}",
                            job_id=job_id, known=known)
 
 

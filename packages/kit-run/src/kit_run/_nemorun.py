@@ -18,10 +18,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from kit_config import home_dir, scrub_text
 from kit_run._backend import PreparedJob
 from kit_run._envfile import Profile
-from kit_run._jobstore import jobs_dir
-from kit_run._redact import redact_text
 from kit_run._spec import JobState, JobStatus
 from kit_run.errors import SubmissionError
 
@@ -96,7 +95,7 @@ def nemo_dry_run(profile: Profile, secrets: Mapping[str, str]) -> str:
         exp.add(run.Script(inline=_DRIVER), name=_TASK)
         exp.dryrun(log=True)
     values = [*secrets.values(), str(getattr(executor, "client_secret", "") or "")]
-    return redact_text(out.getvalue(), values)
+    return scrub_text(out.getvalue(), values)
 
 
 def _preflight(profile: Profile) -> None:
@@ -137,7 +136,7 @@ class NemoRunBackend:
         profile = job.profile
         _preflight(profile)
         executor = _build(profile, job.executor_secrets)
-        base = jobs_dir() / "nemo_run"
+        base = home_dir("jobs") / "nemo_run"
         files = {name: str(src) for name, src in job.files.items()}
         private = []
         if job.secrets_file is not None:

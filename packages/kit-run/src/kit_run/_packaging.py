@@ -20,12 +20,9 @@ __all__ = ["GitArchivePackager", "PexPackager", "ShippedCode", "sha256_file"]
 
 
 def sha256_file(path: Path) -> str:
-    """Return `sha256:<hex>` of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
+    """Return `sha256:<hex>` of a file (streamed)."""
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+        return f"sha256:{hashlib.file_digest(handle, 'sha256').hexdigest()}"
 
 
 @attrs.frozen

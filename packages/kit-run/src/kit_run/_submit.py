@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from kit_config import SECRET_MASK, scrub_text
 from kit_run._backend import Executor, PreparedJob
 from kit_run._envfile import Profile, load_env_profile
 from kit_run._jobstore import (
@@ -36,7 +37,6 @@ from kit_run._nemorun import (
     nemo_dry_run,
 )
 from kit_run._packaging import ShippedCode
-from kit_run._redact import REDACTED, redact_text
 from kit_run._scripts import (
     LAUNCHER_NAME,
     SECRETS_NAME,
@@ -166,14 +166,14 @@ def render_dry_run(spec: JobSpec, profile: Profile | str,
         parts.append(f"# code: {json.dumps(code.record, sort_keys=True)}")
     if secrets:
         parts.append(f"# {SECRETS_NAME} (0600, sourced by {LAUNCHER_NAME}): "
-                     + ", ".join(f"{k}={REDACTED}" for k in sorted(secrets)))
+                     + ", ".join(f"{k}={SECRET_MASK}" for k in sorted(secrets)))
     for name, text in texts.items():
         if name != SECRETS_NAME:
             parts += [f"# ----- {name} -----", text.rstrip("\n")]
     if prof.executor in NEMO_EXECUTORS:
         parts += [f"# ----- NeMo-Run {prof.executor} dry run (files above appear at "
                   f"{NEMO_JOB_DIR}) -----", nemo_dry_run(prof, all_secrets).rstrip("\n")]
-    return redact_text("\n".join(parts) + "\n", all_secrets.values())
+    return scrub_text("\n".join(parts) + "\n", all_secrets.values())
 
 
 def submit(spec: JobSpec, profile: Profile | str, *, attached: bool,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kit_config.errors import KitError
+from kit_config.errors import ConfigProblem, KitError
 
 __all__ = [
     "DirtyTreeError",
@@ -18,6 +18,7 @@ __all__ = [
     "JobNotFoundError",
     "PackagingError",
     "ProfileError",
+    "ProfileKeyError",
     "ProfileNotFoundError",
     "ProfileProblem",
     "RunError",
@@ -60,23 +61,36 @@ class ProfileNotFoundError(RunError, LookupError):
         self.file = file
 
 
-class ProfileProblem:
-    """One problem of a profile: the key path, what is wrong, and the closest known key."""
+class ProfileKeyError(RunError, KeyError):
+    """Code asked a profile for a key it does not set, or one no executor has (a typo)."""
 
-    __slots__ = ("key", "message", "profile", "suggestion")
-
-    def __init__(self, profile: str, key: str, message: str, suggestion: str | None = None):
+    def __init__(self, message: str, *, profile: str, key: str, hint: str | None = None):
+        super().__init__(message, hint=hint)
         self.profile = profile
         self.key = key
-        self.message = message
+
+
+class ProfileProblem(ConfigProblem):
+    """One problem of a profile: the key path, what is wrong, the closest known key, and
+    where in env.toml the key is set (`file`, `line`, when known)."""
+
+    __slots__ = ("profile", "suggestion")
+
+    def __init__(self, profile: str, key: str, message: str, suggestion: str | None = None,
+                 *, file: str | None = None, line: int | None = None) -> None:
+        super().__init__(key, message, file, line)
+        self.profile = profile
         self.suggestion = suggestion
 
-    def __repr__(self) -> str:
-        return f"ProfileProblem({self.profile!r}, {self.key!r}, {self.message!r})"
+    @property
+    def key(self) -> str:
+        """The key path inside the profile (`nodes`, `env_vars.HF_TOKEN`)."""
+        return self.path
 
     def __str__(self) -> str:
         hint = f" (did you mean {self.suggestion!r}?)" if self.suggestion else ""
-        return f"[{self.profile}] {self.key}: {self.message}{hint}"
+        where = f" (line {self.line})" if self.line else ""
+        return f"[{self.profile}] {self.key}: {self.message}{hint}{where}"
 
 
 class ProfileError(RunError, ValueError):

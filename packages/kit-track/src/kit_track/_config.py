@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from kit_track._secrets import scrub
+from kit_config import scrub_secrets
 
-__all__ = ["config_digest", "config_to_dict"]
+__all__ = ["config_to_dict"]
 
 
 def _plain(obj: Any) -> Any:
@@ -45,12 +43,6 @@ def config_to_dict(config: object) -> dict[str, Any]:
             config = OmegaConf.to_container(config, resolve=True)
     plain = _plain(config)
     if not isinstance(plain, dict):
-        return {"value": scrub(plain)}
-    result: dict[str, Any] = scrub(plain)
+        return {"value": scrub_secrets(plain)}
+    result: dict[str, Any] = scrub_secrets(plain)
     return result
-
-
-def config_digest(config: Mapping[str, Any]) -> str:
-    """A stable digest of a JSON config (key order does not matter)."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()

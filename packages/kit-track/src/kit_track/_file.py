@@ -20,10 +20,10 @@ from typing import Any, TextIO
 
 import attrs
 
-from kit_track._env import runs_dir, utc_now
-from kit_track._jsonio import read_json, write_json_atomic
+from kit_config import atomic_write_json, home_dir, scrub_secrets
+from kit_track._env import utc_now
+from kit_track._jsonio import read_json
 from kit_track._protocol import RunInfo, RunStatus, TrackerErrorRecord
-from kit_track._secrets import scrub
 from kit_track.errors import RunStateError
 
 __all__ = [
@@ -65,7 +65,7 @@ class FileTracker:
     @property
     def root(self) -> Path:
         """The directory that holds one sub-directory per run."""
-        return self._root if self._root is not None else runs_dir()
+        return self._root if self._root is not None else home_dir("runs")
 
     def run_dir_for(self, run_id: str) -> Path:
         """The directory this tracker uses for `run_id`."""
@@ -112,14 +112,14 @@ class FileTracker:
         fields.pop("run_dir", None)
         self._record = {
             "format": RECORD_FORMAT,
-            **scrub({k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}),
+            **scrub_secrets({k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}),
             "attempt": attempt,
             "status": "running",
             "exit_code": None,
             "finished_at": None,
             "tracker_errors": [],
         }
-        write_json_atomic(path, self._record)
+        atomic_write_json(path, self._record)
 
     def log_input(self, uri: str, *, artifact_type: str, path: str) -> None:
         """Append an input artifact to `inputs.jsonl` (rank 0)."""
@@ -153,7 +153,7 @@ class FileTracker:
         with self._lock:
             known = list(self._record.get("tags", []))
             self._record["tags"] = known + [t for t in tags if t not in known]
-            write_json_atomic(run_record_path(run_dir), self._record)
+            atomic_write_json(run_record_path(run_dir), self._record)
 
     def record_tracker_errors(self, errors: Sequence[TrackerErrorRecord]) -> None:
         """Store tracker failures: new ones to `errors.jsonl`, all in the run record.
@@ -161,14 +161,14 @@ class FileTracker:
         The run record is rewritten at once so a job killed later still shows the gap.
         """
         run, run_dir = self._need_run()
-        entries = [scrub(attrs.asdict(e)) for e in errors]
+        entries = [scrub_secrets(attrs.asdict(e)) for e in errors]
         with self._lock:
             for entry in entries[self._errors_seen :]:
                 self._append(f"errors{self._suffix()}.jsonl", entry)
             self._errors_seen = max(self._errors_seen, len(entries))
             if run.is_rank_zero:
                 self._record["tracker_errors"] = entries
-                write_json_atomic(run_record_path(run_dir), self._record)
+                atomic_write_json(run_record_path(run_dir), self._record)
 
     def finish(self, status: RunStatus, exit_code: int = 0) -> None:
         """Rank 0 rewrites the run record with the final status."""
@@ -178,4 +178,4 @@ class FileTracker:
             if not run.is_rank_zero:
                 return
             self._record.update(status=status, exit_code=exit_code, finished_at=utc_now())
-            write_json_atomic(run_record_path(run_dir), self._record)
+            atomic_write_json(run_record_path(run_dir), self._record)

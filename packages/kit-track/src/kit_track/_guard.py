@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
+from kit_config import scrub_text
 from kit_track._env import utc_now
 from kit_track._protocol import Tracker, TrackerErrorRecord
-from kit_track._secrets import scrub_text
 from kit_track.errors import TrackerError
 
 __all__ = ["ErrorBook", "TrackerGuard"]

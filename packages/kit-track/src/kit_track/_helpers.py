@@ -12,7 +12,8 @@ import os
 import sys
 from collections.abc import Iterable
 
-from kit_track._env import ENV_RUN_ID, host_name, new_run_id, process_rank, utc_now
+from kit_config import RUN_ID_ENV, new_run_id, process_rank
+from kit_track._env import host_name, utc_now
 from kit_track._guard import ErrorBook, TrackerGuard
 from kit_track._protocol import RunInfo
 from kit_track._run import current_run, status_for_exit_code
@@ -71,7 +72,7 @@ def init_wandb_if_configured(
         return tracker if tracker.handle is not None else None
     if _standalone is not None:
         finish_wandb(0)
-    run_id = os.environ.get(ENV_RUN_ID) or new_run_id()
+    run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
     info = RunInfo(
         run_id=run_id, stage=job_type or "run", name=f"{job_type or 'run'}-{run_id}",
         tags=all_tags, argv=tuple(sys.argv), host=host_name(), pid=os.getpid(),

@@ -1,35 +1,19 @@
-"""Small JSON helpers: atomic whole-file writes and append-only JSON lines.
+"""Small JSON helpers: reading records and append-only JSON lines.
 
-Run records must never be half-written (a killed job leaves either the old or the new
-file), so whole files go through a temp file and `os.replace`. JSON lines are appended
-with one `write` of one line each, which is atomic enough for a single writer per file.
+Whole records are written with `kit_config.atomic_write_json` (never half-written). JSON
+lines are appended with one `write` of one line each, which is atomic enough for a single
+writer per file.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from kit_track.errors import RunRecordError
 
-__all__ = ["append_jsonl", "read_json", "read_jsonl", "write_json_atomic"]
-
-
-def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Write `data` as pretty JSON to `path` through a temp file and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=str)
-            fh.write("\n")
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+__all__ = ["append_jsonl", "read_json", "read_jsonl"]
 
 
 def append_jsonl(path: Path, data: Mapping[str, Any]) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from kit_track._env import nemotron_home
+from kit_config import nemotron_home
 from kit_track._mlflow_client import MlflowBackend, RealMlflowBackend
 from kit_track._protocol import RunInfo, RunStatus
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from kit_track._env import runs_dir
+from kit_config import home_dir
 from kit_track._file import run_record_path
 from kit_track._jsonio import read_json, read_jsonl
 from kit_track._protocol import TrackerErrorRecord
@@ -127,7 +127,7 @@ def _read_record(run_dir: Path) -> RunRecord:
 
 def load_run(run_id: str, *, root: str | Path | None = None) -> RunRecord:
     """Load one run record; `RunNotFoundError` (with recent ids) when there is none."""
-    base = Path(root) if root is not None else runs_dir()
+    base = Path(root) if root is not None else home_dir("runs")
     run_dir = base / run_id
     if "/" in run_id or run_id in {"", ".", ".."} or not run_record_path(run_dir).is_file():
         known = sorted(p.name for p in base.glob("*") if run_record_path(p).is_file())
@@ -137,7 +137,7 @@ def load_run(run_id: str, *, root: str | Path | None = None) -> RunRecord:
 
 def list_runs(*, root: str | Path | None = None, stage: str | None = None) -> list[RunRecord]:
     """Every readable run record, oldest first; unreadable ones are logged and skipped."""
-    base = Path(root) if root is not None else runs_dir()
+    base = Path(root) if root is not None else home_dir("runs")
     records: list[RunRecord] = []
     for run_dir in sorted(base.glob("*")):
         if not run_record_path(run_dir).is_file():

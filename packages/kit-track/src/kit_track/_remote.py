@@ -6,8 +6,8 @@ into `kit_artifacts.hooks` (unless someone installed another one first).
 from __future__ import annotations
 
 from kit_artifacts import hooks
+from kit_config import nemotron_home
 from kit_track._credentials import wandb_api_key, wandb_host
-from kit_track._env import nemotron_home
 from kit_track._wandb_client import RealWandbClient, WandbClient
 from kit_track.errors import CredentialsError
 

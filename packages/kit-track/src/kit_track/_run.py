@@ -20,16 +20,11 @@ from typing import Any
 import attrs
 
 from kit_artifacts import hooks
-from kit_track._config import config_digest, config_to_dict
-from kit_track._env import (
-    ENV_RUN_ID,
-    host_name,
-    new_run_id,
-    process_rank,
-    python_version,
-    utc_now,
-    world_size,
-)
+from kit_config import RUN_ID_ENV as ENV_RUN_ID
+from kit_config import config_digest, new_run_id, process_rank, scrub_text, world_size
+from kit_config import scrub_secrets as scrub
+from kit_track._config import config_to_dict
+from kit_track._env import host_name, python_version, utc_now
 from kit_track._file import FileTracker
 from kit_track._guard import ErrorBook, TrackerGuard
 from kit_track._protocol import (
@@ -40,7 +35,6 @@ from kit_track._protocol import (
     Tracker,
     TrackerErrorRecord,
 )
-from kit_track._secrets import scrub, scrub_text
 from kit_track.errors import RunStateError, TrackerConfigError
 
 __all__ = ["Run", "RunSummary", "current_run", "start_run", "status_for_exit_code"]

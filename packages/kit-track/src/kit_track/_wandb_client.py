@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from kit_track._secrets import scrub
+from kit_config import scrub_secrets
 
 __all__ = [
     "FakeWandbClient",
@@ -148,7 +148,7 @@ class RealWandbClient:
             Path(args.dir).mkdir(parents=True, exist_ok=True)
         # W&B copies sys.argv into its run metadata; when argv carries a secret (an
         # override like wandb.api_key=...), skip W&B's metadata rather than leak it.
-        argv_has_secret = scrub(list(sys.argv)) != list(sys.argv)
+        argv_has_secret = scrub_secrets(list(sys.argv)) != list(sys.argv)
         settings = wandb.Settings(
             init_timeout=args.timeout_s, silent=True, x_disable_meta=argv_has_secret
         )

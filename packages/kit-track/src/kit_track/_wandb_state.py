@@ -11,7 +11,8 @@ from typing import Any
 
 import attrs
 
-from kit_track._jsonio import read_json, write_json_atomic
+from kit_config import atomic_write_json
+from kit_track._jsonio import read_json
 from kit_track._wandb_client import WandbArtifactSpec
 
 __all__ = ["STATE_FILE", "SyncState", "artifact_spec", "load_state", "save_state"]
@@ -51,7 +52,7 @@ def load_state(run_dir: str | Path | None) -> SyncState:
 def save_state(run_dir: str | Path | None, state: SyncState) -> None:
     """Write the state atomically (no-op without a run directory)."""
     if run_dir is not None:
-        write_json_atomic(Path(run_dir) / STATE_FILE, attrs.asdict(state))
+        atomic_write_json(Path(run_dir) / STATE_FILE, attrs.asdict(state))
 
 
 def artifact_spec(uri: str, artifact_type: str, path: str, run_id: str) -> tuple[
