@@ -18,6 +18,8 @@ DOCUMENTED = [
     "parse_stage_argv",
     "run_stage",
     "run_stage_job",
+    "write_art_report",
+    "write_run_report",
 ]
 
 MODULES = [
