@@ -67,6 +67,10 @@ class Element:
     def classes(self) -> set[str]:
         return set(self.attributes.get("class", "").split())
 
+    def text_content(self) -> str:
+        """The text of this element and all below it."""
+        return self.text + "".join(child.text_content() for child in self.children)
+
     def iter(self) -> list[Element]:
         """This element and all below it, in document order."""
         out = [self]
@@ -103,6 +107,7 @@ class _Builder(HTMLParser):
             self.current = node.parent
 
     def handle_data(self, data: str) -> None:
+        # Text after a child's end tag is kept with the parent (order within is not needed).
         self.current.text += data
 
 
