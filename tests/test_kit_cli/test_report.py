@@ -5,6 +5,7 @@ import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -30,7 +31,7 @@ def _our_part(html: str) -> str:
     return html[:start] + html[html.index("</script>", start):]
 
 
-def _report_json(html: str) -> dict:
+def _report_json(html: str) -> dict[str, Any]:
     match = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html,
                       re.S)
     assert match is not None

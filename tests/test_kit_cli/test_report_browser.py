@@ -46,7 +46,7 @@ def test_report_renders_graph_and_every_logged_point(tmp_path: Path, isolated_ho
     edges = {(p.attributes["data-source"], p.attributes["data-target"])
              for p in dom.find("path", "edge") if p.attributes.get("d")}
     assert edges == set(tiny.edges)
-    (loss,) = [d for d in dom.find("div", "plot") if d.attributes["data-metric"] == "train/loss"]
+    (loss,) = (d for d in dom.find("div", "plot") if d.attributes["data-metric"] == "train/loss")
     # plotly draws one `g.trace` per trace (in order) and one legend entry per trace.
     names = [t.text for t in loss.find("text", "legendtext")]
     points = [len(trace.find("path", "point")) for trace in loss.find("g", "trace")]
@@ -71,6 +71,6 @@ def test_report_with_missing_run_folder_and_corrupt_line_renders(
     problems = " ".join(li.text_content() for li in dom.find("li", "problem"))
     assert f"run {by_stage['sft']}" in problems and "run record missing" in problems
     assert "corrupt metrics line skipped" in problems
-    (loss,) = [d for d in dom.find("div", "plot") if d.attributes["data-metric"] == "train/loss"]
+    (loss,) = (d for d in dom.find("div", "plot") if d.attributes["data-metric"] == "train/loss")
     assert sorted(len(t.find("path", "point")) for t in loss.find("g", "trace")) == sorted(
         n for run, n in tiny.loss_points.items() if n and run != by_stage["sft"])
