@@ -61,7 +61,12 @@ class Element:
     attributes: dict[str, str]
     parent: Element | None
     children: list[Element] = attrs.field(factory=list)
-    text: str = ""
+    parts: list[str | Element] = attrs.field(factory=list)  # text and children, in order
+
+    @property
+    def text(self) -> str:
+        """The element's own text (not its children's)."""
+        return "".join(p for p in self.parts if isinstance(p, str))
 
     @property
     def classes(self) -> set[str]:
@@ -69,7 +74,7 @@ class Element:
 
     def text_content(self) -> str:
         """The text of this element and all below it."""
-        return self.text + "".join(child.text_content() for child in self.children)
+        return "".join(p if isinstance(p, str) else p.text_content() for p in self.parts)
 
     def iter(self) -> list[Element]:
         """This element and all below it, in document order."""
@@ -93,11 +98,14 @@ class _Builder(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         element = Element(tag, {k: v or "" for k, v in attrs}, self.current)
         self.current.children.append(element)
+        self.current.parts.append(element)
         if tag not in _VOID:
             self.current = element
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.current.children.append(Element(tag, {k: v or "" for k, v in attrs}, self.current))
+        element = Element(tag, {k: v or "" for k, v in attrs}, self.current)
+        self.current.children.append(element)
+        self.current.parts.append(element)
 
     def handle_endtag(self, tag: str) -> None:
         node: Element | None = self.current
@@ -107,8 +115,7 @@ class _Builder(HTMLParser):
             self.current = node.parent
 
     def handle_data(self, data: str) -> None:
-        # Text after a child's end tag is kept with the parent (order within is not needed).
-        self.current.text += data
+        self.current.parts.append(data)
 
 
 def parse_dom(html: str) -> Element:

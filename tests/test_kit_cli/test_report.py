@@ -114,6 +114,18 @@ def test_missing_run_folder_and_corrupt_metrics_line_still_render(
     assert counts[by_stage["pretrain"]] == tiny.loss_points[by_stage["pretrain"]]
 
 
+def test_changed_artifact_file_is_a_problem(tiny: TinyPipeline, tmp_path: Path) -> None:
+    """A file changed after publish shows as a failed integrity check, listed as a problem."""
+    from kit_artifacts import get_registry
+
+    data = Path(get_registry().resolve("art://sft-data:v1").path)
+    (data / "part-0.bin").write_bytes(b"changed")
+    html = write_art_report(tiny.final, tmp_path / "r.html").read_text()
+    problems = [li.text_content() for li in parse_dom(_our_part(html)).find("li", "problem")]
+    assert problems == ["sft-data:v1 (Artifact): integrity FAILED: 0 missing, 1 changed, "
+                        "0 extra (nemotron art verify art://sft-data:v1)"]
+
+
 def test_read_metrics_non_numbers_become_gaps(tmp_path: Path) -> None:
     """`nan` (stored as a string) is a gap, a line without step uses its index."""
     path = tmp_path / "metrics.jsonl"

@@ -150,6 +150,8 @@ def _artifact_node(node: Any, registry: Any, verify: bool) -> ReportNode:
             status = (f"ok ({report.checked} files)" if report.ok else
                       f"FAILED: {len(report.missing)} missing, {len(report.changed)} changed, "
                       f"{len(report.extra)} extra")
+            if not report.ok:  # listed under Problems too: the data is not what was published
+                problems.append(f"integrity {status} (nemotron art verify {record.uri})")
         except Exception as exc:
             status = f"unknown ({exc})"
     elif record.manifest is None:
