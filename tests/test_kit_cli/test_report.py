@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kit_cli import write_art_report, write_run_report
@@ -134,6 +136,39 @@ def test_read_metrics_non_numbers_become_gaps(tmp_path: Path) -> None:
     (series,), problems = read_metrics(path, "r1")
     assert series.x == (0.0, 5.0) and series.y == (2.0, None)
     assert problems == [f"{path}:3: metrics line without a 'metrics' object skipped"]
+
+
+_values = st.floats(allow_nan=False, allow_infinity=False, width=32)
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6),
+                          st.dictionaries(st.sampled_from(["loss", "lr", "eval/loss"]), _values,
+                                          min_size=1)), max_size=20))
+def test_read_metrics_round_trips_file_tracker_lines(tmp_path_factory: pytest.TempPathFactory,
+                                                     logged: list[tuple[int, dict[str, float]]]
+                                                     ) -> None:
+    """What FileTracker.log_metrics writes, read_metrics gives back, per metric, in order."""
+    path = tmp_path_factory.mktemp("m") / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "time": "t", "metrics": m}) + "\n"
+                            for s, m in logged))
+    series, problems = read_metrics(path, "r")
+    assert problems == []
+    got = {s.metric: list(zip(s.x, s.y, strict=True)) for s in series}
+    want: dict[str, list[tuple[float, float]]] = {}
+    for step, values in logged:
+        for key, value in values.items():
+            want.setdefault(key, []).append((float(step), value))
+    assert got == want
+
+
+def test_down_report_reaches_the_consumers(tiny: TinyPipeline, tmp_path: Path) -> None:
+    """`--down` from the first data version reaches every model built from it."""
+    html = write_art_report("art://pretrain-data:v1", tmp_path / "d.html", down=True)
+    ids = {g.attributes["data-id"] for g in parse_dom(_our_part(html.read_text())).find("g")
+           if "data-id" in g.attributes}
+    assert {"art://pretrain-model:v1", "art://sft-model:v1", "art://rl-model:v1"} <= ids
+    assert "art://sft-data:v1" not in ids
+    assert "Consumers of art://pretrain-data:v1" in html.read_text()
 
 
 @pytest.mark.parametrize(
