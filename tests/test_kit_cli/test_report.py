@@ -116,6 +116,25 @@ def test_missing_run_folder_and_corrupt_metrics_line_still_render(
     assert counts[by_stage["pretrain"]] == tiny.loss_points[by_stage["pretrain"]]
 
 
+def test_run_details_show_status_host_and_tracker_errors(tiny: TinyPipeline, tmp_path: Path,
+                                                          isolated_home: Path) -> None:
+    """A run's section lists its status, host, duration and each tracker error."""
+    rl = next(r for r, s in tiny.runs.items() if s == "rl")
+    record = isolated_home / "runs" / rl / "run.json"
+    data = json.loads(record.read_text())
+    data["tracker_errors"] = [{"tracker": "wandb", "operation": "log_metrics",
+                               "error_type": "ConnectionError", "message": "offline",
+                               "time": "t", "count": 3}]
+    record.write_text(json.dumps(data))
+    html = write_art_report(tiny.final, tmp_path / "r.html").read_text()
+    (section,) = [s for s in parse_dom(_our_part(html)).find("section", "node-details")
+                  if s.attributes["data-id"] == f"run:{rl}"]
+    text = section.text_content()
+    assert "wandb log_metrics: ConnectionError: offline (3 times)" in text
+    assert f"status{data['status']}" in text and f"host{data['host']}" in text
+    assert "duration" in text and "not finished" not in text
+
+
 def test_changed_artifact_file_is_a_problem(tiny: TinyPipeline, tmp_path: Path) -> None:
     """A file changed after publish shows as a failed integrity check, listed as a problem."""
     from kit_artifacts import get_registry
