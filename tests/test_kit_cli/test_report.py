@@ -127,8 +127,8 @@ def test_run_details_show_status_host_and_tracker_errors(tiny: TinyPipeline, tmp
                                "time": "t", "count": 3}]
     record.write_text(json.dumps(data))
     html = write_art_report(tiny.final, tmp_path / "r.html").read_text()
-    (section,) = [s for s in parse_dom(_our_part(html)).find("section", "node-details")
-                  if s.attributes["data-id"] == f"run:{rl}"]
+    (section,) = (s for s in parse_dom(_our_part(html)).find("section", "node-details")
+                  if s.attributes["data-id"] == f"run:{rl}")
     text = section.text_content()
     assert "wandb log_metrics: ConnectionError: offline (3 times)" in text
     assert f"status{data['status']}" in text and f"host{data['host']}" in text
