@@ -17,8 +17,8 @@ from typing import Any
 __all__ = ["layout", "render_svg"]
 
 _ROW = 80.0  # pixels between layers
-_COL = 260.0  # pixels between nodes of one layer
-_W, _H = 230.0, 44.0
+_COL = 330.0  # pixels between nodes of one layer
+_W, _H = 300.0, 44.0
 _PAD = 20.0
 
 
@@ -75,7 +75,7 @@ def _shape(kind: str, x: float, y: float) -> str:
             'rx="4"/>')
 
 
-def _short(text: str, limit: int = 34) -> str:
+def _short(text: str, limit: int = 44) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
