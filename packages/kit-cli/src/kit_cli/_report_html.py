@@ -52,7 +52,8 @@ _SCRIPT = """
     var jobs = data.plots.map(function (p) {
       var traces = p.traces.map(function (t) {
         return {type: 'scatter', mode: 'lines+markers', name: t.name, x: t.x, y: t.y,
-                marker: {size: 4}, connectgaps: false,
+                line: {color: t.colour}, marker: {size: 4, color: t.colour},
+                connectgaps: false,
                 hovertemplate: '%{fullData.name}<br>step %{x}<br>%{y:.5g}<extra></extra>'};
       });
       var layout = {title: {text: p.metric, x: 0.02, xanchor: 'left'}, showlegend: true, height: 320,
@@ -108,14 +109,21 @@ def _details(node: ReportNode, anchor: str) -> str:
     return "".join(parts)
 
 
+# plotly's default colour sequence, fixed per run so a run has one colour in every plot.
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22", "#17becf")
+
+
 def _plots(series: Sequence[MetricSeries], labels: dict[str, str]) -> list[dict[str, Any]]:
+    runs = sorted({s.run_id for s in series})
+    colour = {run: _COLOURS[i % len(_COLOURS)] for i, run in enumerate(runs)}
     by_metric: dict[str, list[MetricSeries]] = {}
     for s in series:
         by_metric.setdefault(s.metric, []).append(s)
     plots = []
     for index, metric in enumerate(sorted(by_metric, key=metric_order)):
         traces = [{"name": labels.get(s.run_id, s.run_id), "run": s.run_id,
-                   "x": list(s.x), "y": list(s.y)}
+                   "colour": colour[s.run_id], "x": list(s.x), "y": list(s.y)}
                   for s in sorted(by_metric[metric], key=lambda s: s.run_id)]
         plots.append({"div": f"plot-{index}", "metric": metric, "traces": traces})
     return plots
