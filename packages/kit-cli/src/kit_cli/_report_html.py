@@ -56,8 +56,8 @@ _SCRIPT = """
                 connectgaps: false,
                 hovertemplate: '%{fullData.name}<br>step %{x}<br>%{y:.5g}<extra></extra>'};
       });
-      var layout = {title: {text: p.metric, x: 0.02, xanchor: 'left'}, showlegend: true, height: 320,
-                    hovermode: 'closest', margin: {l: 60, r: 20, t: 40, b: 40},
+      var layout = {title: {text: p.metric, x: 0.02, xanchor: 'left'}, showlegend: true,
+                    height: 320, hovermode: 'closest', margin: {l: 60, r: 20, t: 40, b: 40},
                     xaxis: {title: {text: 'step'}}, legend: {orientation: 'h', y: -0.25}};
       return Plotly.newPlot(p.div, traces, layout, config);
     });
