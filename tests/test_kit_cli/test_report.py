@@ -95,6 +95,20 @@ def test_secrets_masked_and_no_url_in_our_markup(tiny: TinyPipeline, tmp_path: P
     assert "default-src 'none'" in html  # the browser itself refuses any fetch
 
 
+def test_secret_in_a_producer_argv_is_masked(tmp_path: Path) -> None:
+    """A secret passed as an override on the producing command line is masked in the page."""
+    from kit_artifacts import Artifact, get_registry, hooks
+
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "x").write_text("x")
+    producer = hooks.Producer("no-folder-run", ("train", "wandb.api_key=zz-secret", "lr=1"),
+                              None, None, None)
+    ref = get_registry().publish(Artifact(path=str(data)), "m", producer=producer)
+    html = write_art_report(ref.uri, tmp_path / "r.html").read_text()
+    assert "zz-secret" not in html and "train wandb.api_key=*** lr=1" in html
+
+
 def test_missing_run_folder_and_corrupt_metrics_line_still_render(
         tiny: TinyPipeline, tmp_path: Path, isolated_home: Path) -> None:
     """A deleted run folder and a bad metrics line are named; the rest of the page is there."""
