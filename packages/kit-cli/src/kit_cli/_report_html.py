@@ -51,7 +51,9 @@ _SCRIPT = """
     var config = {displaylogo: false, scrollZoom: true, responsive: true};
     var jobs = data.plots.map(function (p) {
       var traces = p.traces.map(function (t) {
-        return {type: 'scatter', mode: 'lines+markers', name: t.name, x: t.x, y: t.y,
+        // A marker per point up to 2000 points (one SVG node each); beyond, the line alone.
+        var mode = t.x.length <= 2000 ? 'lines+markers' : 'lines';
+        return {type: 'scatter', mode: mode, name: t.name, x: t.x, y: t.y,
                 line: {color: t.colour}, marker: {size: 4, color: t.colour},
                 connectgaps: false,
                 hovertemplate: '%{fullData.name}<br>step %{x}<br>%{y:.5g}<extra></extra>'};
