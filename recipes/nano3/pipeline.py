@@ -3,7 +3,8 @@
 Runs every nano3 stage through kit-cli's one stage runner, each stage starting only after
 the stages that produce its inputs have published them:
 
-- no flag: locally, in dependency order; ends by printing the final model's lineage tree;
+- no flag: locally, in dependency order; ends by printing the final model's lineage tree
+  and the path of its offline HTML report (lineage graph, metric curves);
 - `--run PROFILE`: each stage as an attached job, in order (the CLI waits for each);
 - `--batch PROFILE`: all six jobs submitted at once, each with scheduler dependencies
   (`afterok`) on the jobs that produce its inputs, those inputs left unpinned until the job
@@ -304,6 +305,19 @@ def _print_lineage(name: str) -> int:
     return 0
 
 
+def _write_report(name: str) -> int:
+    from kit_cli import write_art_report
+    from kit_cli._runner import report_error
+
+    try:
+        path = write_art_report(f"art://{name}:latest")
+    except Exception as error:
+        return report_error(error)
+    print(f"\n=== report of art://{name}:latest (opens offline in a browser) ===\n{path}",
+          flush=True)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nano3-pipeline",
                                      description=(__doc__ or "").split("\n\n")[0])
@@ -345,6 +359,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     code = run_pipeline(args.config, args.run, overrides=overrides, recipe=recipe)
     if code == 0:
         code = _print_lineage(final)
+    if code == 0:
+        code = _write_report(final)
     sys.exit(code)
 
 

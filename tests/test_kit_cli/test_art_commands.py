@@ -81,7 +81,7 @@ def test_lineage_down_shows_consumers(app, chain):
     [
         pytest.param("mermaid", "flowchart LR", id="mermaid"),
         pytest.param("dot", "digraph lineage", id="dot"),
-        pytest.param("html", "<pre class='mermaid'>", id="html"),
+        pytest.param("html", '<svg id="lineage"', id="html"),
         pytest.param("json", '"direction": "up"', id="json"),
     ],
 )

@@ -127,6 +127,18 @@ def test_pipeline_ends_with_the_lineage_tree(pipeline: dict[str, object]) -> Non
         assert NAMES[key] in tail, key
 
 
+def test_pipeline_prints_the_path_of_its_offline_report(pipeline: dict[str, object]) -> None:
+    """The last line is the final model's report: one HTML file naming every artifact."""
+    last = str(pipeline["stdout"]).strip().splitlines()[-1]
+    report = Path(last)
+    assert report.suffix == ".html" and report.is_file(), last
+    html = report.read_text(encoding="utf-8")
+    assert '<svg id="lineage"' in html and 'data-metric="lr"' in html
+    for key in ("rl_model", "sft_model", "pretrain_model", "rl_data", "sft_data",
+                "pretrain_data"):
+        assert NAMES[key] in html, key
+
+
 def test_rerun_of_data_prep_reproduces_identical_shards(pipeline: dict[str, object],
                                                         tmp_path: Path) -> None:
     """`nemotron rerun` of the data-prep run rebuilds byte-identical shards from scratch."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kit_cli._argv import StageArgs, parse_stage_argv
     from kit_cli._discovery import RecipeEntry, discover_recipes
+    from kit_cli._report import write_art_report, write_run_report
     from kit_cli._runner import StageLaunch, run_stage, run_stage_job
     from kit_cli.errors import CliError
     from kit_cli.recipe import Recipe, Stage
@@ -27,6 +28,8 @@ __all__ = [
     "parse_stage_argv",
     "run_stage",
     "run_stage_job",
+    "write_art_report",
+    "write_run_report",
 ]
 
 _WHERE = {
@@ -40,6 +43,8 @@ _WHERE = {
     "parse_stage_argv": "kit_cli._argv",
     "run_stage": "kit_cli._runner",
     "run_stage_job": "kit_cli._runner",
+    "write_art_report": "kit_cli._report",
+    "write_run_report": "kit_cli._report",
 }
 
 

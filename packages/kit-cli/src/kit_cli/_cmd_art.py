@@ -1,4 +1,4 @@
-"""`nemotron art ls|show|lineage|verify|alias|gc`: the artifact registry from the shell."""
+"""`nemotron art ls|show|lineage|report|verify|alias|gc`: the artifact registry from the shell."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,17 +63,6 @@ def art_show(ref: ArtRef) -> None:
     echo_json({"uri": record.uri, "aliases": aliases, **as_data(record)})
 
 
-def _html(mermaid: str, title: str) -> str:
-    # Self-contained page: the diagram's source is shown as text if the script cannot load.
-    return (
-        "<!doctype html>\n<html><head><meta charset='utf-8'><title>"
-        f"{title}</title></head><body>\n<h1>{title}</h1>\n<pre class='mermaid'>\n"
-        f"{mermaid}\n</pre>\n<script type='module'>import mermaid from "
-        "'https://cdn.jsdelivr.net/npm/mermaid@10/dist/mermaid.esm.min.mjs';"
-        "mermaid.initialize({startOnLoad: true});</script>\n</body></html>\n"
-    )
-
-
 @art_app.command("lineage")
 @guarded
 def art_lineage(
@@ -84,7 +73,11 @@ def art_lineage(
                                      help="tree, mermaid, dot, html or json.")] = "tree",
     output: Annotated[str | None, typer.Option("--output", "-o", help="Write to FILE.")] = None,
 ) -> None:
-    """Print the lineage tree of a version (data -> run -> model), or write Mermaid/DOT/HTML."""
+    """Print the lineage tree of a version (data -> run -> model), or write Mermaid/DOT/HTML.
+
+    `-f html` writes the offline report of `nemotron art report` (default file:
+    `$NEMOTRON_HOME/reports/NAME-vN.html`).
+    """
     from kit_artifacts import lineage
     from kit_cli._tree import lineage_tree
     from kit_cli.errors import UsageError
@@ -95,6 +88,9 @@ def art_lineage(
                          hint=f"use one of: {', '.join(_FORMATS)}")
     if depth is not None and depth < 1:
         raise UsageError(f"--depth must be at least 1, got {depth}", argument=str(depth))
+    if fmt == "html":
+        typer.echo(f"wrote {_report(ref, output, down=down, depth=depth, verify=True)}")
+        return
     direction: Literal["up", "down"] = "down" if down else "up"
     graph = lineage(artifact_uri(ref), direction=direction, depth=depth)
     if fmt == "tree":
@@ -103,15 +99,40 @@ def art_lineage(
         text = graph.to_mermaid()
     elif fmt == "dot":
         text = graph.to_dot()
-    elif fmt == "json":
-        text = graph.to_json() + "\n"
     else:
-        text = _html(graph.to_mermaid(), f"Lineage of {graph.root}")
+        text = graph.to_json() + "\n"
     if output:
         atomic_write_text(Path(output), text)
         typer.echo(f"wrote {output}")
     else:
         typer.echo(text, nl=False)
+
+
+def _report(ref: str, output: str | None, *, down: bool, depth: int | None,
+            verify: bool) -> Path:
+    from kit_cli._report import write_art_report
+
+    return write_art_report(artifact_uri(ref), output, down=down, depth=depth, verify=verify)
+
+
+@art_app.command("report")
+@guarded
+def art_report(
+    ref: ArtRef,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write to FILE (default $NEMOTRON_HOME/reports/NAME-vN.html).")
+    ] = None,
+    down: Annotated[bool, typer.Option("--down", help="Show consumers, not sources.")] = False,
+    depth: Annotated[int | None, typer.Option(help="Stop after this many hops.")] = None,
+    no_verify: Annotated[bool, typer.Option(
+        "--no-verify", help="Do not re-hash artifact files (integrity 'not checked').")] = False,
+) -> None:
+    """Write one offline HTML page: lineage graph, metric curves and records of its runs."""
+    from kit_cli.errors import UsageError
+
+    if depth is not None and depth < 1:
+        raise UsageError(f"--depth must be at least 1, got {depth}", argument=str(depth))
+    typer.echo(f"wrote {_report(ref, output, down=down, depth=depth, verify=not no_verify)}")
 
 
 @art_app.command("verify")

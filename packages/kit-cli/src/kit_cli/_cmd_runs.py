@@ -1,4 +1,4 @@
-"""`nemotron runs ls|show` (launch records + kit-track's run records) and `nemotron rerun`."""
+"""`nemotron runs ls|show|report` (launch records, kit-track's run records), `nemotron rerun`."""
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -75,6 +75,22 @@ def runs_show(run_id: str) -> None:
         if config.is_file():
             typer.echo(f"# {config}")
             typer.echo(config.read_text(encoding="utf-8"), nl=False)
+
+
+@runs_app.command("report")
+@guarded
+def runs_report(
+    run_id: str,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write to FILE (default $NEMOTRON_HOME/reports/run-ID.html).")
+    ] = None,
+    no_verify: Annotated[bool, typer.Option(
+        "--no-verify", help="Do not re-hash artifact files (integrity 'not checked').")] = False,
+) -> None:
+    """Write one offline HTML page: the run's lineage, metric curves and records."""
+    from kit_cli._report import write_run_report
+
+    typer.echo(f"wrote {write_run_report(run_id, output, verify=not no_verify)}")
 
 
 @guarded
