@@ -35,6 +35,7 @@ EXPECTED = [
     "mask_secrets",
     "recompose",
     "register_resolver",
+    "register_structure_hook",
     "save_provenance",
     "structure",
     "to_container",

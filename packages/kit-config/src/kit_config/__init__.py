@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from kit_config._cli import cli
     from kit_config._compose import compose
+    from kit_config._converter import register_structure_hook
     from kit_config._loading import load_config, load_omegaconf_yaml
     from kit_config._overrides import apply_hydra_overrides
     from kit_config._provenance import (
@@ -66,6 +67,7 @@ __all__ = [
     "mask_secrets",
     "recompose",
     "register_resolver",
+    "register_structure_hook",
     "save_provenance",
     "structure",
     "to_container",
@@ -87,6 +89,7 @@ _LAZY: dict[str, str] = {
     "mask_secrets": "_secrets",
     "recompose": "_provenance",
     "register_resolver": "_resolvers",
+    "register_structure_hook": "_converter",
     "save_provenance": "_provenance",
     "structure": "_structure",
     "to_container": "_structure",

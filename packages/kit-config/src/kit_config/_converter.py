@@ -16,8 +16,15 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from kit_config._suggest import did_you_mean
+from kit_config.errors import KitError
 
-__all__ = ["TypeMismatch", "describe", "get_converter", "type_name"]
+__all__ = [
+    "TypeMismatch",
+    "describe",
+    "get_converter",
+    "register_structure_hook",
+    "type_name",
+]
 
 
 class TypeMismatch(ValueError):
@@ -165,6 +172,33 @@ def get_converter() -> Any:
 
 
 _converter: Any = None
+# Hooks registered by higher packages (kit-artifacts: typed artifact inputs), in order.
+_extra_hooks: list[tuple[Callable[[Any], bool], Callable[[Any, Any], Any]]] = []
+
+
+def register_structure_hook(
+    predicate: Callable[[Any], bool], hook: Callable[[Any, Any], Any]
+) -> None:
+    """Let `structure` build config fields whose type satisfies `predicate` with `hook`.
+
+    The seam through which a higher package teaches kit-config a type without kit-config
+    importing it. `hook(value, type)` returns the field value; a kit error, `ValueError` or
+    `TypeError` it raises becomes a problem at the field's key path, its message as the
+    text, so it should say what is wrong and how to fix it in one line.
+    """
+    _extra_hooks.append((predicate, hook))
+    if _converter is not None:
+        _install(_converter, predicate, hook)
+
+
+def _install(conv: Any, predicate: Callable[[Any], bool], hook: Callable[[Any, Any], Any]) -> None:
+    def checked(value: Any, tp: Any) -> Any:
+        try:
+            return hook(value, tp)
+        except (KitError, TypeError, ValueError) as exc:
+            raise TypeMismatch(str(exc)) from exc
+
+    conv.register_structure_hook_func(predicate, checked)
 
 
 def _build() -> Any:
@@ -238,4 +272,6 @@ def _build() -> Any:
         return hook
 
     conv.register_structure_hook_factory(_is_mapping, mapping_factory)
+    for predicate, hook in _extra_hooks:
+        _install(conv, predicate, hook)
     return conv
