@@ -39,6 +39,15 @@ def structure_artifact(value: Any, cls: type[Artifact]) -> Artifact:
             expected=cls.__name__,
             hint="write the input as art://NAME or ${art:NAME}",
         )
-    if value.startswith("art://"):
-        return cls.from_uri(value)
-    return cls.load(value, emit=False)
+    try:
+        if value.startswith("art://"):
+            return cls.from_uri(value)
+        return cls.load(value, emit=False)
+    except ArtifactTypeError as exc:  # the loader's hint names code; a config wants a ref
+        raise ArtifactTypeError(
+            f"{value} holds a {exc.type_name}, not a {cls.__name__}",
+            type_name=exc.type_name,
+            expected=cls.__name__,
+            path=exc.path,
+            hint=f"name a {cls.__name__} here (`nemotron art ls` lists the artifacts)",
+        ) from exc

@@ -130,20 +130,21 @@ def pin_refs(
                 inputs[ref] = attrs.evolve(resolve(target), ref=ref)
         return inputs[ref]
 
-    def rewrite(match: re.Match[str]) -> str:
-        _, comma, field = match.group(1).partition(",")
-        pinned = pin(str(_base(_spec(match.group(1)))))
-        if pinned.deferred:
-            return match.group(0)
-        return "${art:" + pinned.uri.removeprefix("art://") + comma + field + "}"
-
-    def pin_uri(uri: str) -> str:
+    def pin_uri(uri: str) -> str | None:
+        """`uri` with its version pinned (subpath kept); None when deferred."""
         parsed = parse_art_uri(uri)
         assert isinstance(parsed, ArtURI)
         pinned = pin(str(ArtURI(parsed.name, parsed.version)))
         if pinned.deferred:
-            return uri
+            return None
         return pinned.uri + (f"/{parsed.subpath}" if parsed.subpath else "")
+
+    def rewrite(match: re.Match[str]) -> str:
+        _, comma, field = match.group(1).partition(",")
+        uri = pin_uri(_spec(match.group(1)))
+        if uri is None:
+            return match.group(0)
+        return "${art:" + uri.removeprefix("art://") + comma + field + "}"
 
     def walk(node: Any) -> Any:
         if isinstance(node, Mapping):
@@ -152,7 +153,7 @@ def pin_refs(
             return [walk(value) for value in node]
         if isinstance(node, str):
             if _is_registry_uri(node):
-                return pin_uri(node)
+                return pin_uri(node) or node
             if "${art:" in node:
                 return _INTERPOLATION.sub(rewrite, node)
         return node
