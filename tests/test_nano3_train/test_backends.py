@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from kit_artifacts import (
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    SFTDataArtifact,
+    SplitJsonlDataArtifact,
+)
 from nano3.stages import BackendUnavailableError, train
 from nano3.stages._config import (
     GRPOConfig,
@@ -19,11 +25,14 @@ from nano3.stages._config import (
 from nano3.stages._megatron_bridge import apply_dotted, to_megatron_bridge
 from nano3.stages._nemo_rl import to_nemo_rl
 
+from .conftest import load_typed, typed
+
 
 def test_pretrain_translation(pretrain_data: Path, tmp_path: Path) -> None:
     """Every pretrain setting lands on its Megatron-Bridge key."""
     cfg = PretrainConfig(
-        data=str(pretrain_data), output_dir=str(tmp_path / "out"), backend="megatron-bridge",
+        data=load_typed(PretrainBlendsArtifact, pretrain_data), output_dir=str(tmp_path / "out"),
+        backend="megatron-bridge",
         model=ModelConfig(vocab_size=50304, seq_length=512, num_layers=3, hidden_size=96,
                           num_attention_heads=4, ffn_hidden_size=384, dropout=0.1),
         optimizer=OptimizerConfig(lr=1e-3, min_lr=1e-4, weight_decay=0.05, beta1=0.8,
@@ -46,7 +55,8 @@ def test_pretrain_translation(pretrain_data: Path, tmp_path: Path) -> None:
 
 def test_sft_translation(sft_data: Path, tmp_path: Path) -> None:
     """SFT maps the packed Parquet splits and the pretrained checkpoint."""
-    cfg = SFTConfig(data=str(sft_data), model="/ckpt/step_000010", output_dir=str(tmp_path),
+    cfg = SFTConfig(data=load_typed(SFTDataArtifact, sft_data),
+                    model=typed(ModelArtifact, "/ckpt/step_000010"), output_dir=str(tmp_path),
                     backend="megatron-bridge")
     t = to_megatron_bridge("sft", cfg, ModelConfig(seq_length=256))
     specs = t["dataset"]["packed_sequence_specs"]
@@ -58,7 +68,8 @@ def test_sft_translation(sft_data: Path, tmp_path: Path) -> None:
 
 def test_rl_translation(rl_manifest: Path, tmp_path: Path) -> None:
     """RL maps GRPO, loss, generation, data and checkpoint settings to NeMo-RL keys."""
-    cfg = RLConfig(data=str(rl_manifest), model="/hf/model", output_dir=str(tmp_path),
+    cfg = RLConfig(data=load_typed(SplitJsonlDataArtifact, rl_manifest),
+                   model=typed(ModelArtifact, "/hf/model"), output_dir=str(tmp_path),
                    backend="nemo-rl",
                    grpo=GRPOConfig(num_prompts_per_step=4, num_generations_per_prompt=6,
                                    max_new_tokens=9, kl_coef=0.02, eval_prompts=10),
@@ -73,7 +84,7 @@ def test_rl_translation(rl_manifest: Path, tmp_path: Path) -> None:
     assert t["policy"]["generation"]["max_new_tokens"] == 9
     assert t["policy"]["train_global_batch_size"] == 24
     assert t["policy"]["model_name"] == "/hf/model" and t["policy"]["precision"] == "bfloat16"
-    assert t["data"]["train_data_path"].endswith("train_0.jsonl")
+    assert t["data"]["train_data_path"].endswith("train.jsonl")
     assert t["data"]["val_data_path"].endswith("val.jsonl")
     assert t["cluster"]["num_nodes"] == 2
 
@@ -85,11 +96,14 @@ def test_apply_dotted_creates_nested_keys() -> None:
 
 
 @pytest.mark.parametrize(("stage", "cfg", "module"), [
-    pytest.param("pretrain", PretrainConfig(data="/d", backend="megatron-bridge"),
+    pytest.param("pretrain", PretrainConfig(data=typed(PretrainBlendsArtifact, "/d"),
+                                            backend="megatron-bridge"),
                  "megatron.bridge", id="megatron-bridge-pretrain"),
-    pytest.param("sft", SFTConfig(data="/d", model="/m", backend="megatron-bridge"),
+    pytest.param("sft", SFTConfig(data=typed(SFTDataArtifact, "/d"),
+                                  model=typed(ModelArtifact, "/m"), backend="megatron-bridge"),
                  "megatron.bridge", id="megatron-bridge-sft"),
-    pytest.param("rl", RLConfig(data="/d", model="/m", backend="nemo-rl"), "nemo_rl",
+    pytest.param("rl", RLConfig(data=typed(SplitJsonlDataArtifact, "/d"),
+                                model=typed(ModelArtifact, "/m"), backend="nemo-rl"), "nemo_rl",
                  id="nemo-rl"),
 ])
 def test_absent_framework_is_a_clear_error(stage: str, cfg: object, module: str,

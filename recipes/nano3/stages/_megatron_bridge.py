@@ -103,7 +103,7 @@ def to_megatron_bridge(stage: str, cfg: PretrainConfig | SFTConfig,
                 "packed_val_data_path": [str(p) for p in splits["valid"]],
             },
         }
-        tree["checkpoint"]["pretrained_checkpoint"] = cfg.model
+        tree["checkpoint"]["pretrained_checkpoint"] = cfg.model.path
     extra = {k: v for k, v in cfg.backend_options.items() if k != "data_parallel_size"}
     return apply_dotted(tree, extra)
 

@@ -42,18 +42,9 @@ from nano3.stages.errors import BackendRunError, BackendUnavailableError, StageC
 __all__ = ["launch_nemo_rl", "to_nemo_rl"]
 
 
-def _split(value: Any) -> str:
-    if isinstance(value, list):
-        return str(value[0]) if value else ""
-    return str(value or "")
-
-
 def to_nemo_rl(cfg: RLConfig) -> dict[str, Any]:
     """Translate an RL config to a NeMo-RL GRPO config dict."""
     g, tr, opt = cfg.grpo, cfg.trainer, cfg.optimizer
-    manifest = Path(cfg.data)
-    manifest = manifest / "manifest.json" if manifest.is_dir() else manifest
-    splits: dict[str, Any] = json.loads(manifest.read_text()) if manifest.is_file() else {}
     out = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
     tree: dict[str, Any] = {
         "grpo": {"num_prompts_per_step": g.num_prompts_per_step,
@@ -70,8 +61,8 @@ def to_nemo_rl(cfg: RLConfig) -> dict[str, Any]:
                           "metric_name": "val_reward", "higher_is_better": True,
                           "keep_top_k": tr.keep_checkpoints, "save_period": tr.checkpoint_every},
         "policy": {
-            "model_name": cfg.model,
-            "tokenizer": {"name": cfg.tokenizer or cfg.model},
+            "model_name": cfg.model.path,
+            "tokenizer": {"name": cfg.tokenizer or cfg.model.path},
             "train_global_batch_size": g.num_prompts_per_step * g.num_generations_per_prompt,
             "train_micro_batch_size": tr.micro_batch_size,
             "max_total_sequence_length": int(cfg.backend_options.get(
@@ -84,8 +75,8 @@ def to_nemo_rl(cfg: RLConfig) -> dict[str, Any]:
                            "temperature": g.temperature, "top_p": 1.0, "top_k": None,
                            "stop_strings": list(g.stop_strings)},
         },
-        "data": {"dataset_name": "ResponseDataset", "train_data_path": _split(splits.get("train")),
-                 "val_data_path": _split(splits.get("val")), "input_key": "prompt",
+        "data": {"dataset_name": "ResponseDataset", "train_data_path": cfg.data.train or "",
+                 "val_data_path": cfg.data.val or "", "input_key": "prompt",
                  "output_key": "answer", "prompt_file": None, "system_prompt_file": None},
         "env": {"math": {"num_workers": 8}},
         "logger": {"log_dir": str(out / "logs"), "wandb_enabled": False,
@@ -103,8 +94,8 @@ def launch_nemo_rl(cfg: RLConfig) -> StageResult:
     """Translate, write `nemo_rl_config.json`, and run NeMo-RL's GRPO entry point."""
     if importlib.util.find_spec("nemo_rl") is None:
         raise BackendUnavailableError("nemo-rl", "nemo_rl")
-    if (Path(cfg.model) / "model.pt").is_file():
-        raise StageConfigError("rl", [("model", f"{cfg.model} is a local-backend checkpoint; "
+    if (Path(cfg.model.path) / "model.pt").is_file():
+        raise StageConfigError("rl", [("model", f"{cfg.model.path} is a local-backend checkpoint; "
                                        "NeMo-RL needs a Hugging Face model directory")])
     tree = to_nemo_rl(cfg)
     out = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))

@@ -15,7 +15,7 @@ from kit_artifacts._artifacts import (
 from kit_artifacts._fsspec_storage import FsspecStorage
 from kit_artifacts._gc import GcReport
 from kit_artifacts._gc import gc as _gc
-from kit_artifacts._inputs import is_artifact_type, structure_artifact
+from kit_artifacts._inputs import is_artifact_type, structure_artifact, unstructure_artifact
 from kit_artifacts._integrity import Manifest, VerifyReport
 from kit_artifacts._lineage import LineageEdge, LineageGraph, LineageNode, lineage
 from kit_artifacts._memory_storage import MemoryStorage
@@ -114,7 +114,7 @@ def _register_with_kit_config() -> None:
     from kit_config import register_resolver, register_structure_hook
 
     register_resolver("art", resolve_art, replace=True)
-    register_structure_hook(is_artifact_type, structure_artifact)
+    register_structure_hook(is_artifact_type, structure_artifact, unstructure=unstructure_artifact)
 
 
 _register_with_kit_config()

@@ -20,12 +20,17 @@ from typing import Any
 from kit_artifacts._artifacts import Artifact
 from kit_artifacts.errors import ArtifactTypeError
 
-__all__ = ["is_artifact_type", "structure_artifact"]
+__all__ = ["is_artifact_type", "structure_artifact", "unstructure_artifact"]
 
 
 def is_artifact_type(tp: Any) -> bool:
     """True for `Artifact` and its subclasses (the field types this hook builds)."""
     return isinstance(tp, type) and issubclass(tp, Artifact)
+
+
+def unstructure_artifact(artifact: Artifact) -> str:
+    """A config records an input as its pinned URI (or, read from a path, that path)."""
+    return artifact.uri or artifact.path
 
 
 def structure_artifact(value: Any, cls: type[Artifact]) -> Artifact:

@@ -173,25 +173,33 @@ def get_converter() -> Any:
 
 _converter: Any = None
 # Hooks registered by higher packages (kit-artifacts: typed artifact inputs), in order.
-_extra_hooks: list[tuple[Callable[[Any], bool], Callable[[Any, Any], Any]]] = []
+_extra_hooks: list[
+    tuple[Callable[[Any], bool], Callable[[Any, Any], Any], Callable[[Any], Any] | None]
+] = []
 
 
 def register_structure_hook(
-    predicate: Callable[[Any], bool], hook: Callable[[Any, Any], Any]
+    predicate: Callable[[Any], bool],
+    hook: Callable[[Any, Any], Any],
+    *,
+    unstructure: Callable[[Any], Any] | None = None,
 ) -> None:
     """Let `structure` build config fields whose type satisfies `predicate` with `hook`.
 
     The seam through which a higher package teaches kit-config a type without kit-config
     importing it. `hook(value, type)` returns the field value; a kit error, `ValueError` or
     `TypeError` it raises becomes a problem at the field's key path, its message as the
-    text, so it should say what is wrong and how to fix it in one line.
+    text, so it should say what is wrong and how to fix it in one line. `unstructure(obj)`
+    gives the config value back (what `unstructure` and provenance record), which `hook`
+    must accept again.
     """
-    _extra_hooks.append((predicate, hook))
+    _extra_hooks.append((predicate, hook, unstructure))
     if _converter is not None:
-        _install(_converter, predicate, hook)
+        _install(_converter, predicate, hook, unstructure)
 
 
-def _install(conv: Any, predicate: Callable[[Any], bool], hook: Callable[[Any, Any], Any]) -> None:
+def _install(conv: Any, predicate: Callable[[Any], bool], hook: Callable[[Any, Any], Any],
+             unstructure: Callable[[Any], Any] | None) -> None:
     def checked(value: Any, tp: Any) -> Any:
         try:
             return hook(value, tp)
@@ -199,6 +207,8 @@ def _install(conv: Any, predicate: Callable[[Any], bool], hook: Callable[[Any, A
             raise TypeMismatch(str(exc)) from exc
 
     conv.register_structure_hook_func(predicate, checked)
+    if unstructure is not None:
+        conv.register_unstructure_hook_func(predicate, unstructure)
 
 
 def _build() -> Any:
@@ -272,6 +282,6 @@ def _build() -> Any:
         return hook
 
     conv.register_structure_hook_factory(_is_mapping, mapping_factory)
-    for predicate, hook in _extra_hooks:
-        _install(conv, predicate, hook)
+    for predicate, hook, unstructure in _extra_hooks:
+        _install(conv, predicate, hook, unstructure)
     return conv
