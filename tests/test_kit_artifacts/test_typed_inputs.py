@@ -135,3 +135,16 @@ def test_bad_typed_input_is_a_config_problem_at_its_key(value: Any, needle: str,
     assert needle in error.problems[0].message
     assert error.exit_code == 2
     assert "\n" not in str(error)
+
+
+def test_typed_input_unstructures_to_its_reference(published: Path) -> None:
+    """A config records its input as the pinned URI, which structures back to the same data."""
+    from kit_config import unstructure
+
+    cfg = structure(OmegaConf.create({"data": "art://blend"}), TrainConfig)
+    plain = unstructure(cfg)
+    assert plain == {"data": "art://blend:v1", "steps": 1}
+    again = structure(OmegaConf.create(plain), TrainConfig)
+    assert again.data.path == cfg.data.path
+    from_path = structure({"data": str(published)}, TrainConfig)
+    assert unstructure(from_path)["data"] == str(published)
