@@ -10,12 +10,12 @@ which is how the run hears which inputs it used.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import attrs
 
-from kit_artifacts._uri import ArtURI, WandbArtURI, parse_art_uri
+from kit_artifacts._uri import ArtURI, parse_art_uri
 
 __all__ = ["PinnedInput", "find_refs", "pin_refs"]
 
@@ -36,7 +36,7 @@ class PinnedInput:
     @property
     def name(self) -> str:
         """The artifact name (`ref` without scheme, version and subpath)."""
-        return _base(self.ref).name
+        return parse_art_uri(self.ref).name
 
 
 Resolve = Callable[[str], PinnedInput]
@@ -50,50 +50,22 @@ def _spec(text: str) -> str:
     return spec if spec.startswith("art://") else "art://" + spec
 
 
-def _base(uri: str) -> ArtURI:
-    """`art://NAME[:VER]` of a registry URI (subpath dropped); raises on a bad or W&B URI."""
+def _registry_uri(uri: str) -> ArtURI | None:
+    """The parsed registry URI; None for the W&B form (W&B pins those itself).
+
+    Raises `ArtifactURIError` when `uri` does not parse: a bad reference fails at plan time.
+    """
     parsed = parse_art_uri(uri)
-    if not isinstance(parsed, ArtURI):
-        raise TypeError(f"{uri} is a W&B artifact URI")  # callers filter these out first
-    return ArtURI(parsed.name, parsed.version)
-
-
-def _is_registry_uri(text: str) -> bool:
-    return text.startswith("art://") and "${" not in text and not _is_wandb(text)
-
-
-def _is_wandb(uri: str) -> bool:
-    try:
-        return isinstance(parse_art_uri(uri), WandbArtURI)
-    except ValueError:
-        return False  # a malformed registry URI: reported when it is pinned
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, Mapping):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list | tuple):
-        for value in node:
-            yield from _strings(value)
-    elif isinstance(node, str):
-        yield node
+    return parsed if isinstance(parsed, ArtURI) else None
 
 
 def find_refs(container: Any) -> tuple[str, ...]:
     """Every registry reference in a plain config, as `art://NAME[:VER]`, first-seen order.
 
-    Raises `ArtifactURIError` for a reference that does not parse. W&B URIs are left out
-    (W&B pins those itself).
+    Raises `ArtifactURIError` for a reference that does not parse. W&B URIs are left out.
     """
-    found: dict[str, None] = {}
-    for text in _strings(container):
-        if _is_registry_uri(text):
-            found[str(_base(text))] = None
-        elif "${art:" in text:
-            for match in _INTERPOLATION.finditer(text):
-                found[str(_base(_spec(match.group(1))))] = None
-    return tuple(found)
+    _, inputs = pin_refs(container, lambda ref: PinnedInput(ref, ref, "", ""))
+    return tuple(item.ref for item in inputs)
 
 
 def _default_resolve(ref: str) -> PinnedInput:
@@ -124,16 +96,17 @@ def pin_refs(
     def pin(ref: str) -> PinnedInput:
         if ref not in inputs:
             target = fixed.get(ref, ref) if fixed is not None else ref
-            if target == ref and _base(ref).name in deferred:
+            if target == ref and parse_art_uri(ref).name in deferred:
                 inputs[ref] = PinnedInput(ref=ref, uri=ref, path="", type="", deferred=True)
             else:
                 inputs[ref] = attrs.evolve(resolve(target), ref=ref)
         return inputs[ref]
 
     def pin_uri(uri: str) -> str | None:
-        """`uri` with its version pinned (subpath kept); None when deferred."""
-        parsed = parse_art_uri(uri)
-        assert isinstance(parsed, ArtURI)
+        """`uri` with its version pinned (subpath kept); None when deferred or W&B."""
+        parsed = _registry_uri(uri)
+        if parsed is None:
+            return None
         pinned = pin(str(ArtURI(parsed.name, parsed.version)))
         if pinned.deferred:
             return None
@@ -152,7 +125,7 @@ def pin_refs(
         if isinstance(node, list):
             return [walk(value) for value in node]
         if isinstance(node, str):
-            if _is_registry_uri(node):
+            if node.startswith("art://") and "${" not in node:
                 return pin_uri(node) or node
             if "${art:" in node:
                 return _INTERPOLATION.sub(rewrite, node)
