@@ -24,11 +24,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from kit_cli import Recipe, StageLaunch, run_stage, run_stage_job
 from nano3.recipe import RECIPE
@@ -63,9 +61,6 @@ STAGE_IDS: dict[str, str] = {stage.replace(" ", "-"): stage for stage, _ in PIPE
 # The config key holding the name a stage publishes under (data prep: `name`).
 _PUBLISH_KEY = {stage: "name" if stage.startswith("data prep") else "artifact_name"
                 for stage, _ in PIPELINE}
-
-# Artifact references in a raw (unresolved) config: `${art:NAME...}` and `art://NAME...`.
-_ART_REF = re.compile(r"\$\{art:\s*['\"]?([^{}:,'\"\s]+)|art://([^:/,\s'\"}]+)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,17 +137,6 @@ def source_recipe(recipe: Recipe) -> Recipe:
     return dataclasses.replace(recipe, stages=stages)
 
 
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, Mapping):
-        for value in node.values():
-            yield from _strings(value)
-    elif isinstance(node, list | tuple):
-        for value in node:
-            yield from _strings(value)
-    elif isinstance(node, str):
-        yield node
-
-
 def chain_steps(config: str, overrides: Mapping[str, Sequence[str]] | None = None,
                 recipe: Recipe = RECIPE) -> list[ChainStep]:
     """Compose each stage's config (with its overrides) and read its output and inputs.
@@ -163,6 +147,7 @@ def chain_steps(config: str, overrides: Mapping[str, Sequence[str]] | None = Non
     """
     from omegaconf import OmegaConf
 
+    from kit_artifacts import find_refs, parse_art_uri
     from kit_cli.errors import UsageError
     from kit_config import compose
 
@@ -183,8 +168,8 @@ def chain_steps(config: str, overrides: Mapping[str, Sequence[str]] | None = Non
             problems.append(f"stage '{stage_name}': config key {key!r} must name the artifact "
                             f"it publishes, got {publishes!r}")
             continue
-        consumes = tuple(dict.fromkeys(
-            a or b for text in _strings(raw) for a, b in _ART_REF.findall(text)))
+        # kit-artifacts owns the reference grammar (`${art:...}` and `art://...`).
+        consumes = tuple(dict.fromkeys(parse_art_uri(ref).name for ref in find_refs(raw)))
         steps.append(ChainStep(stage_name, publishes, consumes, stage_overrides))
     if problems:
         raise UsageError("; ".join(problems), argument=config,

@@ -26,7 +26,7 @@ MODULES = [
     "kit_cli._app", "kit_cli._app_shared", "kit_cli._argv", "kit_cli._cmd_art",
     "kit_cli._cmd_jobs", "kit_cli._cmd_runs", "kit_cli._commands", "kit_cli._discovery",
     "kit_cli._help", "kit_cli._jobcode", "kit_cli._jobspec", "kit_cli._launches",
-    "kit_cli._pinning", "kit_cli._plan", "kit_cli._profiles", "kit_cli._report",
+    "kit_cli._plan", "kit_cli._profiles", "kit_cli._report",
     "kit_cli._report_data", "kit_cli._report_html", "kit_cli._report_svg", "kit_cli._rerun",
     "kit_cli._runner", "kit_cli._tree", "kit_cli.errors", "kit_cli.main", "kit_cli.recipe",
 ]

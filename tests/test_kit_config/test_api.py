@@ -52,6 +52,7 @@ EXPECTED = [
     "process_rank",
     "recompose",
     "register_resolver",
+    "register_structure_hook",
     "save_provenance",
     "scrub_secrets",
     "scrub_text",

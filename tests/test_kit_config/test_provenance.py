@@ -121,6 +121,18 @@ def test_typed_and_plain_configs_can_be_saved(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "p" / "provenance.json").read_text())["config_digest"]
 
 
+def test_unresolved_config_and_pins_are_stored_as_given(tmp_path: Path) -> None:
+    """`resolve=False` resolves nothing (a missing resolver is fine) and records the pins."""
+    config = {"data": "${art:d:v3}", "b": "${a}", "a": 1, "api_key": "s3cr3t"}
+    save_provenance(tmp_path / "p", config=config, resolve=False, pins={"art://d": "art://d:v3"},
+                    overrides=[], argv=[])
+    prov = load_provenance(tmp_path / "p")
+    assert prov.config == {"data": "${art:d:v3}", "b": "${a}", "a": 1, "api_key": "***"}
+    assert prov.pins == {"art://d": "art://d:v3"}
+    save_provenance(tmp_path / "q", config={"a": 1}, overrides=[], argv=[])
+    assert load_provenance(tmp_path / "q").pins == {}
+
+
 def test_unresolvable_config_writes_nothing(write: Write, tmp_path: Path) -> None:
     """A config that cannot resolve raises before any file is written."""
     from kit_config import InterpolationError

@@ -334,3 +334,36 @@ def test_structure_exact_accepts_typed_values() -> None:
     out = structure({"count": 2, "ratio": 1, "items": ["s3://x", {"uri": "a"}]}, _Typed, exact=True)
     assert out == _Typed(2, 1.0, ["s3://x", _Inner("a")])
     assert structure({"count": "4"}, _Typed).count == 4  # the text mode still converts
+
+
+@attrs.frozen
+class _Celsius:
+    """A type kit-config does not know: taught through `register_structure_hook`."""
+
+    degrees: float
+
+
+def test_registered_structure_hook_builds_fields_and_reports_at_the_key() -> None:
+    """A higher package's hook builds its type; its errors are problems at the key path."""
+    from kit_config import ConfigValidationError, register_structure_hook, unstructure
+
+    def build(value: Any, tp: Any) -> _Celsius:
+        if not isinstance(value, str) or not value.endswith("C"):
+            raise ValueError(f"expected a temperature like '21C', got {value!r}")
+        return _Celsius(float(value[:-1]))
+
+    register_structure_hook(lambda tp: tp is _Celsius, build,
+                            unstructure=lambda c: f"{c.degrees:g}C")
+
+    @attrs.define
+    class Room:
+        temp: _Celsius
+        spare: _Celsius | None = None
+
+    room = structure(OmegaConf.create({"temp": "21C"}), Room)
+    assert room.temp == _Celsius(21.0) and room.spare is None
+    assert unstructure(room) == {"temp": "21C", "spare": None}
+    with pytest.raises(ConfigValidationError) as info:
+        structure(OmegaConf.create({"temp": 21, "spare": "x"}), Room)
+    assert sorted(p.path for p in info.value.problems) == ["spare", "temp"]
+    assert "expected a temperature like '21C', got 21" in str(info.value)

@@ -17,7 +17,22 @@ from typing import Any
 import numpy as np
 import pytest
 
+from kit_artifacts import (
+    Artifact,
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    SFTDataArtifact,
+    SplitJsonlDataArtifact,
+)
 from nano3.formats import BLEND_FILENAME, IndexedWriter, write_blend
+
+# The fields each input type requires; a test artifact fills them with zeros.
+_REQUIRED: dict[type[Artifact], dict[str, Any]] = {
+    PretrainBlendsArtifact: {"total_tokens": 0, "total_sequences": 0},
+    SFTDataArtifact: {"total_tokens": 0, "total_sequences": 0},
+    SplitJsonlDataArtifact: {"total_sequences": 0},
+    ModelArtifact: {"step": 0},
+}
 
 BYTE_EOD = 256
 
@@ -30,6 +45,19 @@ def _nemotron_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+def typed(cls: type[Any], path: str | Path, *, write: bool = False, **fields: Any) -> Any:
+    """A `cls` input artifact at `path` (what a stage config receives); `write`: its metadata."""
+    art = cls(path=str(path), **{**_REQUIRED[cls], **fields})
+    if write:
+        art.write_metadata()
+    return art
+
+
+def load_typed(cls: type[Any], path: str | Path) -> Any:
+    """Read the `cls` artifact a data folder's `metadata.json` describes (no lineage)."""
+    return cls.load(path, emit=False)
 
 
 def write_indexed(prefix: Path, docs: list[list[int]], dtype: Any = np.uint16) -> None:
@@ -66,9 +94,8 @@ def make_pretrain_data(root: Path, *, shards: int = 2, docs: int = 400,
     write_indexed(valid, byte_docs(arithmetic_texts(100, seed=99)))
     train = list(zip(weights, prefixes, strict=False))
     write_blend(root / BLEND_FILENAME, {"train": train, "valid": [(1.0, str(valid))]})
-    meta = {"path": str(root), "type": "PretrainBlendsArtifact", "name": None,
-            "tokenizer_uri": "bytes", "blend_path": str(root / BLEND_FILENAME)}
-    (root / "metadata.json").write_text(json.dumps(meta))
+    typed(PretrainBlendsArtifact, root, write=True, tokenizer_uri="bytes",
+          blend_path=str(root / BLEND_FILENAME))
     return root
 
 
@@ -109,14 +136,13 @@ def make_sft_data(root: Path, *, rows: int = 48, pack: int = 64) -> Path:
     pq.write_table(split(8), root / "valid.parquet")
     write_blend(root / BLEND_FILENAME, {"train": [(1.0, str(root / "train.parquet"))],
                                         "valid": [(1.0, str(root / "valid.parquet"))]})
-    (root / "metadata.json").write_text(json.dumps(
-        {"path": str(root), "type": "SFTDataArtifact", "blend_path": str(root / BLEND_FILENAME),
-         "pack_size": pack, "data_format": "packed_sft_parquet"}))
+    typed(SFTDataArtifact, root, write=True, blend_path=str(root / BLEND_FILENAME),
+          pack_size=pack)
     return root
 
 
 def make_rl_data(root: Path, *, train: int = 200, val: int = 32) -> Path:
-    """An RL manifest with copy tasks ('7=' -> '7'), train split sharded in two files."""
+    """An RL data artifact of copy tasks ('7=' -> '7'); returns its manifest path."""
     root.mkdir(parents=True, exist_ok=True)
     rng = random.Random(11)
 
@@ -129,11 +155,11 @@ def make_rl_data(root: Path, *, train: int = 200, val: int = 32) -> Path:
         p.write_text("\n".join(lines) + "\n")
         return str(p)
 
-    half = train // 2
-    manifest = {"train": [write("train_0.jsonl", half), write("train_1.jsonl", train - half)],
-                "val": write("val.jsonl", val), "test": "", "mode": "split",
-                "source_splits": {}, "run_hash": "test"}
+    manifest = {"train": write("train.jsonl", train), "val": write("val.jsonl", val),
+                "test": "", "mode": "split", "source_splits": {}, "run_hash": "test"}
     (root / "manifest.json").write_text(json.dumps(manifest))
+    typed(SplitJsonlDataArtifact, root / "manifest.json", write=True,
+          train=manifest["train"], val=manifest["val"])
     return root / "manifest.json"
 
 

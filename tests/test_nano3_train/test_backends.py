@@ -8,12 +8,17 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import yaml
 
+from kit_artifacts import (
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    SFTDataArtifact,
+    SplitJsonlDataArtifact,
+)
 from nano3.stages import BackendUnavailableError, StageConfigError, train
 from nano3.stages._config import (
     GRPOConfig,
@@ -33,10 +38,13 @@ from nano3.stages._megatron_bridge import (
 )
 from nano3.stages._nemo_rl import CONFIG_NAME, render_nemo_rl, to_nemo_rl
 
+from .conftest import load_typed, typed
 
-def _pretrain(data: Any, out: Path, **options: Any) -> PretrainConfig:
+
+def _pretrain(data: Path, out: Path, **options: Any) -> PretrainConfig:
     return PretrainConfig(
-        data=data, output_dir=str(out), backend="megatron-bridge",
+        data=load_typed(PretrainBlendsArtifact, data), output_dir=str(out),
+        backend="megatron-bridge",
         model=ModelConfig(vocab_size=50304, seq_length=512, num_layers=3, hidden_size=96,
                           num_attention_heads=4, ffn_hidden_size=384, dropout=0.1),
         optimizer=OptimizerConfig(lr=1e-3, min_lr=1e-4, weight_decay=0.05, beta1=0.8,
@@ -49,16 +57,18 @@ def _pretrain(data: Any, out: Path, **options: Any) -> PretrainConfig:
 
 def _sft(sft_data: Path, pretrain_data: Path, tmp_path: Path, **options: Any) -> SFTConfig:
     """An SFT config whose model is a megatron-bridge pretrain output (its YAML written)."""
-    pre = _pretrain(str(pretrain_data), tmp_path / "pre")
+    pre = _pretrain(pretrain_data, tmp_path / "pre")
     (tmp_path / "pre").mkdir()
     (tmp_path / "pre" / YAML_NAME).write_text(render_megatron_bridge("pretrain", pre)[1])
-    return SFTConfig(data=str(sft_data), model=str(tmp_path / "pre" / "checkpoints"),
+    return SFTConfig(data=load_typed(SFTDataArtifact, sft_data),
+                     model=typed(ModelArtifact, tmp_path / "pre" / "checkpoints"),
                      output_dir=str(tmp_path / "sft"), backend="megatron-bridge",
                      backend_options=options)
 
 
 def _rl(rl_manifest: Path, tmp_path: Path, **options: Any) -> RLConfig:
-    return RLConfig(data=str(rl_manifest), model="/hf/model", output_dir=str(tmp_path),
+    return RLConfig(data=load_typed(SplitJsonlDataArtifact, rl_manifest),
+                    model=typed(ModelArtifact, "/hf/model"), output_dir=str(tmp_path),
                     backend="nemo-rl",
                     grpo=GRPOConfig(num_prompts_per_step=4, num_generations_per_prompt=6,
                                     max_new_tokens=9, kl_coef=0.02, eval_prompts=10),
@@ -67,7 +77,7 @@ def _rl(rl_manifest: Path, tmp_path: Path, **options: Any) -> RLConfig:
 
 def test_pretrain_translation(pretrain_data: Path, tmp_path: Path) -> None:
     """Every pretrain setting lands on its Megatron-Bridge section and field."""
-    t = to_megatron_bridge("pretrain", _pretrain(str(pretrain_data), tmp_path,
+    t = to_megatron_bridge("pretrain", _pretrain(pretrain_data, tmp_path,
                                                  **{"train.manual_gc": True}))
     assert t["model"]["num_layers"] == 3 and t["model"]["hidden_size"] == 96
     assert t["model"]["hidden_dropout"] == 0.1 and t["model"]["seq_length"] == 512
@@ -87,15 +97,6 @@ def test_pretrain_translation(pretrain_data: Path, tmp_path: Path) -> None:
     assert t["rng"]["seed"] == 5 and t["logger"]["log_interval"] == 2
 
 
-def test_pretrain_data_may_be_an_artifact(pretrain_data: Path, tmp_path: Path) -> None:
-    """A PretrainBlendsArtifact-like input is read through its `.blend_path`."""
-    art = SimpleNamespace(path=str(tmp_path / "elsewhere"),
-                          blend_path=str(pretrain_data / "blend.json"))
-    by_art = to_megatron_bridge("pretrain", _pretrain(art, tmp_path))
-    by_str = to_megatron_bridge("pretrain", _pretrain(str(pretrain_data), tmp_path))
-    assert by_art["dataset"] == by_str["dataset"]
-
-
 def test_sft_translation(sft_data: Path, pretrain_data: Path, tmp_path: Path) -> None:
     """SFT takes the pretrain run's model shape, the packed Parquet and its checkpoint."""
     t = to_megatron_bridge("sft", _sft(sft_data, pretrain_data, tmp_path))
@@ -111,7 +112,8 @@ def test_sft_translation(sft_data: Path, pretrain_data: Path, tmp_path: Path) ->
 
 def test_sft_needs_a_megatron_bridge_pretrain(sft_data: Path, tmp_path: Path) -> None:
     """A model directory without the pretrain YAML beside it is refused, naming `model`."""
-    cfg = SFTConfig(data=str(sft_data), model=str(tmp_path / "ckpt"), backend="megatron-bridge")
+    cfg = SFTConfig(data=load_typed(SFTDataArtifact, sft_data),
+                    model=typed(ModelArtifact, tmp_path / "ckpt"), backend="megatron-bridge")
     with pytest.raises(StageConfigError, match="model: .*pretrain with backend=megatron-bridge"):
         to_megatron_bridge("sft", cfg)
 
@@ -131,7 +133,7 @@ def _bridge_keys(stage: str, tree: dict[str, Any]) -> list[str]:
 def test_every_bridge_key_is_a_field_of_its_section(pretrain_data: Path, sft_data: Path,
                                                      tmp_path: Path) -> None:
     """Pretrain and SFT YAMLs use only fields of Bridge 0.6.2's dataclasses."""
-    pre = yaml.safe_load(render_megatron_bridge("pretrain", _pretrain(str(pretrain_data),
+    pre = yaml.safe_load(render_megatron_bridge("pretrain", _pretrain(pretrain_data,
                                                                       tmp_path))[1])
     sft = yaml.safe_load(render_megatron_bridge("sft", _sft(sft_data, pretrain_data,
                                                             tmp_path))[1])
@@ -153,7 +155,7 @@ def test_misspelt_bridge_key_fails_naming_it(stage: str, key: str, named: str,
                                              tmp_path: Path) -> None:
     """An unknown key (here via backend_options) is a StageConfigError naming its path."""
     opts = {key: 1}
-    cfg = (_pretrain(str(pretrain_data), tmp_path, **opts) if stage == "pretrain"
+    cfg = (_pretrain(pretrain_data, tmp_path, **opts) if stage == "pretrain"
            else _sft(sft_data, pretrain_data, tmp_path, **opts))
     with pytest.raises(StageConfigError) as info:
         render_megatron_bridge(stage, cfg)
@@ -165,7 +167,7 @@ def test_misspelt_bridge_key_fails_naming_it(stage: str, key: str, named: str,
 def test_entry_script_builds_the_recipe_and_applies_the_yaml(
         stage: str, pretrain_data: Path, sft_data: Path, tmp_path: Path) -> None:
     """The script compiles, imports only names the wheels define, and runs the recipe."""
-    cfg = (_pretrain(str(pretrain_data), tmp_path) if stage == "pretrain"
+    cfg = (_pretrain(pretrain_data, tmp_path) if stage == "pretrain"
            else _sft(sft_data, pretrain_data, tmp_path))
     script, yaml_text = render_megatron_bridge(stage, cfg)
     tree = ast.parse(script)
@@ -193,7 +195,7 @@ def test_rl_translation(rl_manifest: Path, tmp_path: Path) -> None:
     assert t["policy"]["train_global_batch_size"] == 24
     assert t["policy"]["model_name"] == "/hf/model" and t["policy"]["precision"] == "float32"
     manifest = json.loads(rl_manifest.read_text())
-    assert [d["data_path"] for d in t["data"]["train"]] == manifest["train"]
+    assert [d["data_path"] for d in t["data"]["train"]] == [manifest["train"]]
     assert t["data"]["validation"]["data_path"].endswith("val.jsonl")
     assert t["data"]["default"]["dataset_name"] == "ResponseDataset"
 
@@ -223,7 +225,7 @@ def test_cannot_run_here_says_what_to_run(stage: str, written: list[str], comman
                                           pretrain_data: Path, rl_manifest: Path,
                                           tmp_path: Path) -> None:
     """Without the framework: the files are written, and the error (exit 2) says the command."""
-    cfg = (_pretrain(str(pretrain_data), tmp_path) if stage == "pretrain"
+    cfg = (_pretrain(pretrain_data, tmp_path) if stage == "pretrain"
            else _rl(rl_manifest, tmp_path))
     with pytest.raises(BackendUnavailableError) as info:
         train(stage, cfg)

@@ -6,6 +6,12 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from kit_artifacts import (
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    SFTDataArtifact,
+    SplitJsonlDataArtifact,
+)
 from nano3.stages import (
     GRPOConfig,
     ModelConfig,
@@ -19,16 +25,22 @@ from nano3.stages import (
 )
 from nano3.stages._entry import CONFIG_DIR
 
+from .conftest import typed
+
+PRE_DATA = typed(PretrainBlendsArtifact, "/d")
+SFT_DATA = typed(SFTDataArtifact, "/d")
+RL_DATA = typed(SplitJsonlDataArtifact, "/d/manifest.json")
+MODEL = typed(ModelArtifact, "/m")
+
 
 def _pre(**kw: object) -> PretrainConfig:
-    return PretrainConfig(data="/d", **kw)  # type: ignore[arg-type]
+    return PretrainConfig(data=PRE_DATA, **kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     ("stage", "cfg", "path"),
     [
         pytest.param("pretrain", _pre(backend="nemo-rl"), "backend", id="backend-not-for-stage"),
-        pytest.param("pretrain", PretrainConfig(data=""), "data", id="empty-data"),
         pytest.param("pretrain", _pre(output_dir=" "), "output_dir", id="blank-output-dir"),
         pytest.param("pretrain", _pre(model=ModelConfig(hidden_size=30, num_attention_heads=4)),
                      "model.hidden_size", id="heads-do-not-divide"),
@@ -57,16 +69,17 @@ def _pre(**kw: object) -> PretrainConfig:
                      id="unknown-device"),
         pytest.param("pretrain", _pre(trainer=TrainerConfig(num_threads=-2)),
                      "trainer.num_threads", id="negative-threads"),
-        pytest.param("sft", SFTConfig(data="/d", model=""), "model", id="sft-missing-model"),
-        pytest.param("rl", RLConfig(data="/d", model="/m",
+        pytest.param("sft", SFTConfig(data=SFT_DATA, model=MODEL, artifact_name=" "),
+                     "artifact_name", id="blank-artifact-name"),
+        pytest.param("rl", RLConfig(data=RL_DATA, model=MODEL,
                                     grpo=GRPOConfig(num_generations_per_prompt=1)),
                      "grpo.num_generations_per_prompt", id="group-of-one"),
-        pytest.param("rl", RLConfig(data="/d", model="/m", grpo=GRPOConfig(reward="bleu")),
+        pytest.param("rl", RLConfig(data=RL_DATA, model=MODEL, grpo=GRPOConfig(reward="bleu")),
                      "grpo.reward", id="unknown-reward"),
-        pytest.param("rl", RLConfig(data="/d", model="/m",
+        pytest.param("rl", RLConfig(data=RL_DATA, model=MODEL,
                                     grpo=GRPOConfig(prompt_template="no placeholder")),
                      "grpo.prompt_template", id="template-without-prompt"),
-        pytest.param("rl", RLConfig(data="/d", model="/m", grpo=GRPOConfig(temperature=0)),
+        pytest.param("rl", RLConfig(data=RL_DATA, model=MODEL, grpo=GRPOConfig(temperature=0)),
                      "grpo.temperature", id="zero-temperature"),
     ],
 )
@@ -91,8 +104,8 @@ def test_every_problem_is_collected() -> None:
 def test_defaults_are_valid() -> None:
     """The class defaults pass validation for every stage."""
     validate_config("pretrain", _pre())
-    validate_config("sft", SFTConfig(data="/d", model="/m"))
-    validate_config("rl", RLConfig(data="/d", model="/m"))
+    validate_config("sft", SFTConfig(data=SFT_DATA, model=MODEL))
+    validate_config("rl", RLConfig(data=RL_DATA, model=MODEL))
 
 
 EXPECTED_INPUTS = {
@@ -127,10 +140,38 @@ def test_shipped_configs_consume_what_the_previous_stage_publishes(stage: str,
 @pytest.mark.parametrize("stage", ["pretrain", "sft", "rl"])
 @pytest.mark.parametrize("name", ["tiny", "default"])
 def test_shipped_configs_structure_and_validate(stage: str, name: str, tmp_path: Path) -> None:
-    """Each shipped YAML (inputs replaced by paths) structures into its class and validates."""
+    """Each shipped YAML (inputs replaced by data paths) structures and validates."""
     from kit_config import compose, structure
     from nano3.stages._entry import _CLASSES
 
-    overrides = [f"data={tmp_path}"] + ([] if stage == "pretrain" else [f"model={tmp_path}"])
+    kinds = {"pretrain": PretrainBlendsArtifact, "sft": SFTDataArtifact,
+             "rl": SplitJsonlDataArtifact}
+    (tmp_path / "data").mkdir()
+    where = tmp_path / "data" / "manifest.json" if stage == "rl" else tmp_path / "data"
+    if stage == "rl":
+        where.write_text("{}")
+    data = typed(kinds[stage], where, write=True)
+    model = typed(ModelArtifact, tmp_path / "model", write=True)
+    overrides = [f"data={data.path}"] + ([] if stage == "pretrain" else [f"model={model.path}"])
     cfg = structure(compose(CONFIG_DIR / stage / f"{name}.yaml", overrides), _CLASSES[stage])
     validate_config(stage, cfg)
+    assert isinstance(cfg.data, kinds[stage])
+
+
+@pytest.mark.parametrize(("override", "needle"), [
+    pytest.param("data=art://nope", "nope", id="unknown-artifact"),
+    pytest.param("data=", "expected an art://NAME", id="empty"),
+    pytest.param("data=${art:nope}", "cannot resolve", id="unresolvable"),
+    pytest.param("data=art://sft-data", "holds a SFTDataArtifact, not a PretrainBlendsArtifact",
+                 id="wrong-type"),
+])
+def test_bad_inputs_are_config_problems_at_data(override: str, needle: str,
+                                                tmp_path: Path) -> None:
+    """A typed input that is missing or of the wrong type is reported at `data`."""
+    from kit_config import ConfigValidationError, compose, structure
+
+    typed(SFTDataArtifact, tmp_path / "sft", write=True).save(name="sft-data")
+    with pytest.raises(ConfigValidationError) as info:
+        structure(compose(CONFIG_DIR / "pretrain" / "tiny.yaml", [override]), PretrainConfig)
+    assert [p.path for p in info.value.problems] == ["data"]
+    assert needle in str(info.value)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kit_artifacts import PretrainBlendsArtifact, SFTDataArtifact, SplitJsonlDataArtifact
 from nano3.formats import BlendEntry, read_blend
 from nano3.stages._data_paths import find_blend_file, load_blend
 from nano3.stages._pretrain_data import BlendedWindows
@@ -17,7 +18,7 @@ from nano3.stages._sft_data import find_sft_splits, load_packed_rows
 from nano3.stages._tokenizer import ByteTokenizer, load_tokenizer
 from nano3.stages.errors import DataFormatError, TokenizerError
 
-from .conftest import make_sft_data, write_indexed
+from .conftest import load_typed, make_sft_data, typed, write_indexed
 
 
 def _corrupt(prefix: Path, how: str) -> None:
@@ -86,16 +87,16 @@ def test_bad_blend_is_rejected(tmp_path: Path, body: str) -> None:
     f = tmp_path / "blend.json"
     f.write_text(body)
     with pytest.raises(DataFormatError) as info:
-        load_blend(str(f))
+        load_blend(typed(PretrainBlendsArtifact, f))
     assert str(f) in str(info.value)
 
 
 def test_find_blend_file_errors(tmp_path: Path) -> None:
     """A missing data path, or a directory without blend.json, is a clear error."""
     with pytest.raises(DataFormatError, match="no such file"):
-        find_blend_file(str(tmp_path / "nope"))
+        find_blend_file(typed(PretrainBlendsArtifact, tmp_path / "nope"))
     with pytest.raises(DataFormatError, match="no blend.json"):
-        find_blend_file(str(tmp_path))
+        find_blend_file(typed(PretrainBlendsArtifact, tmp_path))
 
 
 def test_blended_windows_follow_weights_and_are_deterministic(pretrain_data: Path) -> None:
@@ -119,7 +120,7 @@ def test_blend_with_only_tiny_shards_is_rejected(tmp_path: Path) -> None:
 
 def test_sft_rows_and_masks(sft_data: Path) -> None:
     """Labels shift by one, only assistant tokens weigh, and conversations get segments."""
-    splits = find_sft_splits(str(sft_data))
+    splits = find_sft_splits(load_typed(SFTDataArtifact, sft_data))
     assert splits["train"] and splits["valid"]
     rows = load_packed_rows(splits["train"])
     batch = rows.batch([0], rows.row_length(0) - 1)
@@ -159,24 +160,24 @@ def test_bad_sft_parquet_is_rejected(tmp_path: Path, how: str) -> None:
 def test_sft_discovery_errors(tmp_path: Path) -> None:
     """No data, or a blend naming a missing file, is reported clearly."""
     with pytest.raises(DataFormatError, match="no such file"):
-        find_sft_splits(str(tmp_path / "nope"))
+        find_sft_splits(typed(SFTDataArtifact, tmp_path / "nope"))
     with pytest.raises(DataFormatError, match="no training Parquet"):
-        find_sft_splits(str(tmp_path))
+        find_sft_splits(typed(SFTDataArtifact, tmp_path))
     root = make_sft_data(tmp_path / "d")
     (root / "train.parquet").unlink()
     with pytest.raises(DataFormatError, match="missing"):
-        find_sft_splits(str(root))
+        find_sft_splits(load_typed(SFTDataArtifact, root))
 
 
-def test_rl_manifest_lists_every_shard(rl_manifest: Path) -> None:
-    """Every train shard is read, and val becomes the held-out split."""
-    splits = load_rl_splits(str(rl_manifest))
+def test_rl_splits_come_from_the_typed_artifact(rl_manifest: Path) -> None:
+    """The artifact's train/val files are read; a split it does not name is empty."""
+    splits = load_rl_splits(load_typed(SplitJsonlDataArtifact, rl_manifest))
     assert len(splits["train"]) == 200
     assert len(splits["val"]) == 32
     assert splits["test"] == []
 
 
-@pytest.mark.parametrize(("manifest", "line", "match"), [
+@pytest.mark.parametrize(("splits", "line", "match"), [
     pytest.param({"val": ""}, None, "no `train`", id="no-train-split"),
     pytest.param({"train": "/nope.jsonl"}, None, "missing", id="missing-shard"),
     pytest.param({"train": "t.jsonl"}, "{bad json", "not JSON", id="bad-json-line"),
@@ -184,15 +185,15 @@ def test_rl_manifest_lists_every_shard(rl_manifest: Path) -> None:
                  id="record-without-prompt"),
     pytest.param({"train": "t.jsonl"}, "", "no records", id="empty-train"),
 ])
-def test_bad_rl_data_is_rejected(tmp_path: Path, manifest: dict[str, str], line: str | None,
+def test_bad_rl_data_is_rejected(tmp_path: Path, splits: dict[str, str], line: str | None,
                                  match: str) -> None:
     """Malformed RL data raises DataFormatError with file (and line) context."""
     if line is not None:
         (tmp_path / "t.jsonl").write_text(line + "\n")
-    m = tmp_path / "manifest.json"
-    m.write_text(json.dumps(manifest))
+    data = SplitJsonlDataArtifact(path=str(tmp_path / "manifest.json"), total_sequences=0,
+                                  train=splits.get("train"), val=splits.get("val"))
     with pytest.raises(DataFormatError, match=match):
-        load_rl_splits(str(m))
+        load_rl_splits(data)
 
 
 def test_rewards() -> None:

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from kit_artifacts import PretrainBlendsArtifact
 from nano3.stages import CheckpointError, DataFormatError, PrintMetrics, StageConfigError
 from nano3.stages._config import ModelConfig, OptimizerConfig, PretrainConfig, TrainerConfig
 from nano3.stages._local_pretrain import run_pretrain
 from nano3.stages._model import DecoderLM
+
+from .conftest import load_typed, typed
 
 TINY_MODEL = ModelConfig(vocab_size=257, seq_length=32, num_layers=2, hidden_size=32,
                          num_attention_heads=4, ffn_hidden_size=64)
@@ -24,7 +27,8 @@ def tiny_pretrain(data: Path, out: Path, **trainer: object) -> PretrainConfig:
     """A pretrain config small enough for a few seconds on one CPU thread."""
     t = {"max_steps": 20, "micro_batch_size": 8, "log_every": 5, "checkpoint_every": 10,
          "num_threads": 1, **trainer}
-    return PretrainConfig(data=str(data), output_dir=str(out), model=TINY_MODEL,
+    return PretrainConfig(data=load_typed(PretrainBlendsArtifact, data), output_dir=str(out),
+                          model=TINY_MODEL,
                           optimizer=OptimizerConfig(lr=5e-3, min_lr=5e-4, warmup_steps=2),
                           trainer=TrainerConfig(**t))  # type: ignore[arg-type]
 
@@ -91,6 +95,7 @@ def test_empty_train_split_is_rejected(tmp_path: Path) -> None:
     """A blend whose train split is null fails before any training."""
     (tmp_path / "blend.json").write_text(json.dumps({"train": None, "valid": None,
                                                      "test": None}))
+    typed(PretrainBlendsArtifact, tmp_path, write=True)
     with pytest.raises(DataFormatError, match="train split is empty"):
         run_pretrain(tiny_pretrain(tmp_path, tmp_path / "out"), PrintMetrics(quiet=True))
 

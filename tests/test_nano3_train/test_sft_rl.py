@@ -6,6 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from kit_artifacts import (
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    SFTDataArtifact,
+    SplitJsonlDataArtifact,
+)
 from nano3.stages import DataFormatError, PrintMetrics, StageConfigError
 from nano3.stages._config import (
     GRPOConfig,
@@ -20,7 +26,7 @@ from nano3.stages._local_pretrain import run_pretrain
 from nano3.stages._local_rl import group_advantages, run_rl
 from nano3.stages._local_sft import run_sft
 
-from .conftest import make_pretrain_data, make_rl_data, make_sft_data
+from .conftest import load_typed, make_pretrain_data, make_rl_data, make_sft_data, typed
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +36,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     data = make_pretrain_data(root / "pre")
     model = ModelConfig(vocab_size=257, seq_length=64, num_layers=2, hidden_size=64,
                         num_attention_heads=4, ffn_hidden_size=128)
-    cfg = PretrainConfig(data=str(data), output_dir=str(root / "pre-out"), model=model,
+    cfg = PretrainConfig(data=load_typed(PretrainBlendsArtifact, data),
+                         output_dir=str(root / "pre-out"), model=model,
                          optimizer=OptimizerConfig(lr=5e-3, min_lr=5e-4, warmup_steps=3),
                          trainer=TrainerConfig(max_steps=40, micro_batch_size=8,
                                                checkpoint_every=40, num_threads=1))
@@ -41,7 +48,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def sft_config(chain: dict[str, Path], out: str, steps: int = 60) -> SFTConfig:
     """SFT config on fresh packed data over the shared pretrained model."""
     data = make_sft_data(chain["root"] / f"sft-{out}", pack=64)
-    return SFTConfig(data=str(data), model=str(chain["pretrained"]),
+    return SFTConfig(data=load_typed(SFTDataArtifact, data),
+                     model=typed(ModelArtifact, chain["pretrained"]),
                      output_dir=str(chain["root"] / out),
                      optimizer=OptimizerConfig(lr=3e-3, min_lr=3e-4, weight_decay=0.0),
                      trainer=TrainerConfig(max_steps=steps, micro_batch_size=8,
@@ -60,7 +68,8 @@ def test_sft_assistant_loss_falls(chain: dict[str, Path]) -> None:
 def test_sft_rejects_rows_longer_than_the_model(chain: dict[str, Path]) -> None:
     """Packed rows longer than seq_length+1 fail with a re-pack hint."""
     cfg = sft_config(chain, "sft-long")
-    cfg.data = str(make_sft_data(chain["root"] / "sft-long-data", pack=200))
+    cfg.data = load_typed(SFTDataArtifact, make_sft_data(chain["root"] / "sft-long-data",
+                                                         pack=200))
     with pytest.raises(DataFormatError, match="pack_size"):
         run_sft(cfg, PrintMetrics(quiet=True))
 
@@ -70,7 +79,7 @@ def test_sft_needs_a_model_checkpoint(chain: dict[str, Path]) -> None:
     from nano3.stages import CheckpointError
 
     cfg = sft_config(chain, "sft-nomodel")
-    cfg.model = str(chain["root"])
+    cfg.model = typed(ModelArtifact, chain["root"])
     with pytest.raises(CheckpointError, match="model.pt"):
         run_sft(cfg, PrintMetrics(quiet=True))
 
@@ -137,7 +146,8 @@ def test_rl_raises_held_out_reward(chain: dict[str, Path]) -> None:
     """GRPO raises the mean exact-match reward on held-out prompts above its start."""
     sft = run_sft(sft_config(chain, "sft-for-rl", steps=80), PrintMetrics(quiet=True))
     manifest = make_rl_data(chain["root"] / "rl-data")
-    cfg = RLConfig(data=str(manifest), model=sft.checkpoint,
+    cfg = RLConfig(data=load_typed(SplitJsonlDataArtifact, manifest),
+                   model=typed(ModelArtifact, sft.checkpoint),
                    output_dir=str(chain["root"] / "rl-out"),
                    grpo=GRPOConfig(num_prompts_per_step=8, num_generations_per_prompt=8,
                                    max_new_tokens=3, eval_prompts=32, eval_generations=8),
@@ -154,7 +164,8 @@ def test_rl_raises_held_out_reward(chain: dict[str, Path]) -> None:
 def test_rl_rejects_indivisible_prompts_and_oversized_tokenizer(chain: dict[str, Path]) -> None:
     """A tokenizer larger than the model's vocabulary is a config error naming `tokenizer`."""
     manifest = make_rl_data(chain["root"] / "rl-bad")
-    cfg = RLConfig(data=str(manifest), model=str(chain["pretrained"]), tokenizer="gpt2",
+    cfg = RLConfig(data=load_typed(SplitJsonlDataArtifact, manifest),
+                   model=typed(ModelArtifact, chain["pretrained"]), tokenizer="gpt2",
                    output_dir=str(chain["root"] / "rl-bad-out"),
                    trainer=TrainerConfig(max_steps=1, num_threads=1))
     with pytest.raises(StageConfigError, match="tokenizer"):

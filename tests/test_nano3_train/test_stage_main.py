@@ -30,13 +30,15 @@ def _config(tmp_path: Path, **extra: object) -> Path:
     return path
 
 
+@pytest.mark.parametrize("written", ["${art:test-pretrain-data}", "art://test-pretrain-data"],
+                         ids=["interpolation", "uri"])
 def test_stage_publishes_model_with_lineage(pretrain_data: Path, tmp_path: Path,
-                                            subprocess_env) -> None:
-    """`python -m nano3.stages.pretrain` consumes ${art:...}, publishes, records the edge."""
+                                            subprocess_env, written: str) -> None:
+    """The stage takes its typed input in either form, publishes, records the edge once."""
     data_uri = _publish_data(pretrain_data, "test-pretrain-data")
     proc = subprocess.run([sys.executable, "-m", "nano3.stages.pretrain", "-c",
-                           str(_config(tmp_path))], env=subprocess_env(), capture_output=True,
-                          text=True, timeout=600)
+                           str(_config(tmp_path, data=written))], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "published art://test-pretrain-model:v1" in proc.stdout
     from kit_artifacts import get_registry, lineage
@@ -44,7 +46,7 @@ def test_stage_publishes_model_with_lineage(pretrain_data: Path, tmp_path: Path,
     reg = get_registry()
     ref = reg.resolve("test-pretrain-model")
     record = reg.record(ref)
-    assert data_uri in record.inputs
+    assert record.inputs == (data_uri,)
     model = reg.load(ref)
     assert model.step == 12
     assert model.final_loss < model.metadata["initial_loss"]
@@ -76,7 +78,9 @@ def test_ddp_two_processes_publish_once(pretrain_data: Path, tmp_path: Path,
 @pytest.mark.parametrize(("override", "message"), [
     pytest.param("trainer.max_steps=0", "trainer.max_steps", id="invalid-value"),
     pytest.param("backend=nemo-rl", "backend", id="wrong-backend"),
-    pytest.param("data=/does/not/exist", "no such file", id="missing-data"),
+    pytest.param("data=/does/not/exist", "no artifact metadata", id="missing-data"),
+    pytest.param("data=art://test-pretrain-data:v9", "existing versions: v1",
+                 id="missing-version"),
     pytest.param("nope=1", "nope", id="unknown-key"),
 ])
 def test_bad_input_exits_non_zero_and_publishes_nothing(pretrain_data: Path, tmp_path: Path,

@@ -1,15 +1,22 @@
 """Typed configs of the nano3 training stages (pretrain, SFT, RL).
 
 The same config drives every backend: `local` trains with PyTorch here, `megatron-bridge` and
-`nemo-rl` translate it (see `_megatron_bridge.py`, `_nemo_rl.py`). Inputs arrive only as
-paths resolved from `${art:...}` interpolations in the YAML, so lineage is recorded by the
-artifact resolver, never guessed.
+`nemo-rl` translate it (see `_megatron_bridge.py`, `_nemo_rl.py`). Inputs are typed
+artifacts (`data: PretrainBlendsArtifact`, `model: ModelArtifact`) written in the YAML as
+`${art:NAME}`: kit-artifacts resolves, loads and records each as a used input once, so a
+stage never reads `metadata.json` and lineage is never guessed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from kit_artifacts import (
+    ModelArtifact,
+    PretrainBlendsArtifact,
+    SFTDataArtifact,
+    SplitJsonlDataArtifact,
+)
 from kit_config import WandbConfig
 from nano3.stages.errors import StageConfigError
 
@@ -84,7 +91,7 @@ class TrainerConfig:
 class PretrainConfig:
     """Pretraining from bin/idx shards sampled by the blend weights of `data`."""
 
-    data: str
+    data: PretrainBlendsArtifact
     output_dir: str | None = None
     artifact_name: str = "nano3-pretrain-model"
     backend: str = "local"
@@ -99,8 +106,8 @@ class PretrainConfig:
 class SFTConfig:
     """Supervised fine-tuning on packed Parquet, loss on assistant tokens (the loss mask)."""
 
-    data: str
-    model: str
+    data: SFTDataArtifact
+    model: ModelArtifact
     output_dir: str | None = None
     artifact_name: str = "nano3-sft-model"
     backend: str = "local"
@@ -135,8 +142,8 @@ class GRPOConfig:
 class RLConfig:
     """RL on the prompts of an RL manifest with a verifiable reward against their answers."""
 
-    data: str
-    model: str
+    data: SplitJsonlDataArtifact
+    model: ModelArtifact
     output_dir: str | None = None
     artifact_name: str = "nano3-rl-model"
     backend: str = "local"
@@ -234,10 +241,8 @@ def validate_config(stage: str, cfg: PretrainConfig | SFTConfig | RLConfig) -> N
     if cfg.backend not in backends:
         problems.append(("backend", f"must be one of {', '.join(backends)} for {stage}, "
                          f"got {cfg.backend!r}"))
-    for name in ("data", "artifact_name") + (() if stage == "pretrain" else ("model",)):
-        value = getattr(cfg, name)
-        if not isinstance(value, str) or not value.strip():
-            problems.append((name, "must be a non-empty string"))
+    if not isinstance(cfg.artifact_name, str) or not cfg.artifact_name.strip():
+        problems.append(("artifact_name", "must be a non-empty string"))
     if cfg.output_dir is not None and not cfg.output_dir.strip():
         problems.append(("output_dir", "must be a path, or null for "
                          "$NEMOTRON_HOME/models/<artifact_name>"))

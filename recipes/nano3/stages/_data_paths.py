@@ -1,52 +1,38 @@
-"""Where a data artifact's files are: its `metadata.json` and the blend JSON it names.
+"""Where a pretrain data artifact's blend is: the `blend_path` it records, else its folder.
 
-The formats themselves are `nano3.formats`; this module finds the files and re-raises the
-format readers' errors as `DataFormatError`, the class a stage's caller catches.
+The formats themselves are `nano3.formats`; this module finds the file and re-raises the
+format readers' errors as `DataFormatError`, the class a stage's caller catches. The
+artifact arrives typed (`cfg.data`), so nothing here reads `metadata.json`.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
+from kit_artifacts import PretrainBlendsArtifact
 from nano3.formats import BLEND_FILENAME, Blend, FormatError, read_blend
 from nano3.stages.errors import DataFormatError
 
-__all__ = ["find_blend_file", "load_blend", "read_data_metadata"]
+__all__ = ["find_blend_file", "load_blend"]
 
 
-def read_data_metadata(path: Path) -> dict[str, Any]:
-    """Return the artifact `metadata.json` next to a data path, or {} when there is none."""
-    directory = path if path.is_dir() else path.parent
-    meta = directory / "metadata.json"
-    if not meta.is_file():
-        return {}
-    try:
-        loaded = json.loads(meta.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(str(meta), f"unreadable metadata.json ({exc})") from exc
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def find_blend_file(data: str) -> Path:
-    """Locate the blend JSON of a pretrain data artifact (its directory, or the file itself)."""
-    path = Path(data)
+def find_blend_file(data: PretrainBlendsArtifact) -> Path:
+    """The blend JSON of a pretrain data artifact."""
+    path = Path(data.path)
     if path.is_file():
         return path
     if not path.is_dir():
-        raise DataFormatError(data, "no such file or directory",
+        raise DataFormatError(data.path, "no such file or directory",
                               hint="point `data` at a PretrainBlendsArtifact (${art:NAME})")
-    meta = read_data_metadata(path)
-    candidates = [Path(str(meta["blend_path"]))] if meta.get("blend_path") else []
+    candidates = [Path(data.blend_path)] if data.blend_path else []
     candidates.append(path / BLEND_FILENAME)
     for c in candidates:
         if c.is_file():
             return c
-    raise DataFormatError(data, f"no {BLEND_FILENAME} in the data directory",
+    raise DataFormatError(data.path, f"no {BLEND_FILENAME} in the data directory",
                           hint=f"re-run data prep; its artifact writes {BLEND_FILENAME}")
 
 
-def load_blend(data: str) -> tuple[Path, Blend]:
+def load_blend(data: PretrainBlendsArtifact) -> tuple[Path, Blend]:
     """The blend file of a pretrain data artifact and its splits."""
     blend_file = find_blend_file(data)
     try:

@@ -13,16 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SNAPSHOT_DIR", "apply_dotted", "dump_yaml", "input_path", "key_paths", "snapshot"]
+__all__ = ["SNAPSHOT_DIR", "apply_dotted", "dump_yaml", "key_paths", "snapshot"]
 
 SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "config" / "backends"
-
-
-def input_path(value: Any, attr: str = "path") -> str:
-    """A stage input as a path: a str, or an artifact's `attr` (else its `.path`)."""
-    if isinstance(value, str | Path):
-        return str(value)
-    return str(getattr(value, attr, None) or value.path)
 
 
 def apply_dotted(tree: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from nano3.stages._checkpoint import model_info, resume_key
 from nano3.stages._config import PretrainConfig, default_output_dir
-from nano3.stages._data_paths import load_blend, read_data_metadata
+from nano3.stages._data_paths import load_blend
 from nano3.stages._loop import LoopSpec, run_loop
 from nano3.stages._model import DecoderLM
 from nano3.stages._pretrain_data import BlendedWindows
@@ -76,10 +76,8 @@ def run_pretrain(cfg: PretrainConfig, sink: MetricsSink | None = None, *,
                                                     b[:, 1:].reshape(-1))))
             return {"loss": float(np.mean(losses))}
 
-        data_meta = read_data_metadata(Path(cfg.data))
-        tokenizer = data_meta.get("tokenizer_uri") or data_meta.get("metadata", {}).get(
-            "tokenizer_uri")
-        digest = resume_key({"stage": "pretrain", "data": cfg.data,
+        tokenizer = cfg.data.tokenizer_uri
+        digest = resume_key({"stage": "pretrain", "data": cfg.data.path,
                                 "model": asdict(cfg.model), "optimizer": asdict(cfg.optimizer),
                                 "seed": tr.seed, "max_steps": tr.max_steps,
                                 "micro_batch_size": tr.micro_batch_size,
@@ -87,7 +85,7 @@ def run_pretrain(cfg: PretrainConfig, sink: MetricsSink | None = None, *,
         out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
         spec = LoopSpec("pretrain", out_dir, tr, cfg.optimizer, digest,
                         model_info(cfg.model, stage="pretrain", tokenizer=tokenizer,
-                                   data=cfg.data), "loss")
+                                   data=cfg.data.path), "loss")
         result = run_loop(rt, spec, model, step_fn, eval_fn, sink, stop_at_step=stop_at_step)
         result.metadata.update({"seq_length": seq, "global_batch_size": global_batch,
                                 "tokenizer": tokenizer,

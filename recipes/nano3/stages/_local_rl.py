@@ -118,7 +118,7 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
             raise StageConfigError("rl", [("grpo.num_prompts_per_step",
                                            f"{g.num_prompts_per_step} is not divisible by the "
                                            f"world size {rt.world_size}")])
-        base = load_model_dir(cfg.model)
+        base = load_model_dir(cfg.model.path)
         spec_tok = cfg.tokenizer or base.info.get("tokenizer")
         if tokenizer is None:
             if not spec_tok:
@@ -138,8 +138,8 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
             train_ex, held_ex = train_ex[:-cut], train_ex[-cut:]
         held_ex = held_ex[:g.eval_prompts]
         limit = mcfg.seq_length - g.max_new_tokens
-        train_ids = _encode_prompts(train_ex, tok, g.prompt_template, limit, cfg.data)
-        held_ids = _encode_prompts(held_ex, tok, g.prompt_template, limit, cfg.data)
+        train_ids = _encode_prompts(train_ex, tok, g.prompt_template, limit, cfg.data.path)
+        held_ids = _encode_prompts(held_ex, tok, g.prompt_template, limit, cfg.data.path)
         model = DecoderLM(mcfg)
         model.load_state_dict(base.weights)
         model.to(rt.device)
@@ -217,13 +217,13 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
             return {"mean_reward": sum(sampled) / len(sampled),
                     "greedy_exact_match": sum(greedy) / len(greedy)}
 
-        digest = resume_key({"stage": "rl", "data": cfg.data, "model": cfg.model,
+        digest = resume_key({"stage": "rl", "data": cfg.data.path, "model": cfg.model.path,
                                 "tokenizer": tok.spec, "grpo": asdict(g),
                                 "optimizer": asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps})
         out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
         spec = LoopSpec("rl", out_dir, tr, cfg.optimizer, digest,
-                        model_info(mcfg, stage="rl", tokenizer=tok.spec, data=cfg.data,
+                        model_info(mcfg, stage="rl", tokenizer=tok.spec, data=cfg.data.path,
                                    base_model=str(base.path)), "")
         result = run_loop(rt, spec, model, step_fn, eval_fn, sink, stop_at_step=stop_at_step)
         result.final_loss = result.metadata.get("last_train_loss")

@@ -70,7 +70,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
     sink = sink or PrintMetrics("[sft] ")
     rt = setup_runtime(cfg.trainer)
     try:
-        base = load_model_dir(cfg.model)
+        base = load_model_dir(cfg.model.path)
         mcfg = base.config
         splits = find_sft_splits(cfg.data)
         train = load_packed_rows(splits["train"])
@@ -121,14 +121,14 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
                 den += float(count)
             return {"loss": num / max(den, 1.0)}
 
-        digest = resume_key({"stage": "sft", "data": cfg.data, "model": cfg.model,
+        digest = resume_key({"stage": "sft", "data": cfg.data.path, "model": cfg.model.path,
                                 "optimizer": asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps, "micro_batch_size": tr.micro_batch_size,
                                 "grad_accum_steps": tr.grad_accum_steps})
         tokenizer = base.info.get("tokenizer")
         out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
         spec = LoopSpec("sft", out_dir, tr, cfg.optimizer, digest,
-                        model_info(mcfg, stage="sft", tokenizer=tokenizer, data=cfg.data,
+                        model_info(mcfg, stage="sft", tokenizer=tokenizer, data=cfg.data.path,
                                    base_model=str(base.path)), "loss")
         result = run_loop(rt, spec, model, step_fn, eval_fn, sink, stop_at_step=stop_at_step)
         result.metadata.update({"tokenizer": tokenizer, "base_model": str(base.path),

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from nano3.stages._config import default_output_dir
-from nano3.stages._external import apply_dotted, dump_yaml, input_path, snapshot
+from nano3.stages._external import apply_dotted, dump_yaml, snapshot
 from nano3.stages._result import StageResult
 from nano3.stages.errors import BackendRunError, BackendUnavailableError, StageConfigError
 
@@ -104,7 +104,7 @@ def _parquet_spec(files: list[Path], what: str) -> str | None:
 def _pretrain_data(cfg: Any) -> dict[str, Any]:
     from nano3.stages._data_paths import load_blend
 
-    _, blend = load_blend(input_path(cfg.data, "blend_path"))
+    _, blend = load_blend(cfg.data)
     per_split = [[[e.prefix for e in entries], [e.weight for e in entries]]
                  if (entries := blend.get(s)) else None for s in ("train", "valid", "test")]
     return {"blend_per_split": per_split, "split": None, "seq_length": cfg.model.seq_length,
@@ -117,7 +117,7 @@ def _sft_inputs(cfg: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
 
     from nano3.stages._sft_data import find_sft_splits
 
-    model_dir = Path(input_path(cfg.model))
+    model_dir = Path(cfg.model.path)
     # The ModelArtifact is `output_dir/checkpoints` (or `output_dir`); the YAML is in output_dir.
     pretrain_yaml = next((d / YAML_NAME for d in (model_dir, model_dir.parent)
                           if (d / YAML_NAME).is_file()), None)
@@ -127,13 +127,13 @@ def _sft_inputs(cfg: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
                                         "pretrain with backend=megatron-bridge first")])
     pretrained = yaml.safe_load(pretrain_yaml.read_text())
     model = dict(pretrained["model"])
-    splits = find_sft_splits(input_path(cfg.data))
+    splits = find_sft_splits(cfg.data)
     seq = int(model["seq_length"])
     specs = {"packed_sequence_size": seq,
              "packed_train_data_path": _parquet_spec(splits["train"], "train"),
              "packed_val_data_path": _parquet_spec(splits["valid"], "valid")}
     return model, dict(pretrained.get("tokenizer") or {}), {
-        "dataset_root": str(Path(input_path(cfg.data))), "seq_length": seq,
+        "dataset_root": str(cfg.data.path), "seq_length": seq,
         "seed": cfg.trainer.seed, "enable_offline_packing": True,
         "offline_packing_specs": specs}
 
@@ -174,7 +174,7 @@ def to_megatron_bridge(stage: str, cfg: Any) -> dict[str, Any]:
         "rng": {"seed": tr.seed},
     }
     if stage == "sft":
-        tree["checkpoint"]["pretrained_checkpoint"] = input_path(cfg.model)
+        tree["checkpoint"]["pretrained_checkpoint"] = cfg.model.path
     return apply_dotted(tree, options)
 
 

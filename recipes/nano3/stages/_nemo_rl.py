@@ -32,14 +32,13 @@ Mapping (ours -> NeMo-RL):
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from nano3.stages._config import default_output_dir
-from nano3.stages._external import apply_dotted, dump_yaml, input_path, key_paths, snapshot
+from nano3.stages._external import apply_dotted, dump_yaml, key_paths, snapshot
 from nano3.stages._result import StageResult
 from nano3.stages.errors import BackendRunError, BackendUnavailableError, StageConfigError
 
@@ -60,12 +59,10 @@ def to_nemo_rl(cfg: Any) -> dict[str, Any]:
     g, tr, opt = cfg.grpo, cfg.trainer, cfg.optimizer
     options = dict(cfg.backend_options)
     root = str(options.pop("nemo_rl_root", _DEFAULT_ROOT))
-    manifest = Path(input_path(cfg.data))
-    manifest = manifest / "manifest.json" if manifest.is_dir() else manifest
-    splits: dict[str, Any] = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    splits = {"train": cfg.data.train, "val": cfg.data.val, "test": cfg.data.test}
     val = _shards(splits.get("val")) or _shards(splits.get("test"))
     out = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
-    model = input_path(cfg.model)
+    model = cfg.model.path
     tree: dict[str, Any] = {
         "defaults": f"{root}/examples/configs/grpo_math_1B.yaml",
         "grpo": {"num_prompts_per_step": g.num_prompts_per_step,
@@ -123,8 +120,8 @@ def render_nemo_rl(cfg: Any) -> str:
 
 def launch_nemo_rl(cfg: Any) -> StageResult:
     """Write the GRPO YAML into output_dir; run NeMo-RL's `run_grpo.py` where it imports."""
-    if (Path(input_path(cfg.model)) / "model.pt").is_file():
-        raise StageConfigError("rl", [("model", f"{input_path(cfg.model)} is a local-backend "
+    if (Path(cfg.model.path) / "model.pt").is_file():
+        raise StageConfigError("rl", [("model", f"{cfg.model.path} is a local-backend "
                                        "checkpoint; NeMo-RL needs a Hugging Face model "
                                        "directory")])
     text = render_nemo_rl(cfg)

@@ -1,4 +1,4 @@
-"""RL prompts from a `manifest.json` (FORMATS.md section 4) and the verifiable rewards.
+"""RL prompts of a `SplitJsonlDataArtifact` (FORMATS.md section 4) and the verifiable rewards.
 
 Records are JSONL objects with a prompt and its verifiable answer (`prompt`/`answer`; the
 NeMo-RL math names `problem`/`expected_answer` are read too). A completion is cut at its
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit_artifacts import SplitJsonlDataArtifact
 from nano3.stages.errors import DataFormatError
 
 __all__ = ["REWARDS", "RLExample", "clean_completion", "exact_match", "load_rl_splits",
@@ -92,31 +93,21 @@ def _read_jsonl(path: Path) -> list[RLExample]:
     return out
 
 
-def load_rl_splits(data: str) -> dict[str, list[RLExample]]:
-    """Load every split listed by an RL manifest (every shard of a sharded split)."""
-    path = Path(data)
-    manifest = path / "manifest.json" if path.is_dir() else path
-    if not manifest.is_file():
-        raise DataFormatError(data, "no manifest.json",
-                              hint="point `data` at a SplitJsonlDataArtifact (${art:NAME})")
-    try:
-        raw = json.loads(manifest.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(str(manifest), f"not valid JSON ({exc})") from exc
-    if not isinstance(raw, dict) or "train" not in raw:
-        raise DataFormatError(str(manifest), "manifest has no `train` split")
+def load_rl_splits(data: SplitJsonlDataArtifact) -> dict[str, list[RLExample]]:
+    """Load the train/val/test JSONL files the artifact names (relative to its manifest)."""
+    if not data.train:
+        raise DataFormatError(data.path, "the artifact has no `train` split",
+                              hint="re-run RL data prep with a train split")
     splits: dict[str, list[RLExample]] = {}
-    for split in ("train", "val", "test"):
-        value = raw.get(split) or []
-        files = value if isinstance(value, list) else [value]
+    for split, named in (("train", data.train), ("val", data.val), ("test", data.test)):
         examples: list[RLExample] = []
-        for f in files:
-            p = Path(str(f))
-            p = p if p.is_absolute() else manifest.parent / p
+        if named:
+            p = Path(named)
+            p = p if p.is_absolute() else Path(data.path).parent / p
             if not p.is_file():
-                raise DataFormatError(str(p), f"listed as {split!r} by {manifest} but missing")
-            examples.extend(_read_jsonl(p))
+                raise DataFormatError(str(p), f"listed as {split!r} by {data.path} but missing")
+            examples = _read_jsonl(p)
         splits[split] = examples
     if not splits["train"]:
-        raise DataFormatError(str(manifest), "the train split has no records")
+        raise DataFormatError(data.path, "the train split has no records")
     return splits

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kit_artifacts import SFTDataArtifact
 from nano3.formats import BLEND_FILENAME
-from nano3.stages._data_paths import read_data_metadata
 from nano3.stages.errors import DataFormatError
 
 __all__ = ["PackedRows", "SFTBatch", "find_sft_splits", "load_packed_rows"]
@@ -108,19 +108,18 @@ def _is_number(v: Any) -> bool:
     return not isinstance(v, bool)
 
 
-def find_sft_splits(data: str) -> dict[str, list[Path]]:
+def find_sft_splits(data: SFTDataArtifact) -> dict[str, list[Path]]:
     """Map train/valid/test to the Parquet files of an SFT data artifact."""
-    path = Path(data)
+    path = Path(data.path)
     if path.is_file() and path.suffix == ".parquet":
         return {"train": [path], "valid": [], "test": []}
     if not path.exists():
-        raise DataFormatError(data, "no such file or directory",
+        raise DataFormatError(data.path, "no such file or directory",
                               hint="point `data` at an SFTDataArtifact (${art:NAME})")
     base = path if path.is_dir() else path.parent
-    meta = read_data_metadata(path)
     blend_file = path if path.is_file() else None
-    if blend_file is None and meta.get("blend_path"):
-        blend_file = Path(str(meta["blend_path"]))
+    if blend_file is None and data.blend_path:
+        blend_file = Path(data.blend_path)
     if blend_file is None and (base / BLEND_FILENAME).is_file():
         blend_file = base / BLEND_FILENAME
     found: dict[str, list[Path]] = {"train": [], "valid": [], "test": []}
@@ -135,14 +134,15 @@ def find_sft_splits(data: str) -> dict[str, list[Path]]:
                     found[split] = _as_paths(blend_file.parent, blend[key])
                     break
     else:
-        legacy = {"train": "training_path", "valid": "validation_path", "test": "test_path"}
-        for split, key in legacy.items():
-            found[split] = _as_paths(base, meta.get(key))
+        legacy = {"train": data.training_path, "valid": data.validation_path,
+                  "test": data.test_path}
+        for split, named in legacy.items():
+            found[split] = _as_paths(base, named)
         if not found["train"]:
             for split, keys in _SPLIT_KEYS.items():
                 found[split] = sorted({p for k in keys for p in base.rglob(f"*{k}*.parquet")})
     if not found["train"]:
-        raise DataFormatError(data, "no training Parquet file found",
+        raise DataFormatError(data.path, "no training Parquet file found",
                               hint="re-run SFT data prep; it writes packed Parquet + blend.json")
     return found
 

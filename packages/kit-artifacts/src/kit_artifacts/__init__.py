@@ -15,11 +15,13 @@ from kit_artifacts._artifacts import (
 from kit_artifacts._fsspec_storage import FsspecStorage
 from kit_artifacts._gc import GcReport
 from kit_artifacts._gc import gc as _gc
+from kit_artifacts._inputs import is_artifact_type, structure_artifact, unstructure_artifact
 from kit_artifacts._integrity import Manifest, VerifyReport
 from kit_artifacts._lineage import LineageEdge, LineageGraph, LineageNode, lineage
 from kit_artifacts._memory_storage import MemoryStorage
 from kit_artifacts._records import VersionRecord
 from kit_artifacts._ref import ArtifactRef
+from kit_artifacts._refs import PinnedInput, find_refs, pin_refs
 from kit_artifacts._registry import ArtifactRegistry, get_registry
 from kit_artifacts._resolver import clear_pins, pinned_refs, resolve_art
 from kit_artifacts._storage import LocalStorage, Storage
@@ -63,6 +65,7 @@ __all__ = [
     "Manifest",
     "MemoryStorage",
     "ModelArtifact",
+    "PinnedInput",
     "PretrainBlendsArtifact",
     "RegistryError",
     "SFTDataArtifact",
@@ -74,11 +77,13 @@ __all__ = [
     "artifact_type",
     "artifact_types",
     "clear_pins",
+    "find_refs",
     "gc",
     "get_registry",
     "hooks",
     "lineage",
     "parse_art_uri",
+    "pin_refs",
     "pinned_refs",
     "register_artifact_type",
     "register_remote_resolver",
@@ -105,10 +110,11 @@ def gc(
     )
 
 
-def _register_resolver() -> None:
-    from kit_config import register_resolver
+def _register_with_kit_config() -> None:
+    from kit_config import register_resolver, register_structure_hook
 
     register_resolver("art", resolve_art, replace=True)
+    register_structure_hook(is_artifact_type, structure_artifact, unstructure=unstructure_artifact)
 
 
-_register_resolver()
+_register_with_kit_config()

@@ -382,30 +382,43 @@ class Artifact:
         return ref
 
     @classmethod
-    def load(cls: builtins.type[A], path: str | os.PathLike[str]) -> A:
-        """Load from a data path (directory, data file, or `metadata.json` itself)."""
+    def load(cls: builtins.type[A], path: str | os.PathLike[str], *, emit: bool = True) -> A:
+        """Load from a data path (directory, data file, or `metadata.json` itself).
+
+        `emit=False` only reads: no `used` event, for inspection or when the use was
+        already recorded (a `${art:...}` resolution).
+        """
         from kit_artifacts import hooks
 
         probe = _path_str(path)
         guess = "file" if os.path.isfile(probe) else "dir"
         meta_path = metadata_file_for(probe, path_kind=guess)
         artifact = cls.from_dict(read_json_file(meta_path), source=meta_path)
-        hooks.emit(hooks.ArtifactEvent("used", None, artifact.path, artifact.type, artifact.path))
+        if emit:
+            event = hooks.ArtifactEvent("used", None, artifact.path, artifact.type, artifact.path)
+            hooks.emit(event)
         return artifact
 
     @classmethod
-    def from_uri(cls: builtins.type[A], uri: str, *, registry: ArtifactRegistry | None = None) -> A:
-        """Load the version an `art://` URI names, pinned (emits a `used` event)."""
+    def from_uri(
+        cls: builtins.type[A],
+        uri: str,
+        *,
+        registry: ArtifactRegistry | None = None,
+        emit: bool = True,
+    ) -> A:
+        """Load the version an `art://` URI names, pinned (`emit`: record a `used` event)."""
         from kit_artifacts._records import resolve_remote
         from kit_artifacts._registry import get_registry
 
         remote = resolve_remote(uri)
         if remote is not None:
-            return cls.load(remote)
+            return cls.load(remote, emit=emit)
         reg = registry if registry is not None else get_registry()
         ref = reg.resolve(uri)
         artifact: A = reg.load(ref, expected=cls)
-        reg.note_used(ref)
+        if emit:
+            reg.note_used(ref)
         return artifact
 
 

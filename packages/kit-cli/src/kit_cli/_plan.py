@@ -8,14 +8,16 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from kit_cli._argv import StageArgs
 from kit_cli._launches import code_version
-from kit_cli._pinning import PinnedInput, pin_config
 from kit_cli.recipe import Recipe, Stage
+
+if TYPE_CHECKING:
+    from kit_artifacts import PinnedInput
 
 __all__ = ["JOB_CONFIG_NAME", "StagePlan", "plan_stage"]
 
@@ -63,13 +65,6 @@ class StagePlan:
         return OmegaConf.to_yaml(OmegaConf.create(self.config))
 
 
-def _resolve_input(ref: str) -> PinnedInput:
-    from kit_artifacts import get_registry
-
-    found = get_registry().resolve(ref)
-    return PinnedInput(ref=ref, uri=found.uri, path=str(found.path), type=str(found.type))
-
-
 def plan_stage(
     recipe: Recipe,
     stage: Stage,
@@ -89,6 +84,7 @@ def plan_stage(
     """
     from omegaconf import OmegaConf
 
+    from kit_artifacts import pin_refs
     from kit_cli.errors import UsageError
     from kit_config import compose, mask_secrets, new_run_id
 
@@ -102,7 +98,7 @@ def plan_stage(
         config_source = stage.resolve_config(args.config)
         composed = compose(config_source, args.overrides)
     container = OmegaConf.to_container(composed, resolve=False)
-    pinned, inputs = pin_config(container, _resolve_input, fixed_pins, defer_inputs)
+    pinned, inputs = pin_refs(container, fixed=fixed_pins, defer=defer_inputs)
     spec = importlib.util.find_spec(stage.module)
     if spec is None:
         from kit_cli.errors import RecipeLoadError

@@ -39,7 +39,6 @@ def deferred_pins(record: LaunchRecord) -> dict[str, str]:
     Raises `RerunInputError` when the job left no record of one of them (it never ran,
     or failed before resolving it): the run cannot be reproduced exactly.
     """
-    from kit_cli._pinning import artifact_name
     from kit_cli.errors import RerunInputError
 
     if not record.deferred:
@@ -50,12 +49,12 @@ def deferred_pins(record: LaunchRecord) -> dict[str, str]:
 
         for item in load_run(record.run_id).inputs:
             if item.uri.startswith("art://"):
-                used.setdefault(artifact_name(item.uri), item.uri)
+                used.setdefault(_name(item.uri), item.uri)
     except Exception:  # no tracker record: every deferred input is unknown, reported below
         used = {}
     pins = {}
     for ref in record.deferred:
-        name = artifact_name(ref)
+        name = _name(ref)
         if name not in used:
             raise RerunInputError(record.run_id, ref)
         pins[ref] = used[name]
@@ -183,7 +182,15 @@ def compare_outputs(original: str, rebuilt: str) -> list[str]:
     return lines
 
 
-def _names(refs: list[str]) -> list[str]:
-    from kit_cli._pinning import artifact_name
+def _name(uri: str) -> str:
+    """The artifact NAME of `art://NAME[:VER][/SUB]` (the text itself if it does not parse)."""
+    from kit_artifacts import parse_art_uri
 
-    return [artifact_name(ref) for ref in refs]
+    try:
+        return parse_art_uri(uri).name
+    except ValueError:
+        return uri
+
+
+def _names(refs: list[str]) -> list[str]:
+    return [_name(ref) for ref in refs]

@@ -17,7 +17,6 @@ import attrs
 
 from kit_cli._argv import parse_stage_argv
 from kit_cli._launches import LaunchRecord, code_digest, launch_env, save_launch
-from kit_cli._pinning import escape_deferred
 from kit_cli._plan import JOB_CONFIG_NAME, StagePlan, plan_stage
 from kit_cli.recipe import Recipe
 from kit_config import atomic_write_text, mask_argv
@@ -146,17 +145,19 @@ def launch_plan(plan: StagePlan, *, rerun_of: str | None = None) -> StageLaunch:
     Input problems raise; a stage that ran and failed is reported in the returned
     `StageLaunch` (`exit_code` 1, `stage_exit_code` its own code), never raised.
     """
-    from omegaconf import OmegaConf
-
     from kit_config import save_provenance
 
     record = _record(plan, rerun_of)
     folder = save_launch(record)
     config_file = folder / JOB_CONFIG_NAME
     atomic_write_text(config_file, plan.config_yaml())
+    # The pinned config as the job gets it, unresolved: the job resolves each input once;
+    # resolving here as well would hit the registry again and record no lineage.
     save_provenance(
         folder / "provenance",
-        config=OmegaConf.create(escape_deferred(plan.config, plan.deferred)),
+        config=plan.config,
+        resolve=False,
+        pins=plan.pins,
         overrides=mask_argv(plan.args.overrides),
         argv=mask_argv(plan.argv),
         sources=[plan.config_source] if plan.config_source else [],

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from kit_config._cli import cli
     from kit_config._compose import compose
+    from kit_config._converter import register_structure_hook
     from kit_config._files import (
         atomic_write_bytes,
         atomic_write_json,
@@ -105,6 +106,7 @@ __all__ = [
     "process_rank",
     "recompose",
     "register_resolver",
+    "register_structure_hook",
     "save_provenance",
     "scrub_secrets",
     "scrub_text",
@@ -147,6 +149,7 @@ _LAZY: dict[str, str] = {
     "process_rank": "_process",
     "recompose": "_provenance",
     "register_resolver": "_resolvers",
+    "register_structure_hook": "_converter",
     "save_provenance": "_provenance",
     "scrub_secrets": "_secrets",
     "scrub_text": "_secrets",

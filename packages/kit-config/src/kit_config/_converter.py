@@ -16,8 +16,15 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from kit_config._suggest import did_you_mean
+from kit_config.errors import KitError
 
-__all__ = ["TypeMismatch", "describe", "get_converter", "type_name"]
+__all__ = [
+    "TypeMismatch",
+    "describe",
+    "get_converter",
+    "register_structure_hook",
+    "type_name",
+]
 
 
 class TypeMismatch(ValueError):
@@ -177,6 +184,55 @@ def get_converter(*, exact: bool = False) -> Any:
     return _converters[exact]
 
 
+# Hooks registered by higher packages (kit-artifacts: typed artifact inputs), in order.
+_extra_hooks: list[
+    tuple[Callable[[Any], bool], Callable[[Any, Any], Any], Callable[[Any], Any] | None]
+] = []
+
+
+def register_structure_hook(
+    predicate: Callable[[Any], bool],
+    hook: Callable[[Any, Any], Any],
+    *,
+    unstructure: Callable[[Any], Any] | None = None,
+) -> None:
+    """Let `structure` build config fields whose type satisfies `predicate` with `hook`.
+
+    The seam through which a higher package teaches kit-config a type without kit-config
+    importing it. `hook(value, type)` returns the field value; a kit error, `ValueError` or
+    `TypeError` it raises becomes a problem at the field's key path, its message as the
+    text, so it should say what is wrong and how to fix it in one line. `unstructure(obj)`
+    gives the config value back (what `unstructure` and provenance record), which `hook`
+    must accept again.
+    """
+    _extra_hooks.append((predicate, hook, unstructure))
+    for conv in _converters.values():  # converters already built learn it too
+        _install(conv, predicate, hook, unstructure)
+
+
+def _install(conv: Any, predicate: Callable[[Any], bool], hook: Callable[[Any, Any], Any],
+             unstructure: Callable[[Any], Any] | None) -> None:
+    import attrs
+
+    by_fields: dict[Any, Callable[[Any, Any], Any]] = {}
+
+    def checked(value: Any, tp: Any) -> Any:
+        if isinstance(value, Mapping) and attrs.has(tp):
+            # A mapping spells the object's own fields (an artifact's metadata.json), not a
+            # reference to one: build the class as cattrs would without the hook.
+            if tp not in by_fields:
+                by_fields[tp] = conv.gen_structure_attrs_fromdict(tp)
+            return by_fields[tp](value, tp)
+        try:
+            return hook(value, tp)
+        except (KitError, TypeError, ValueError) as exc:
+            raise TypeMismatch(str(exc)) from exc
+
+    conv.register_structure_hook_func(predicate, checked)
+    if unstructure is not None:
+        conv.register_unstructure_hook_func(predicate, unstructure)
+
+
 _converters: dict[bool, Any] = {}
 
 
@@ -266,4 +322,6 @@ def _build(exact: bool) -> Any:
         return hook
 
     conv.register_structure_hook_factory(_is_mapping, mapping_factory)
+    for predicate, hook, unstructure in _extra_hooks:
+        _install(conv, predicate, hook, unstructure)
     return conv

@@ -3,11 +3,14 @@
 `save_provenance(dir, ...)` writes, each file atomically (`atomic_write_bytes`), with
 `provenance.json` last so that its presence means the record is complete:
 
-  dir/config.yaml        the fully resolved config (secrets masked)
+  dir/config.yaml        the config (secrets masked): fully resolved, or with `resolve=False`
+                         as given, interpolations kept (a launcher's pinned config: the job
+                         resolves it, so resolving here would do that work twice)
   dir/sources/...        copies of the source files (same relative layout, so the
                          `defaults:` chain still resolves); a file holding a literal
                          secret is NOT copied, only its digest is kept
-  dir/provenance.json    schema version, overrides, argv, source paths + sha256, config
+  dir/provenance.json    schema version, overrides, argv, source paths + sha256, config,
+                         pins (`{reference as written: the exact version it pinned to}`)
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ class Provenance:
     sources: tuple[SourceRecord, ...]
     root: str | None
     base: dict[str, Any] | None
+    pins: dict[str, str] = attrs.field(factory=dict)
 
     @property
     def masked_overrides(self) -> tuple[str, ...]:
@@ -132,12 +136,16 @@ def save_provenance(
     overrides: Sequence[str] | None = None,
     argv: Sequence[str] | None = None,
     sources: Sequence[str | os.PathLike[str]] | None = None,
+    resolve: bool = True,
+    pins: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the provenance of `config` into `directory`; return the `provenance.json` path.
 
     `config` is a composed DictConfig (its source files are known then), a plain mapping,
     or a typed config instance. `sources` defaults to the files the config was loaded from,
-    `overrides` to those `compose` applied, `argv` to `sys.argv`.
+    `overrides` to those `compose` applied, `argv` to `sys.argv`. `resolve=False` keeps
+    interpolations as written; `pins` records which exact input versions the caller
+    pinned (kit-config does not interpret them).
     """
     import sys
 
@@ -147,7 +155,10 @@ def save_provenance(
 
     out_dir = Path(directory)
     info: SourceInfo | None = sources_of(config) if isinstance(config, DictConfig) else None
-    if isinstance(config, DictConfig):
+    if isinstance(config, DictConfig | Mapping) and not resolve:
+        plain = config if isinstance(config, DictConfig) else OmegaConf.create(dict(config))
+        resolved = dict(OmegaConf.to_container(plain, resolve=False))  # type: ignore[arg-type]
+    elif isinstance(config, DictConfig):
         resolved = to_container(config)
     elif isinstance(config, Mapping):
         resolved = to_container(OmegaConf.create(dict(config)))
@@ -176,6 +187,7 @@ def save_provenance(
         "sources": [attrs.asdict(r) for r in records],
         "config_digest": config_digest(masked),
         "config": masked,
+        "pins": dict(sorted((pins or {}).items())),
     }
     target = out_dir / PROVENANCE_FILE
     atomic_write_bytes(target, (json.dumps(record, indent=2, default=str) + "\n").encode())
@@ -227,6 +239,7 @@ def load_provenance(directory: str | os.PathLike[str]) -> Provenance:
             sources=sources,
             root=raw.get("root"),
             base=raw.get("base"),
+            pins={str(k): str(v) for k, v in (raw.get("pins") or {}).items()},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise _bad(file, f"missing or malformed field ({type(exc).__name__}: {exc})") from None

@@ -23,7 +23,6 @@ __all__ = ["MlflowTracker", "flatten_params"]
 
 _STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "cancelled": "KILLED"}
 _PARAM_VALUE_MAX = 6000  # MLflow 3's limit on a param value
-_NAME = re.compile(r"^art://(?P<name>[^:/]+)")
 
 
 def flatten_params(config: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -38,8 +37,12 @@ def flatten_params(config: Mapping[str, Any], prefix: str = "") -> Iterator[tupl
 
 
 def _artifact_name(uri: str) -> str:
-    match = _NAME.match(uri)
-    return match["name"] if match else re.sub(r"[^A-Za-z0-9._-]+", "-", uri)[:200]
+    from kit_artifacts import parse_art_uri
+
+    try:
+        return parse_art_uri(uri).name
+    except ValueError:  # an external URI: a safe name made of its text
+        return re.sub(r"[^A-Za-z0-9._-]+", "-", uri)[:200]
 
 
 class MlflowTracker:

@@ -18,7 +18,6 @@ from kit_track._wandb_client import WandbArtifactSpec
 __all__ = ["STATE_FILE", "SyncState", "artifact_spec", "load_state", "save_state"]
 
 STATE_FILE = "wandb_sync.json"
-_PINNED = re.compile(r"^art://(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*):v(?P<version>\d+)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -63,10 +62,15 @@ def artifact_spec(uri: str, artifact_type: str, path: str, run_id: str) -> tuple
     A registry version `art://name:vN` becomes W&B artifact `name` with alias `kit-vN`
     (W&B numbers its own versions, so ours ride along as an alias and in metadata).
     """
-    pinned = _PINNED.match(uri)
-    if pinned:
-        name = pinned["name"]
-        aliases: tuple[str, ...] = (f"kit-v{pinned['version']}",)
+    from kit_artifacts import ArtURI, parse_art_uri
+
+    try:
+        parsed = parse_art_uri(uri)
+    except ValueError:  # an external URI, not a registry one
+        parsed = None
+    if isinstance(parsed, ArtURI) and parsed.pinned_version and not parsed.subpath:
+        name = parsed.name
+        aliases: tuple[str, ...] = (f"kit-v{parsed.pinned_version}",)
     else:
         name = _UNSAFE.sub("-", uri.split("://", 1)[-1]).strip("-.")[:120] or "artifact"
         aliases = ()
