@@ -14,10 +14,10 @@ import attrs
 
 from kit_cli._argv import StageArgs
 from kit_cli._launches import code_version
-from kit_cli._pinning import PinnedInput, pin_config
+from kit_cli._pinning import PinnedInput, escape_deferred, pin_config
 from kit_cli.recipe import Recipe, Stage
 
-__all__ = ["JOB_CONFIG_NAME", "StagePlan", "mask_argv", "plan_stage"]
+__all__ = ["JOB_CONFIG_NAME", "StagePlan", "check_config", "mask_argv", "plan_stage"]
 
 # The config file's name next to the job (and in the launch folder).
 JOB_CONFIG_NAME = "config.yaml"
@@ -70,6 +70,30 @@ def _resolve_input(ref: str) -> PinnedInput:
     return PinnedInput(ref=ref, uri=found.uri, path=str(found.path), type=str(found.type))
 
 
+def check_config(composed: Any, planned: Any, schema: type) -> None:
+    """Structure and validate the config as the job will see it; raise every problem at once.
+
+    `planned` is the pinned plain container (deferred inputs escaped to literal text, as
+    they do not exist yet); its values are laid over `composed` in place, so each problem
+    still names the file and line (or override) its key came from.
+    """
+    from omegaconf import DictConfig, ListConfig
+
+    from kit_config import structure
+
+    def overlay(node: Any, plain: Any) -> None:
+        keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
+        for key in keys:
+            child = node._get_node(key)
+            if isinstance(child, DictConfig | ListConfig) and not child._is_none():
+                overlay(child, plain[key])
+            elif isinstance(plain[key], str) and child._value() != plain[key]:
+                node[key] = plain[key]
+
+    overlay(composed, planned)
+    structure(composed, schema)
+
+
 def plan_stage(
     recipe: Recipe,
     stage: Stage,
@@ -83,7 +107,11 @@ def plan_stage(
     after: Sequence[str] = (),
     defer_inputs: Collection[str] = (),
 ) -> StagePlan:
-    """Compose the config, pin its artifact inputs (except `defer_inputs`), find the code.
+    """Compose the config, pin its artifact inputs (except `defer_inputs`), check it, find the code.
+
+    With a typed config (`Stage.config`) the composition starts from the class's defaults
+    and the result is structured and validated here, so a bad value fails before any
+    launch folder, PEX or job exists (`ConfigValidationError`, exit code 2).
 
     `after` (job ids the stage waits for) needs a profile: a local run cannot wait on jobs.
     """
@@ -99,11 +127,15 @@ def plan_stage(
             "but runs locally",
             hint="submit it with --batch PROFILE (a Slurm profile) to chain jobs",
         )
+    schema = stage.config_class()
     if composed is None:
         config_source = stage.resolve_config(args.config)
-        composed = compose(config_source, args.overrides)
+        composed = compose(config_source, args.overrides, schema=schema)
     container = OmegaConf.to_container(composed, resolve=False)
     pinned, inputs = pin_config(container, _resolve_input, fixed_pins, defer_inputs)
+    if schema is not None:
+        deferred = [item.ref for item in inputs if item.deferred]
+        check_config(composed, escape_deferred(pinned, deferred), schema)
     spec = importlib.util.find_spec(stage.module)
     if spec is None:
         from kit_cli.errors import RecipeLoadError
