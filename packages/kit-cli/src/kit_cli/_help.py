@@ -12,7 +12,7 @@ from typer.core import TyperCommand
 
 from kit_cli.recipe import Recipe, Stage
 
-__all__ = ["RAW_ARGS_KEY", "StageCommand", "stage_command_class"]
+__all__ = ["RAW_ARGS_KEY", "StageCommand", "example_override", "stage_command_class"]
 
 RAW_ARGS_KEY = "kit_cli.raw_args"
 
@@ -61,6 +61,32 @@ def _panel(title: str, rows: list[tuple[str, str]]) -> Any:
     return Panel(table, title=title, title_align="left", border_style="dim")
 
 
+def example_override(stage: Stage) -> str:
+    """`KEY=VALUE` for the stage's first numeric setting at its default: valid by construction."""
+    try:
+        schema = stage.config_class()
+    except Exception:  # --help must not fail on a broken registration
+        schema = None
+    if schema is None:
+        return "key.path=value"
+    from omegaconf import OmegaConf
+
+    from kit_config import compose
+
+    def first(node: Any, prefix: str) -> str | None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                found = first(value, f"{prefix}{key}.")
+                if found:
+                    return found
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                return f"{prefix}{key}={value}"
+        return None
+
+    defaults = OmegaConf.to_container(compose(None, schema=schema), resolve=False)
+    return first(defaults, "") or "key.path=value"
+
+
 def stage_panels(recipe: Recipe, stage: Stage) -> list[Any]:
     """The extra help panels of one stage."""
     from kit_cli._profiles import profile_summaries
@@ -81,7 +107,6 @@ def stage_panels(recipe: Recipe, stage: Stage) -> list[Any]:
                 ("key.path=value", "set a value (any position)"),
                 ("+key=value", "add a key that the config lacks"),
                 ("~key", "delete a key"),
-                ("-- ARGS", "pass ARGS through to the stage script"),
             ],
         ),
         _panel(
@@ -89,7 +114,8 @@ def stage_panels(recipe: Recipe, stage: Stage) -> list[Any]:
             [
                 (f"nemotron {words} -c {first_config}", "run locally"),
                 (f"nemotron {words} -c {first_config} -d", "show what would run"),
-                (f"nemotron {words} -r {first_profile} train.lr=3e-4", "run attached"),
+                (f"nemotron {words} -r {first_profile} {example_override(stage)}",
+                 "run attached"),
                 (f"nemotron {words} -b {first_profile}", "submit and detach"),
             ],
         ),

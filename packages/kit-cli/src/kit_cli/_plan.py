@@ -17,7 +17,14 @@ from kit_cli._launches import code_version
 from kit_cli._pinning import PinnedInput, escape_deferred, pin_config
 from kit_cli.recipe import Recipe, Stage
 
-__all__ = ["JOB_CONFIG_NAME", "StagePlan", "check_config", "mask_argv", "plan_stage"]
+__all__ = [
+    "JOB_CONFIG_NAME",
+    "StagePlan",
+    "check_config",
+    "mask_argv",
+    "plan_stage",
+    "resolve_input",
+]
 
 # The config file's name next to the job (and in the launch folder).
 JOB_CONFIG_NAME = "config.yaml"
@@ -63,7 +70,8 @@ class StagePlan:
         return OmegaConf.to_yaml(OmegaConf.create(self.config))
 
 
-def _resolve_input(ref: str) -> PinnedInput:
+def resolve_input(ref: str) -> PinnedInput:
+    """The registry version `ref` (`art://NAME[:VER]`) names now, as a pinned input."""
     from kit_artifacts import get_registry
 
     found = get_registry().resolve(ref)
@@ -132,7 +140,7 @@ def plan_stage(
         config_source = stage.resolve_config(args.config)
         composed = compose(config_source, args.overrides, schema=schema)
     container = OmegaConf.to_container(composed, resolve=False)
-    pinned, inputs = pin_config(container, _resolve_input, fixed_pins, defer_inputs)
+    pinned, inputs = pin_config(container, resolve_input, fixed_pins, defer_inputs)
     if schema is not None:
         deferred = [item.ref for item in inputs if item.deferred]
         check_config(composed, escape_deferred(pinned, deferred), schema)
