@@ -10,7 +10,9 @@ are still built and validated, so one run shows every problem it can.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,15 +69,44 @@ def semantic_problems(obj: Any, prefix: str = "") -> list[ConfigProblem]:
     return out
 
 
-def partial_problems(data: Any, cls: Any, bad: set[str], prefix: str = "") -> list[ConfigProblem]:
-    """Semantic problems of the sub-configs of `data` (a `cls`) that hold no type problem.
+def _parts(path: str) -> list[Any]:
+    return [int(i) if i else k for k, i in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path)]
 
-    `bad` holds the key paths that failed to type-check; a sub-config containing one is
-    searched further down instead of built.
+
+def _without(data: Any, paths: set[str]) -> Any:
+    """A copy of `data` with the keys at `paths` removed (their defaults then apply)."""
+    out = copy.deepcopy(data)
+    for path in paths:
+        *parents, last = _parts(path) or [None]
+        node = out
+        for part in parents:
+            ok = isinstance(node, Mapping) and part in node or (
+                isinstance(node, list) and isinstance(part, int) and part < len(node))
+            node = node[part] if ok else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
+
+
+def partial_problems(data: Any, cls: Any, bad: set[str], prefix: str = "") -> list[ConfigProblem]:
+    """The semantic problems that can still be found in `data` (a `cls`) with type problems.
+
+    `bad` holds the key paths that failed to type-check. They are dropped so that their
+    defaults apply; if `cls` then builds, its hooks run (problems at a dropped key are left
+    out). Otherwise (a required key is bad) each sub-config is tried on its own.
     """
     from kit_config._cli import _fields
     from kit_config._converter import get_converter
 
+    mine = {b[len(prefix) :].lstrip(".") if prefix else b for b in bad
+            if not prefix or b.startswith((prefix + ".", prefix + "["))}
+    try:
+        built = get_converter().structure(_without(data, mine), cls)
+    except Exception:
+        built = None
+    if built is not None:
+        return [p for p in semantic_problems(built, prefix)
+                if not any(p.path == b or p.path.startswith((b + ".", b + "[")) for b in bad)]
     out: list[ConfigProblem] = []
     if not isinstance(data, Mapping):
         return out
@@ -87,8 +118,8 @@ def partial_problems(data: Any, cls: Any, bad: set[str], prefix: str = "") -> li
             out += partial_problems(data[field.name], field.type, bad, path)
             continue
         try:
-            built = get_converter().structure(data[field.name], field.type)
+            sub = get_converter().structure(data[field.name], field.type)
         except Exception:  # reported as a type problem already
             continue
-        out += semantic_problems(built, path)
+        out += semantic_problems(sub, path)
     return out
