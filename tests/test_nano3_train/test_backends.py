@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import attrs
 import pytest
 
 from nano3.stages import BackendUnavailableError, train
@@ -99,8 +100,7 @@ def test_absent_framework_is_a_clear_error(stage: str, cfg: object, module: str,
     if importlib.util.find_spec(top) is not None and (
             "." not in module or importlib.util.find_spec(module) is not None):
         pytest.skip(f"{module} is installed here")
-    cfg.output_dir = str(tmp_path)  # type: ignore[attr-defined]
     with pytest.raises(BackendUnavailableError) as info:
-        train(stage, cfg)
+        train(stage, attrs.evolve(cfg, output_dir=str(tmp_path)))  # type: ignore[misc]
     assert info.value.module == module
     assert "backend=local" in str(info.value)

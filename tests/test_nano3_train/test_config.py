@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
 
+from kit_config import structure, unstructure
+from kit_config.errors import ConfigValidationError
+from nano3.recipe import CONFIG_ROOT as CONFIG_DIR
+from nano3.recipe import RECIPE
 from nano3.stages import (
     GRPOConfig,
     ModelConfig,
@@ -13,11 +18,15 @@ from nano3.stages import (
     PretrainConfig,
     RLConfig,
     SFTConfig,
-    StageConfigError,
     TrainerConfig,
-    validate_config,
 )
-from nano3.stages._entry import CONFIG_DIR
+
+
+def _problems(cfg: object) -> list[tuple[str, str]]:
+    """The problems `kit_config.structure` reports for `cfg` (type and `__kit_validate__`)."""
+    with pytest.raises(ConfigValidationError) as info:
+        structure(unstructure(cfg), type(cfg))
+    return [(p.path, p.message) for p in info.value.problems]
 
 
 def _pre(**kw: object) -> PretrainConfig:
@@ -71,28 +80,23 @@ def _pre(**kw: object) -> PretrainConfig:
     ],
 )
 def test_bad_values_are_reported_with_their_path(stage: str, cfg: object, path: str) -> None:
-    """A bad value raises StageConfigError naming its key path."""
-    with pytest.raises(StageConfigError) as info:
-        validate_config(stage, cfg)  # type: ignore[arg-type]
-    assert path in [p for p, _ in info.value.problems]
-    assert path in str(info.value)
+    """A bad value is a ConfigValidationError problem naming its key path, from `structure`."""
+    assert RECIPE.stage(stage).config_class() is type(cfg)
+    assert path in [p for p, _ in _problems(cfg)]
 
 
 def test_every_problem_is_collected() -> None:
     """Several bad values are all reported in one error."""
     cfg = _pre(model=ModelConfig(num_layers=0), optimizer=OptimizerConfig(lr=-1.0),
                trainer=TrainerConfig(max_steps=0))
-    with pytest.raises(StageConfigError) as info:
-        validate_config("pretrain", cfg)
-    paths = {p for p, _ in info.value.problems}
+    paths = {p for p, _ in _problems(cfg)}
     assert {"model.num_layers", "optimizer.lr", "trainer.max_steps"} <= paths
 
 
 def test_defaults_are_valid() -> None:
     """The class defaults pass validation for every stage."""
-    validate_config("pretrain", _pre())
-    validate_config("sft", SFTConfig(data="/d", model="/m"))
-    validate_config("rl", RLConfig(data="/d", model="/m"))
+    for cfg in (_pre(), SFTConfig(data="/d", model="/m"), RLConfig(data="/d", model="/m")):
+        assert structure(unstructure(cfg), type(cfg)) == cfg
 
 
 EXPECTED_INPUTS = {
@@ -128,9 +132,11 @@ def test_shipped_configs_consume_what_the_previous_stage_publishes(stage: str,
 @pytest.mark.parametrize("name", ["tiny", "default"])
 def test_shipped_configs_structure_and_validate(stage: str, name: str, tmp_path: Path) -> None:
     """Each shipped YAML (inputs replaced by paths) structures into its class and validates."""
-    from kit_config import compose, structure
-    from nano3.stages._entry import _CLASSES
+    from kit_config import compose
 
+    schema = RECIPE.stage(stage).config_class()
+    assert schema is not None
     overrides = [f"data={tmp_path}"] + ([] if stage == "pretrain" else [f"model={tmp_path}"])
-    cfg = structure(compose(CONFIG_DIR / stage / f"{name}.yaml", overrides), _CLASSES[stage])
-    validate_config(stage, cfg)
+    cfg: Any = structure(compose(CONFIG_DIR / stage / f"{name}.yaml", overrides, schema=schema),
+                         schema)
+    assert cfg.data == str(tmp_path)

@@ -13,10 +13,10 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 
 from nano3.stages._config import ModelConfig
@@ -143,4 +143,4 @@ def load_model_dir(path: str) -> LoadedModel:
 
 def model_info(cfg: ModelConfig, **extra: Any) -> dict[str, Any]:
     """The `model_config.json` body: the shape plus extra facts (tokenizer, stage, ...)."""
-    return {"model": asdict(cfg), **extra}
+    return {"model": attrs.asdict(cfg), **extra}

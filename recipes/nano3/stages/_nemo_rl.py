@@ -13,7 +13,7 @@ Mapping (ours -> NeMo-RL's `examples/configs/grpo_math_1B.yaml` layout):
   `policy.tokenizer.name` (tokenizer, when set, overrides the latter).
 - optimizer.{lr, weight_decay, beta1, beta2} -> `policy.optimizer.kwargs` (AdamW);
   optimizer.clip_grad -> `policy.max_grad_norm`. optimizer.trainable: NeMo-RL trains every
-  parameter, so `validate_config` refuses anything but `["*"]` for this backend.
+  parameter, so `RLConfig.__kit_validate__` refuses anything but `["*"]` for this backend.
 - trainer.micro_batch_size -> `policy.train_micro_batch_size`;
   `policy.train_global_batch_size` = prompts x generations.
 - data (RL manifest) -> `data.dataset_name: ResponseDataset`, `train_data_path`,
@@ -104,8 +104,8 @@ def launch_nemo_rl(cfg: RLConfig) -> StageResult:
     if importlib.util.find_spec("nemo_rl") is None:
         raise BackendUnavailableError("nemo-rl", "nemo_rl")
     if (Path(cfg.model) / "model.pt").is_file():
-        raise StageConfigError("rl", [("model", f"{cfg.model} is a local-backend checkpoint; "
-                                       "NeMo-RL needs a Hugging Face model directory")])
+        raise StageConfigError("rl", "model", f"{cfg.model} is a local-backend checkpoint; "
+                                       "NeMo-RL needs a Hugging Face model directory")
     tree = to_nemo_rl(cfg)
     out = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
     out.mkdir(parents=True, exist_ok=True)
