@@ -191,6 +191,7 @@ def _apply_one(
         with open_dict(cfg):
             del parent[last]
         _drop_locations(info, key)
+        info.locations[key] = Location(f"override {shown!r}")  # a problem it causes points here
         return
     if parsed.is_add() and exists:
         raise OverrideError(
