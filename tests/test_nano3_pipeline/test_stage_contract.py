@@ -214,3 +214,13 @@ def test_pipeline_refuses_a_bad_set_before_any_submission(
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "stage 'pretrain'" in line and "@ optimizer.lr" in line
     assert "stage 'rl'" in line and "@ grpo.reward" in line
+
+
+@pytest.mark.parametrize("stage", [*TRAINING, *DATA_PREP])
+def test_the_help_example_override_is_accepted(home: Path, stage: str) -> None:
+    """The override `--help` shows for a stage comes from its schema and works."""
+    from kit_cli._help import example_override
+
+    example = example_override(RECIPE.stage(stage))
+    assert example != "key.path=value"
+    assert run_stage(RECIPE, stage, ["-c", "tiny", "--dry-run", example]) == 0

@@ -62,29 +62,43 @@ def _panel(title: str, rows: list[tuple[str, str]]) -> Any:
 
 
 def example_override(stage: Stage) -> str:
-    """`KEY=VALUE` for the stage's first numeric setting at its default: valid by construction."""
+    """`KEY=VALUE` for the stage's first numeric setting at its default: valid by construction.
+
+    Read from the class's fields (no OmegaConf: a stage's --help must stay fast).
+    """
     try:
         schema = stage.config_class()
     except Exception:  # --help must not fail on a broken registration
         schema = None
-    if schema is None:
-        return "key.path=value"
-    from omegaconf import OmegaConf
+    found = _first_number(schema, "") if schema is not None else None
+    return found or "key.path=value"
 
-    from kit_config import compose
 
-    def first(node: Any, prefix: str) -> str | None:
-        for key, value in node.items():
-            if isinstance(value, dict):
-                found = first(value, f"{prefix}{key}.")
-                if found:
-                    return found
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                return f"{prefix}{key}={value}"
+def _first_number(obj: Any, prefix: str) -> str | None:
+    """The first numeric leaf of a config class (its defaults) or instance (its values)."""
+    import dataclasses
+
+    import attrs
+
+    cls = obj if isinstance(obj, type) else type(obj)
+    if attrs.has(cls):
+        names = [(f.name, f.default) for f in attrs.fields(cls)]
+    elif dataclasses.is_dataclass(cls):
+        names = [(f.name, f.default_factory() if f.default_factory is not dataclasses.MISSING
+                  else f.default) for f in dataclasses.fields(cls)]
+    else:
         return None
-
-    defaults = OmegaConf.to_container(compose(None, schema=schema), resolve=False)
-    return first(defaults, "") or "key.path=value"
+    for name, default in names:
+        value = default if isinstance(obj, type) else getattr(obj, name)
+        if isinstance(value, attrs.Factory) and not value.takes_self:  # type: ignore[arg-type]
+            value = value.factory()
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{prefix}{name}={value}"
+        if attrs.has(type(value)) or dataclasses.is_dataclass(value):
+            found = _first_number(value, f"{prefix}{name}.")
+            if found:
+                return found
+    return None
 
 
 def stage_panels(recipe: Recipe, stage: Stage) -> list[Any]:
