@@ -62,7 +62,7 @@ def _panel(title: str, rows: list[tuple[str, str]]) -> Any:
 
 
 def example_override(stage: Stage) -> str:
-    """`KEY=VALUE` for the stage's first numeric setting at its default: valid by construction.
+    """`KEY=VALUE` for the stage's first integer setting at its default (valid by construction).
 
     Read from the class's fields (no OmegaConf: a stage's --help must stay fast).
     """
@@ -75,7 +75,7 @@ def example_override(stage: Stage) -> str:
 
 
 def _first_number(obj: Any, prefix: str) -> str | None:
-    """The first numeric leaf of a config class (its defaults) or instance (its values)."""
+    """The first integer leaf of a config class (its defaults) or instance (its values)."""
     import dataclasses
 
     import attrs
@@ -92,7 +92,8 @@ def _first_number(obj: Any, prefix: str) -> str | None:
         value = default if isinstance(obj, type) else getattr(obj, name)
         if isinstance(value, attrs.Factory) and not value.takes_self:  # type: ignore[arg-type]
             value = value.factory()
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        # An integer: floats (lr, min_lr) tend to be tied to other keys a file may change.
+        if isinstance(value, int) and not isinstance(value, bool):
             return f"{prefix}{name}={value}"
         if attrs.has(type(value)) or dataclasses.is_dataclass(value):
             found = _first_number(value, f"{prefix}{name}.")
