@@ -93,8 +93,9 @@ def check_config(composed: Any, planned: Any, schema: type) -> None:
         keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
         for key in keys:
             child = node._get_node(key)
-            if isinstance(child, DictConfig | ListConfig) and not child._is_none():
-                overlay(child, plain[key])
+            if isinstance(child, DictConfig | ListConfig):
+                if isinstance(plain[key], dict | list) and not child._is_missing():
+                    overlay(child, plain[key])
             elif isinstance(plain[key], str) and child._value() != plain[key]:
                 node[key] = plain[key]
 
