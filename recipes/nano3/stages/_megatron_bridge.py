@@ -15,7 +15,7 @@ Mapping (ours -> Megatron-Bridge `ConfigContainer` sections):
 - optimizer.{lr, min_lr, weight_decay, beta1, beta2, clip_grad} -> `optimizer.{lr, min_lr,
   weight_decay, adam_beta1, adam_beta2, clip_grad}` (adam); optimizer.warmup_steps ->
   `scheduler.lr_warmup_iters` (cosine decay). optimizer.trainable: Megatron-Bridge trains
-  every parameter, so `PretrainConfig.__kit_validate__` refuses anything but `["*"]` for this backend.
+  every parameter, so the config check refuses anything but `["*"]` for this backend.
 - pretrain data (PretrainBlendsArtifact) -> `dataset.per_split_data_args_path` = its
   `blend.json` (FORMATS.md 3).
 - sft data (SFTDataArtifact) -> `dataset.packed_sequence_specs.packed_train_data_path` /
