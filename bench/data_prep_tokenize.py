@@ -131,9 +131,10 @@ def ours(backend: str, corpus: Path, out: Path, workers: int, shard_mb: float) -
     code = (
         "import json,sys,time,resource\n"
         "from nano3.data_prep import *\n"
-        f"cfg=PretrainConfig(name='bench', output_dir={str(out)!r}, blend=[DatasetSpec("
-        f"name='c', path={str(corpus)!r}, split='train')], tokenizer=TokenizerSpec("
-        f"source='gpt2', backend={backend!r}), shard_bytes={int(shard_mb * 2**20)},"
+        f"cfg=PretrainDataConfig(artifact_name='bench', output_dir={str(out)!r}, "
+        f"blend=[DatasetSpec(name='c', path={str(corpus)!r}, split='train')], "
+        f"tokenizer=TokenizerSpec(source='gpt2', backend={backend!r}), "
+        f"shard_bytes={int(shard_mb * 2**20)},"
         f" parallel=ParallelSpec(num_workers={workers}, progress=False))\n"
         "t0=time.perf_counter(); a=prepare_pretrain(cfg); dt=time.perf_counter()-t0\n"
         "b=json.load(open(a.blend_path))['train'][1::2]\n"

@@ -40,6 +40,7 @@ DOCUMENTED = [
     "artifact_type",
     "artifact_types",
     "clear_pins",
+    "escape_refs",
     "find_refs",
     "gc",
     "get_registry",

@@ -1,4 +1,4 @@
-"""The stage argv parser: options and overrides anywhere, `--` pass-through, bad input."""
+"""The stage argv parser: options and overrides anywhere, no `--` tail, bad input."""
 from __future__ import annotations
 
 import pytest
@@ -27,11 +27,6 @@ from kit_cli.errors import UsageError
             StageArgs(overrides=("+new.key=3", "~old", "++f=1")),
             id="hydra-prefixes",
         ),
-        pytest.param(
-            ["k=1", "--", "--fail", "-c", "x=y"],
-            StageArgs(overrides=("k=1",), passthrough=("--fail", "-c", "x=y")),
-            id="passthrough",
-        ),
     ],
 )
 def test_parse_valid(argv: list[str], expected: StageArgs) -> None:
@@ -50,6 +45,8 @@ def test_parse_valid(argv: list[str], expected: StageArgs) -> None:
         pytest.param(["1abc=2"], "not an override", id="bad-key"),
         pytest.param(["-r", "a", "-b", "b"], "exclude each other", id="run-and-batch"),
         pytest.param(["-c", "a", "-c", "b"], "given twice", id="config-twice"),
+        # Everything the job gets is in the checked, recorded config: no script tail.
+        pytest.param(["k=1", "--", "x=y"], "no script arguments after '--'", id="dash-dash-tail"),
     ],
 )
 def test_parse_errors(argv: list[str], fragment: str) -> None:
@@ -72,9 +69,8 @@ _values = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=8
     batch=st.booleans(),
     dry=st.booleans(),
     overrides=st.lists(st.tuples(_keys, _values).map("=".join), max_size=5),
-    tail=st.lists(st.text(max_size=6), max_size=4),
 )
-def test_round_trip(config, profile, batch, dry, overrides, tail) -> None:
+def test_round_trip(config, profile, batch, dry, overrides) -> None:
     """Rendering any StageArgs back to argv and parsing it again gives the same StageArgs."""
     expected = StageArgs(
         config=config,
@@ -82,7 +78,6 @@ def test_round_trip(config, profile, batch, dry, overrides, tail) -> None:
         batch=profile if batch else None,
         dry_run=dry,
         overrides=tuple(overrides),
-        passthrough=tuple(tail),
     )
     argv = list(overrides)
     if config:
@@ -91,5 +86,4 @@ def test_round_trip(config, profile, batch, dry, overrides, tail) -> None:
         argv += ["--batch" if batch else "--run", profile]
     if dry:
         argv.insert(0, "-d")
-    argv += ["--", *tail]
     assert parse_stage_argv(argv) == expected

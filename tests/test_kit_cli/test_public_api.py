@@ -9,6 +9,9 @@ import kit_cli
 
 DOCUMENTED = [
     "CliError",
+    "Pipeline",
+    "PipelineJob",
+    "PipelineStep",
     "Recipe",
     "RecipeEntry",
     "Stage",
@@ -16,6 +19,7 @@ DOCUMENTED = [
     "StageLaunch",
     "discover_recipes",
     "parse_stage_argv",
+    "report_error",
     "run_stage",
     "run_stage_job",
     "write_art_report",
@@ -26,7 +30,7 @@ MODULES = [
     "kit_cli._app", "kit_cli._app_shared", "kit_cli._argv", "kit_cli._cmd_art",
     "kit_cli._cmd_jobs", "kit_cli._cmd_runs", "kit_cli._commands", "kit_cli._discovery",
     "kit_cli._help", "kit_cli._jobcode", "kit_cli._jobspec", "kit_cli._launches",
-    "kit_cli._plan", "kit_cli._profiles", "kit_cli._report",
+    "kit_cli._pipeline", "kit_cli._plan", "kit_cli._profiles", "kit_cli._report",
     "kit_cli._report_data", "kit_cli._report_html", "kit_cli._report_svg", "kit_cli._rerun",
     "kit_cli._runner", "kit_cli._tree", "kit_cli.errors", "kit_cli.main", "kit_cli.recipe",
 ]

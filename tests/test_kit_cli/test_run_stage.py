@@ -37,9 +37,9 @@ def test_dry_run_writes_and_runs_nothing(demo_recipe, isolated_home, capsys):
     assert not isolated_home.exists() or not any(isolated_home.rglob("*.json"))
 
 
-def test_local_run_passes_config_and_tail(demo_recipe, isolated_home):
-    """A local run executes the stage module with the resolved config and the `--` tail."""
-    code = run_stage(demo_recipe, "train", ["-c", "tiny", "train.steps=5", "--", "--echo", "hi"])
+def test_local_run_passes_the_config(demo_recipe, isolated_home):
+    """A local run executes the stage module with the composed config (overrides in it)."""
+    code = run_stage(demo_recipe, "train", ["-c", "tiny", "train.steps=5", "+echo=hi"])
     assert code == 0
     (record,) = list_launches()
     assert record.status == "succeeded" and record.exit_code == 0
@@ -51,7 +51,7 @@ def test_local_run_passes_config_and_tail(demo_recipe, isolated_home):
 
 def test_failed_stage_exits_1(demo_recipe, capsys):
     """A stage that exits non-zero makes the CLI exit 1 with a one-line message."""
-    code = run_stage(demo_recipe, "train", ["--", "--fail"])
+    code = run_stage(demo_recipe, "train", ["+fail=true"])
     err = capsys.readouterr().err
     assert code == 1
     assert "failed" in err and "exit code 3" in err

@@ -112,7 +112,7 @@ def test_attached_run_records_the_launch_code(lineage_recipe, slurm_env_file, pu
 
 def test_attached_failure_exits_1_and_logs_are_readable(demo_recipe, slurm_env_file):
     """`--run` waits for the job; a failing stage makes the CLI exit 1; its logs remain."""
-    launch = run_stage_job(demo_recipe, "train", ["--run", "slurm", "--", "--fail"])
+    launch = run_stage_job(demo_recipe, "train", ["--run", "slurm", "+fail=true"])
     assert launch.exit_code == 1 and launch.stage_exit_code == 3 and launch.job_id
     app = _app(demo_recipe)
     status = runner.invoke(app, ["job", "status", launch.job_id])
@@ -123,7 +123,7 @@ def test_attached_failure_exits_1_and_logs_are_readable(demo_recipe, slurm_env_f
 
 def test_cancel_a_running_job(demo_recipe, slurm_env_file):
     """`job cancel` ends a running job; its status is then CANCELLED (exit 1)."""
-    launch = run_stage_job(demo_recipe, "train", ["-b", "slurm", "--", "--sleep", "120"])
+    launch = run_stage_job(demo_recipe, "train", ["-b", "slurm", "+sleep=120"])
     assert launch.ok and launch.job_id
     app = _app(demo_recipe)
     cancelled = runner.invoke(app, ["job", "cancel", launch.job_id])
@@ -137,7 +137,7 @@ def test_batch_chain_defers_an_upstream_artifact(demo_recipe, config_dir, slurm_
     (config_dir / "train.yaml").write_text(
         "data: ${art:chain-data,path}\npublish: chain-model\n")
     prep = run_stage_job(demo_recipe, "data prep", ["-c", "prep", "-b", "slurm",
-                                                    "--", "--sleep", "2"])
+                                                    "+sleep=2"])
     assert prep.ok and prep.job_id
     train = run_stage_job(demo_recipe, "train", ["-c", "train", "-b", "slurm"],
                           after=[prep.job_id], defer_inputs=["chain-data"])
@@ -156,7 +156,7 @@ def test_batch_chain_defers_an_upstream_artifact(demo_recipe, config_dir, slurm_
 
 def test_pex_job_runs_the_pex_as_the_stage(demo_recipe, slurm_env_file, tmp_path,
                                            monkeypatch):
-    """With a job PEX the job command is `PEX --config config.yaml [tail]`, not `python -m`."""
+    """With a job PEX the job command is `PEX --config config.yaml`, not `python -m`."""
     source = tmp_path / "pexsrc"
     source.mkdir()
     (source / "__main__.py").write_text(
@@ -164,13 +164,13 @@ def test_pex_job_runs_the_pex_as_the_stage(demo_recipe, slurm_env_file, tmp_path
     pex = tmp_path / "demo-job.pex"
     zipapp.create_archive(source, pex, interpreter=sys.executable)
     monkeypatch.setenv("NEMOTRON_JOB_PEX", str(pex))
-    launch = run_stage_job(demo_recipe, "train", ["-r", "slurm", "--", "--echo", "from-pex"])
+    launch = run_stage_job(demo_recipe, "train", ["-r", "slurm", "+echo=from-pex"])
     assert launch.ok, launch
     from kit_run import list_jobs
 
     (job,) = (j for j in list_jobs() if j["job_id"] == launch.job_id)
     assert job["command"][0].endswith("/code/demo-job.pex")
-    assert job["command"][1:] == ["--config", "config.yaml", "--echo", "from-pex"]
+    assert job["command"][1:] == ["--config", "config.yaml"]
     assert job["code"]["kind"] == "pex"
     out = slurm_env_file.parent / "nemotron-home" / "demo-out" / str(launch.run_id)
     assert (out / "echo.txt").read_text() == "from-pex"

@@ -18,7 +18,8 @@ EXPECTED = [
     "WandbClient", "WandbConfig", "WandbInitArgs", "WandbRunHandle", "WandbTracker",
     "add_wandb_tags",
     "current_run", "errors", "finish_wandb", "init_wandb_if_configured",
-    "install_wandb_resolver", "job_credentials", "list_runs", "load_run", "start_run", "sync",
+    "install_wandb_resolver", "job_credentials", "list_runs", "load_run", "stage_main", "start_run",
+    "sync",
     "trackers_from_settings", "wandb_api_key", "wandb_remote_resolver",
 ]
 

@@ -13,9 +13,9 @@ import pytest
 from nano3.data_prep import (
     DatasetSpec,
     ParallelSpec,
-    PretrainConfig,
-    RLConfig,
-    SFTConfig,
+    PretrainDataConfig,
+    RLDataConfig,
+    SFTDataConfig,
     Tokenizer,
     TokenizerSpec,
     load_tokenizer,
@@ -66,40 +66,43 @@ def text_records(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def make_pretrain(tmp_path: Path) -> Callable[..., PretrainConfig]:
-    """Build a PretrainConfig over given datasets, output under tmp_path/out."""
+def make_pretrain(tmp_path: Path) -> Callable[..., PretrainDataConfig]:
+    """Build a PretrainDataConfig over given datasets, output under tmp_path/out."""
 
-    def make(blend: list[DatasetSpec], **kw: Any) -> PretrainConfig:
+    def make(blend: list[DatasetSpec], **kw: Any) -> PretrainDataConfig:
         kw.setdefault("output_dir", str(tmp_path / "out"))
         kw.setdefault("parallel", ParallelSpec(num_workers=1, progress=False))
         kw.setdefault("shard_bytes", 4096)
-        return PretrainConfig(name=kw.pop("name", "test-pretrain"), blend=blend, **kw)
+        kw.setdefault("artifact_name", "test-pretrain")
+        return PretrainDataConfig(blend=blend, **kw)
 
     return make
 
 
 @pytest.fixture
-def make_sft(tmp_path: Path) -> Callable[..., SFTConfig]:
-    """Build an SFTConfig over given datasets, output under tmp_path/out."""
+def make_sft(tmp_path: Path) -> Callable[..., SFTDataConfig]:
+    """Build an SFTDataConfig over given datasets, output under tmp_path/out."""
 
-    def make(blend: list[DatasetSpec], **kw: Any) -> SFTConfig:
+    def make(blend: list[DatasetSpec], **kw: Any) -> SFTDataConfig:
         kw.setdefault("output_dir", str(tmp_path / "out"))
         kw.setdefault("parallel", ParallelSpec(num_workers=1, progress=False))
         kw.setdefault("shard_bytes", 8192)
-        return SFTConfig(name=kw.pop("name", "test-sft"), blend=blend, **kw)
+        kw.setdefault("artifact_name", "test-sft")
+        return SFTDataConfig(blend=blend, **kw)
 
     return make
 
 
 @pytest.fixture
-def make_rl(tmp_path: Path) -> Callable[..., RLConfig]:
-    """Build an RLConfig over given datasets, output under tmp_path/out."""
+def make_rl(tmp_path: Path) -> Callable[..., RLDataConfig]:
+    """Build an RLDataConfig over given datasets, output under tmp_path/out."""
 
-    def make(blend: list[DatasetSpec], **kw: Any) -> RLConfig:
+    def make(blend: list[DatasetSpec], **kw: Any) -> RLDataConfig:
         kw.setdefault("output_dir", str(tmp_path / "out"))
         kw.setdefault("parallel", ParallelSpec(num_workers=1, progress=False))
         kw.setdefault("shard_bytes", 2048)
-        return RLConfig(name=kw.pop("name", "test-rl"), blend=blend, **kw)
+        kw.setdefault("artifact_name", "test-rl")
+        return RLDataConfig(blend=blend, **kw)
 
     return make
 

@@ -6,17 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_nano3_data.conftest import write_jsonl
 
+from kit_config import structure, unstructure
+from kit_config.errors import ConfigValidationError
 from nano3.data_prep import (
-    DataPrepConfigError,
     DatasetSpec,
     EmptyInputError,
     ErrorPolicy,
     FakeTokenizer,
     InputNotFoundError,
     InputRecordError,
-    PretrainConfig,
+    PretrainDataConfig,
     Tokenizer,
     TokenizerError,
     TokenizerSpec,
@@ -24,8 +24,9 @@ from nano3.data_prep import (
     prepare_pretrain,
 )
 from nano3.data_prep.pretrain import main as pretrain_main
+from test_nano3_data.conftest import write_jsonl
 
-MakeCfg = Callable[..., PretrainConfig]
+MakeCfg = Callable[..., PretrainDataConfig]
 GOOD = {"text": "a good document"}
 
 BAD_LINES = [
@@ -188,8 +189,8 @@ def test_weights_not_positive_numbers(tmp_path: Path, make_pretrain: MakeCfg, we
     path = write_jsonl(tmp_path / "a.jsonl", [GOOD])
     cfg = make_pretrain([DatasetSpec(name="a", path=str(path)),
                          DatasetSpec(name="b", path=str(path), weight=weight)])
-    with pytest.raises(DataPrepConfigError) as info:
-        prepare_pretrain(cfg, tokenizer=FakeTokenizer())
+    with pytest.raises(ConfigValidationError) as info:
+        structure(unstructure(cfg), PretrainDataConfig)
     assert [p.path for p in info.value.problems] == ["blend[1].weight"]
     assert fragment in str(info.value)
 
@@ -199,7 +200,8 @@ def test_weight_that_is_not_a_number_fails_at_the_cli(tmp_path: Path,
                                                       ) -> None:
     """weight: heavy in YAML: exit code 2 and a one-line error naming blend.0.weight."""
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("name: x\nblend:\n  - name: a\n    path: /nope.jsonl\n    weight: heavy\n")
+    cfg.write_text("artifact_name: x\nblend:\n  - name: a\n    path: /nope.jsonl\n"
+                   "    weight: heavy\n")
     assert pretrain_main(["--config", str(cfg)]) == 2
     err = capsys.readouterr().err
     assert "weight" in err and "blend" in err
@@ -210,12 +212,12 @@ def test_every_config_problem_is_reported_at_once(tmp_path: Path,
     """Several problems: all listed, each with its key path."""
     bad = [DatasetSpec(name="a b", path="", weight=-1, split="70,30"),
            DatasetSpec(name="c", path="x", split="nope", format="csv")]
-    cfg = make_pretrain(bad, shard_bytes=0, name="bad name",
+    cfg = make_pretrain(bad, shard_bytes=0, artifact_name="bad name",
                         errors=ErrorPolicy(policy="ignore"))  # type: ignore[arg-type]
-    with pytest.raises(DataPrepConfigError) as info:
-        prepare_pretrain(cfg, tokenizer=FakeTokenizer())
+    with pytest.raises(ConfigValidationError) as info:
+        structure(unstructure(cfg), PretrainDataConfig)
     paths = {p.path for p in info.value.problems}
-    assert paths == {"name", "blend[0].name", "blend[0].path", "blend[0].weight",
+    assert paths == {"artifact_name", "blend[0].name", "blend[0].path", "blend[0].weight",
                      "blend[0].split", "blend[1].split", "blend[1].format", "shard_bytes",
                      "errors.policy"}
 
@@ -253,7 +255,7 @@ def test_cli_error_is_one_line_with_exit_2(tmp_path: Path,
     """A bad record through the CLI: exit 2, one stderr line, nothing published."""
     path = write_jsonl(tmp_path / "a.jsonl", [GOOD, {"nope": 1}])
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"name: x\noutput_dir: {tmp_path / 'o'}\nblend:\n  - name: a\n"
+    cfg.write_text(f"artifact_name: x\noutput_dir: {tmp_path / 'o'}\nblend:\n  - name: a\n"
                    f"    path: {path}\nparallel:\n  progress: false\n")
     assert pretrain_main(["--config", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()

@@ -4,22 +4,21 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nano3.data_prep import (
-    PretrainConfig,
-    RLConfig,
-    SFTConfig,
+    PretrainDataConfig,
+    RLDataConfig,
+    SFTDataConfig,
     Tokenizer,
     TokenizerSpec,
     load_tokenizer,
     resolve_rank,
-    validate_config,
 )
-from nano3.data_prep._cli import load_stage_config
 from nano3.data_prep._config import parse_split
 from nano3.data_prep._inputs import CORPUS_DIR
 from nano3.formats import BlendEntry, FormatError, read_blend, write_blend
@@ -147,20 +146,19 @@ def test_resolve_rank(env: dict[str, str], cfg: tuple[int | None, int | None],
 
 
 @pytest.mark.parametrize(("stage", "cls", "name"), [
-    pytest.param("pretrain", PretrainConfig, "nano3-pretrain-data", id="pretrain"),
-    pytest.param("sft", SFTConfig, "nano3-sft-data", id="sft"),
-    pytest.param("rl", RLConfig, "nano3-rl-data", id="rl"),
+    pytest.param("pretrain", PretrainDataConfig, "nano3-pretrain-data", id="pretrain"),
+    pytest.param("sft", SFTDataConfig, "nano3-sft-data", id="sft"),
+    pytest.param("rl", RLDataConfig, "nano3-rl-data", id="rl"),
 ])
 def test_shipped_configs_load_and_validate(stage: str, cls: type, name: str) -> None:
     """tiny.yaml validates and names NAME-tiny; default.yaml names NAME and needs a path."""
-    Cfg = PretrainConfig | SFTConfig | RLConfig
-    tiny: Cfg = load_stage_config(cls, ["--config", str(CONFIG_DIR / stage / "tiny.yaml")])
-    validate_config(tiny)
-    assert tiny.name == f"{name}-tiny"
-    default: Cfg = load_stage_config(cls, ["--config", str(CONFIG_DIR / stage / "default.yaml"),
-                                           "blend.0.path=/data/x.jsonl"])
-    validate_config(default)
-    assert default.name == name
+    from kit_config import compose, structure
+
+    tiny: Any = structure(compose(CONFIG_DIR / stage / "tiny.yaml", schema=cls), cls)
+    assert tiny.artifact_name == f"{name}-tiny"
+    default: Any = structure(compose(CONFIG_DIR / stage / "default.yaml",
+                                ["blend.0.path=/data/x.jsonl"], schema=cls), cls)
+    assert default.artifact_name == name
 
 
 def test_gpt2_digest_and_identity(gpt2_tiktoken: Tokenizer, gpt2_hf: Tokenizer) -> None:

@@ -12,22 +12,22 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_nano3_data.conftest import text_records, write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
     FakeTokenizer,
     IndexedWriter,
-    PretrainConfig,
+    PretrainDataConfig,
     Tokenizer,
     prepare_pretrain,
 )
+from test_nano3_data.conftest import text_records, write_jsonl
 
 pytest.importorskip("torch")
 warnings.filterwarnings("ignore")
 indexed_dataset = pytest.importorskip("megatron.core.datasets.indexed_dataset")
 
-MakeCfg = Callable[..., PretrainConfig]
+MakeCfg = Callable[..., PretrainDataConfig]
 
 
 @pytest.mark.parametrize(("dtype", "vocab"), [

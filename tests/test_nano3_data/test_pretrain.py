@@ -10,21 +10,21 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from test_nano3_data.conftest import PYTHON, subprocess_env, text_records, tree_bytes, write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
     IndexedReader,
     ParallelSpec,
-    PretrainConfig,
+    PretrainDataConfig,
     SampleSpec,
     Tokenizer,
     prepare_pretrain,
     published_name,
 )
 from nano3.data_prep.pretrain import main as pretrain_main
+from test_nano3_data.conftest import PYTHON, subprocess_env, text_records, tree_bytes, write_jsonl
 
-MakeCfg = Callable[..., PretrainConfig]
+MakeCfg = Callable[..., PretrainDataConfig]
 
 
 def _out_dir(art: Any) -> Path:
@@ -137,7 +137,8 @@ def test_sampled_run_publishes_under_a_distinct_name(tmp_path: Path, make_pretra
     """A 50% sample keeps about half the documents and is named NAME-sample0.5."""
     path = write_jsonl(tmp_path / "a.jsonl", text_records(400))
     cfg = make_pretrain([DatasetSpec(name="a", path=str(path))],
-                        sample=SampleSpec(fraction=0.5), name="nano3-pretrain-data")
+                        sample=SampleSpec(fraction=0.5),
+                        artifact_name="nano3-pretrain-data")
     art = prepare_pretrain(cfg, tokenizer=gpt2_tiktoken)
     assert art is not None
     assert published_name(cfg) == "nano3-pretrain-data-sample0.5"
@@ -176,7 +177,8 @@ sys.exit(main(["--config", sys.argv[1]]))
 
 
 def _write_cfg(tmp_path: Path, out: Path, data: Path, **extra: Any) -> Path:
-    cfg = {"name": "kill-test", "output_dir": str(out), "shard_bytes": 4096, "batch_docs": 16,
+    cfg = {"artifact_name": "kill-test", "output_dir": str(out), "shard_bytes": 4096,
+           "batch_docs": 16,
            "blend": [{"name": "a", "path": str(data), "split": "80,10,10"}],
            "parallel": {"num_workers": 1, "progress": False}, **extra}
     path = tmp_path / f"cfg-{out.name}.yaml"
@@ -225,7 +227,7 @@ def test_two_ranks_match_single_process_and_publish_once(tmp_path: Path) -> None
              for r in (0, 1)]
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert outs[0][0].strip().startswith("art://kill-test:v")  # rank 0 published
+    assert "] published art://kill-test:v" in outs[0][0]  # rank 0 published
     assert "art://" not in outs[1][0]  # rank 1 did not
     one = next((tmp_path / "single" / "kill-test").iterdir())
     two = next((tmp_path / "multi" / "kill-test").iterdir())
@@ -243,7 +245,7 @@ def test_cli_publishes_artifact_with_lineage_fields(tmp_path: Path) -> None:
     res = subprocess.run([PYTHON, "-m", "nano3.data_prep.pretrain", "--config", str(cfg)],
                          env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
-    uri = res.stdout.strip().splitlines()[-1]
+    uri = res.stdout.strip().splitlines()[-1].split()[-1]  # "[stage] published URI"
     art = PretrainBlendsArtifact.from_uri(uri)
     assert art.total_sequences == 100
     assert art.source_datasets[0].name == "a"  # type: ignore[union-attr]

@@ -10,15 +10,14 @@ from nano3.data_prep.errors import InputRecordError
 from nano3.formats import FormatError
 
 DOCUMENTED = [
-    "ChatTemplate", "DataPrepConfigError", "DataPrepError", "DatasetSpec", "EmptyInputError",
-    "ErrorPolicy", "FakeTokenizer", "IndexedReader", "IndexedWriter", "InputNotFoundError",
-    "InputRecordError", "MergeTimeoutError", "ParallelSpec", "PretrainConfig", "RLConfig",
-    "SFTConfig", "SampleSpec", "Tokenizer", "TokenizerError", "TokenizerSpec",
-    "load_tokenizer", "pack_ffd", "pack_ffd_reference", "prepare_pretrain", "prepare_rl",
-    "prepare_sft", "published_name", "read_blend", "resolve_rank", "validate_config",
-    "write_blend",
+    "ChatTemplate", "DataPrepError", "DatasetSpec", "EmptyInputError", "ErrorPolicy",
+    "FakeTokenizer", "IndexedReader", "IndexedWriter", "InputNotFoundError", "InputRecordError",
+    "MergeTimeoutError", "ParallelSpec", "PretrainDataConfig", "RLDataConfig", "SFTDataConfig",
+    "SampleSpec", "Tokenizer", "TokenizerError", "TokenizerSpec", "load_tokenizer", "pack_ffd",
+    "pack_ffd_reference", "prepare_pretrain", "prepare_rl", "prepare_sft", "published_name",
+    "read_blend", "resolve_rank", "write_blend",
 ]
-MODULES = ["_cli", "_config", "_inputs", "_packing", "_pretrain_work", "_publish", "_runner",
+MODULES = ["_config", "_inputs", "_packing", "_pretrain_work", "_publish", "_runner",
            "_sft_work", "_stage", "_tokenizer", "errors", "make_tiny_corpus", "pretrain", "rl",
            "sft"]
 FORMATS_DOCUMENTED = [
@@ -65,7 +64,6 @@ def test_errors_root_in_kit_error_and_builtins() -> None:
     assert issubclass(errors.InputRecordError, ValueError)
     assert issubclass(errors.MergeTimeoutError, TimeoutError)
     assert issubclass(errors.TokenizerError, ValueError)
-    assert issubclass(errors.DataPrepConfigError, ValueError)
     assert issubclass(errors.EmptyInputError, ValueError)
     assert issubclass(FormatError, KitError) and issubclass(FormatError, ValueError)
 

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from nano3.data_prep import DatasetSpec, ErrorPolicy, InputRecordError, RLDataConfig, prepare_rl
 from test_nano3_data.conftest import write_jsonl
 
-from nano3.data_prep import DatasetSpec, ErrorPolicy, InputRecordError, RLConfig, prepare_rl
-
-MakeCfg = Callable[..., RLConfig]
+MakeCfg = Callable[..., RLDataConfig]
 
 
 def _tasks(n: int) -> list[dict[str, object]]:

@@ -6,17 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_nano3_data.conftest import text_records, tree_bytes, write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
     FakeTokenizer,
     InputNotFoundError,
-    PretrainConfig,
+    PretrainDataConfig,
     prepare_pretrain,
 )
+from test_nano3_data.conftest import text_records, tree_bytes, write_jsonl
 
-MakeCfg = Callable[..., PretrainConfig]
+MakeCfg = Callable[..., PretrainDataConfig]
 
 
 @pytest.fixture

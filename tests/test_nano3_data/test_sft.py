@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_nano3_data.conftest import write_jsonl
 
 from nano3.data_prep import (
     DatasetSpec,
     ErrorPolicy,
     InputRecordError,
     ParallelSpec,
-    SFTConfig,
+    SFTDataConfig,
     Tokenizer,
     pack_ffd,
     pack_ffd_reference,
     prepare_sft,
 )
+from test_nano3_data.conftest import write_jsonl
 
-MakeCfg = Callable[..., SFTConfig]
+MakeCfg = Callable[..., SFTDataConfig]
 
 
 def _chat(user: str, answer: str, system: str | None = None) -> dict[str, object]:

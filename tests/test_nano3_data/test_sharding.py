@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_nano3_data.conftest import PYTHON, subprocess_env
 
 from nano3.data_prep import DatasetSpec
 from nano3.data_prep._inputs import (
@@ -18,6 +17,7 @@ from nano3.data_prep._inputs import (
     plan_shards,
     resolve_dataset_files,
 )
+from test_nano3_data.conftest import PYTHON, subprocess_env
 
 _docs = st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40),
                  min_size=1, max_size=60)
@@ -61,7 +61,7 @@ def test_tiny_configs_publish_the_names_the_train_stages_consume(
     res = subprocess.run([PYTHON, "-m", f"nano3.data_prep.{stage}", "--config", str(cfg)],
                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.strip().splitlines()[-1] == f"art://{name}:v1"
+    assert res.stdout.strip().splitlines()[-1].endswith(f" published art://{name}:v1")
     from kit_artifacts import get_registry
 
     ref = get_registry().resolve(f"art://{name}")

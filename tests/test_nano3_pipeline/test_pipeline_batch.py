@@ -178,9 +178,9 @@ def test_failed_upstream_job_takes_its_dependents_down(tmp_path: Path) -> None:
     slurm = slurm_service()
     with _kit_env(tmp_path, slurm) as home:
         code, stdout = _pipeline("--batch", "slurm", "--no-pex",
-                                 "--set", "data-prep-pretrain:errors.policy=bogus",
+                                 "--set", f"data-prep-pretrain:blend.0.path={tmp_path}/none",
                                  *(arg for s in FAST for arg in ("--set", s)))
-        assert code == 0, stdout  # the config is only validated by the job itself
+        assert code == 0, stdout  # a valid config: the missing file is found by the job
         launches = _launches(home)
         states = _wait_all(launches)
         assert states["data prep pretrain"] == "FAILED"
@@ -202,16 +202,28 @@ def test_failed_upstream_job_takes_its_dependents_down(tmp_path: Path) -> None:
         assert names == {"nano3-sft-data-tiny", "nano3-rl-data-tiny"}
 
 
-def test_a_failed_submission_cancels_the_jobs_already_queued(tmp_path: Path) -> None:
-    """RL's input cannot be pinned: exit 2, and the five jobs queued before it are cancelled."""
+def test_a_failed_submission_cancels_the_jobs_already_queued(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sixth submission fails: exit 1, and the five jobs queued before it are cancelled."""
     slurm = slurm_service()
+    import kit_run
+    from kit_run.errors import SubmissionError
+
+    real = kit_run.submit
+    count = [0]
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        if count[0] == 6:
+            raise SubmissionError("sbatch refused the job (test)")
+        return real(*args, **kwargs)
+
     with _kit_env(tmp_path, slurm) as home:
+        monkeypatch.setattr(kit_run, "submit", flaky)
         code, _ = _pipeline("--batch", "slurm", "--no-pex",
-                            "--set", "rl:+extra=${art:no-such-artifact,path}", *(
-                                arg for s in FAST for arg in ("--set", s)))
+                            *(arg for s in FAST for arg in ("--set", s)))
         assert code == 2
         launches = _launches(home)
-        assert "rl" not in {s for s, r in launches.items() if r.get("job_id")}
         queued = {s: r for s, r in launches.items() if r.get("job_id")}
         assert set(queued) == set(PRODUCERS) - {"rl"}
         states = _wait_all(queued)
@@ -220,6 +232,17 @@ def test_a_failed_submission_cancels_the_jobs_already_queued(tmp_path: Path) -> 
         from kit_artifacts import get_registry
 
         assert not any(n.endswith("-model-tiny") for n in get_registry().names())
+
+
+def test_a_missing_input_queues_nothing(tmp_path: Path) -> None:
+    """RL's extra input cannot be pinned: every stage is planned first, so no job is queued."""
+    slurm = slurm_service()
+    with _kit_env(tmp_path, slurm) as home:
+        code, _ = _pipeline("--batch", "slurm", "--no-pex",
+                            "--set", "rl:+backend_options.x=${art:no-such-artifact,path}", *(
+                                arg for s in FAST for arg in ("--set", s)))
+        assert code == 2
+        assert not (home / "launches").exists()
 
 
 @pytest.mark.parametrize(

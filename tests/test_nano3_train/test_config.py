@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
@@ -12,6 +13,10 @@ from kit_artifacts import (
     SFTDataArtifact,
     SplitJsonlDataArtifact,
 )
+from kit_config import structure, unstructure
+from kit_config.errors import ConfigValidationError
+from nano3.recipe import CONFIG_ROOT as CONFIG_DIR
+from nano3.recipe import RECIPE
 from nano3.stages import (
     GRPOConfig,
     ModelConfig,
@@ -19,13 +24,25 @@ from nano3.stages import (
     PretrainConfig,
     RLConfig,
     SFTConfig,
-    StageConfigError,
     TrainerConfig,
-    validate_config,
 )
-from nano3.stages._entry import CONFIG_DIR
 
 from .conftest import typed
+
+
+def _plain(cfg: Any) -> dict[str, Any]:
+    """`cfg` as a plain config, its typed inputs kept as the artifacts they are (as if loaded)."""
+    plain = unstructure(cfg)
+    plain.update({k: getattr(cfg, k) for k in ("data", "model") if hasattr(cfg, k)})
+    return plain
+
+
+def _problems(cfg: object) -> list[tuple[str, str]]:
+    """The problems `kit_config.structure` reports for `cfg` (type and `__kit_validate__`)."""
+    with pytest.raises(ConfigValidationError) as info:
+        structure(_plain(cfg), type(cfg))
+    return [(p.path, p.message) for p in info.value.problems]
+
 
 PRE_DATA = typed(PretrainBlendsArtifact, "/d")
 SFT_DATA = typed(SFTDataArtifact, "/d")
@@ -84,28 +101,23 @@ def _pre(**kw: object) -> PretrainConfig:
     ],
 )
 def test_bad_values_are_reported_with_their_path(stage: str, cfg: object, path: str) -> None:
-    """A bad value raises StageConfigError naming its key path."""
-    with pytest.raises(StageConfigError) as info:
-        validate_config(stage, cfg)  # type: ignore[arg-type]
-    assert path in [p for p, _ in info.value.problems]
-    assert path in str(info.value)
+    """A bad value is a ConfigValidationError problem naming its key path, from `structure`."""
+    assert RECIPE.stage(stage).config_class() is type(cfg)
+    assert path in [p for p, _ in _problems(cfg)]
 
 
 def test_every_problem_is_collected() -> None:
     """Several bad values are all reported in one error."""
     cfg = _pre(model=ModelConfig(num_layers=0), optimizer=OptimizerConfig(lr=-1.0),
                trainer=TrainerConfig(max_steps=0))
-    with pytest.raises(StageConfigError) as info:
-        validate_config("pretrain", cfg)
-    paths = {p for p, _ in info.value.problems}
+    paths = {p for p, _ in _problems(cfg)}
     assert {"model.num_layers", "optimizer.lr", "trainer.max_steps"} <= paths
 
 
 def test_defaults_are_valid() -> None:
     """The class defaults pass validation for every stage."""
-    validate_config("pretrain", _pre())
-    validate_config("sft", SFTConfig(data=SFT_DATA, model=MODEL))
-    validate_config("rl", RLConfig(data=RL_DATA, model=MODEL))
+    for cfg in (_pre(), SFTConfig(data=SFT_DATA, model=MODEL), RLConfig(data=RL_DATA, model=MODEL)):
+        assert structure(_plain(cfg), type(cfg)) == cfg
 
 
 EXPECTED_INPUTS = {
@@ -140,9 +152,12 @@ def test_shipped_configs_consume_what_the_previous_stage_publishes(stage: str,
 @pytest.mark.parametrize("stage", ["pretrain", "sft", "rl"])
 @pytest.mark.parametrize("name", ["tiny", "default"])
 def test_shipped_configs_structure_and_validate(stage: str, name: str, tmp_path: Path) -> None:
-    """Each shipped YAML (inputs replaced by data paths) structures and validates."""
-    from kit_config import compose, structure
-    from nano3.stages._entry import _CLASSES
+    """Each shipped YAML (inputs replaced by data paths) structures into its class and
+    validates (`__kit_validate__` runs inside `structure`)."""
+    from kit_config import compose
+
+    schema = RECIPE.stage(stage).config_class()
+    assert schema is not None
 
     kinds = {"pretrain": PretrainBlendsArtifact, "sft": SFTDataArtifact,
              "rl": SplitJsonlDataArtifact}
@@ -153,8 +168,8 @@ def test_shipped_configs_structure_and_validate(stage: str, name: str, tmp_path:
     data = typed(kinds[stage], where, write=True)
     model = typed(ModelArtifact, tmp_path / "model", write=True)
     overrides = [f"data={data.path}"] + ([] if stage == "pretrain" else [f"model={model.path}"])
-    cfg = structure(compose(CONFIG_DIR / stage / f"{name}.yaml", overrides), _CLASSES[stage])
-    validate_config(stage, cfg)
+    cfg: Any = structure(compose(CONFIG_DIR / stage / f"{name}.yaml", overrides, schema=schema),
+                         schema)
     assert isinstance(cfg.data, kinds[stage])
 
 
@@ -168,10 +183,11 @@ def test_shipped_configs_structure_and_validate(stage: str, name: str, tmp_path:
 def test_bad_inputs_are_config_problems_at_data(override: str, needle: str,
                                                 tmp_path: Path) -> None:
     """A typed input that is missing or of the wrong type is reported at `data`."""
-    from kit_config import ConfigValidationError, compose, structure
+    from kit_config import compose
 
     typed(SFTDataArtifact, tmp_path / "sft", write=True).save(name="sft-data")
     with pytest.raises(ConfigValidationError) as info:
-        structure(compose(CONFIG_DIR / "pretrain" / "tiny.yaml", [override]), PretrainConfig)
+        structure(compose(CONFIG_DIR / "pretrain" / "tiny.yaml", [override],
+                          schema=PretrainConfig), PretrainConfig)
     assert [p.path for p in info.value.problems] == ["data"]
     assert needle in str(info.value)

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 import torch
 
@@ -68,7 +69,7 @@ def test_resume_refuses_other_settings(pretrain_data: Path, tmp_path: Path) -> N
     """A checkpoint made under another learning rate is not silently resumed."""
     cfg = tiny_pretrain(pretrain_data, tmp_path / "out")
     run_pretrain(cfg, PrintMetrics(quiet=True), stop_at_step=10)
-    cfg.optimizer.lr = 1e-3
+    cfg = attrs.evolve(cfg, optimizer=attrs.evolve(cfg.optimizer, lr=1e-3))
     with pytest.raises(CheckpointError, match="different training settings"):
         run_pretrain(cfg, PrintMetrics(quiet=True))
 
@@ -77,7 +78,7 @@ def test_resume_false_starts_over(pretrain_data: Path, tmp_path: Path) -> None:
     """trainer.resume=false ignores existing checkpoints and trains from step 0."""
     cfg = tiny_pretrain(pretrain_data, tmp_path / "out", max_steps=10)
     run_pretrain(cfg, PrintMetrics(quiet=True))
-    cfg.trainer.resume = False
+    cfg = attrs.evolve(cfg, trainer=attrs.evolve(cfg.trainer, resume=False))
     again = run_pretrain(cfg, PrintMetrics(quiet=True))
     assert again.metadata["resumed_from_step"] is None
 
@@ -85,8 +86,9 @@ def test_resume_false_starts_over(pretrain_data: Path, tmp_path: Path) -> None:
 def test_token_beyond_vocab_is_rejected(pretrain_data: Path, tmp_path: Path) -> None:
     """Data with ids outside the model's vocabulary fails with a hint about vocab_size."""
     cfg = tiny_pretrain(pretrain_data, tmp_path / "out")
-    cfg.model = ModelConfig(vocab_size=100, seq_length=32, num_layers=1, hidden_size=32,
-                            num_attention_heads=4, ffn_hidden_size=64)
+    small = ModelConfig(vocab_size=100, seq_length=32, num_layers=1, hidden_size=32,
+                        num_attention_heads=4, ffn_hidden_size=64)
+    cfg = attrs.evolve(cfg, model=small)
     with pytest.raises(DataFormatError, match="vocab_size"):
         run_pretrain(cfg, PrintMetrics(quiet=True))
 
@@ -132,8 +134,8 @@ def test_kill_9_then_rerun_resumes(pretrain_data: Path, tmp_path: Path, subproce
     proc.wait(timeout=30)
     killed_at = json.loads(latest.read_text())["step"]
     assert killed_at < 150
-    done = subprocess.run([*cmd, f"trainer.max_steps={150}"], env=subprocess_env(),
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr
     resumed_line = [ln for ln in done.stdout.splitlines() if "resumed from" in ln]
     assert resumed_line, done.stdout[-2000:]
@@ -151,7 +153,8 @@ def test_trainable_patterns_freeze_every_other_parameter(pretrain_data: Path,
                                                          tmp_path: Path) -> None:
     """With optimizer.trainable, only the matching parameters change and the count is kept."""
     cfg = tiny_pretrain(pretrain_data, tmp_path / "out", max_steps=5, checkpoint_every=5)
-    cfg.optimizer.trainable = ["ln_f.*", "blocks.*.ln1.*"]
+    cfg = attrs.evolve(cfg, optimizer=attrs.evolve(cfg.optimizer,
+                                                   trainable=["ln_f.*", "blocks.*.ln1.*"]))
     res = run_pretrain(cfg, PrintMetrics(quiet=True))
     after = torch.load(Path(res.checkpoint, "model.pt"), weights_only=True)
     torch.manual_seed(cfg.trainer.seed)  # as setup_runtime seeds rank 0: the same init
@@ -166,9 +169,10 @@ def test_trainable_pattern_matching_nothing_is_rejected(pretrain_data: Path,
                                                         tmp_path: Path) -> None:
     """A pattern that matches no parameter names optimizer.trainable and writes nothing."""
     cfg = tiny_pretrain(pretrain_data, tmp_path / "out")
-    cfg.optimizer.trainable = ["ln_f.*", "layernorm.*"]
+    cfg = attrs.evolve(cfg, optimizer=attrs.evolve(cfg.optimizer,
+                                                   trainable=["ln_f.*", "layernorm.*"]))
     with pytest.raises(StageConfigError) as info:
         run_pretrain(cfg, PrintMetrics(quiet=True))
-    assert info.value.problems[0][0] == "optimizer.trainable"
+    assert info.value.key_path == "optimizer.trainable"
     assert "'layernorm.*'" in str(info.value) and "ln_f.bias" in str(info.value)
     assert not (tmp_path / "out" / "checkpoints").exists()

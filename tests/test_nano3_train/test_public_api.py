@@ -8,10 +8,10 @@ import nano3.stages
 
 DOCUMENTED = [
     "BACKENDS", "BackendRunError", "BackendUnavailableError", "CheckpointError",
-    "DataFormatError", "GRPOConfig", "KitModelPublisher", "MetricsSink", "ModelConfig",
-    "ModelPublisher", "OptimizerConfig", "PretrainConfig", "PrintMetrics", "RLConfig",
-    "SFTConfig", "StageConfigError", "StageError", "StageResult", "TokenizerError",
-    "TrainerConfig", "default_output_dir", "main_for", "train", "validate_config",
+    "DataFormatError", "GRPOConfig", "MetricsSink", "ModelConfig", "OptimizerConfig",
+    "PretrainConfig", "PrintMetrics", "RLConfig", "SFTConfig", "StageConfigError",
+    "StageError", "StageResult", "TokenizerError", "TrainerConfig", "default_output_dir",
+    "model_work", "train",
 ]
 
 
@@ -41,7 +41,7 @@ def test_errors_derive_from_kit_error_and_builtins() -> None:
     from nano3.stages import errors
 
     cases = [
-        (errors.StageConfigError("sft", [("a.b", "bad")]), ValueError),
+        (errors.StageConfigError("sft", "a.b", "bad"), ValueError),
         (errors.DataFormatError("/x", "broken"), ValueError),
         (errors.CheckpointError("/c", "broken"), RuntimeError),
         (errors.BackendUnavailableError("nemo-rl", "nemo_rl"), ImportError),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 import torch
 
@@ -68,8 +69,8 @@ def test_sft_assistant_loss_falls(chain: dict[str, Path]) -> None:
 def test_sft_rejects_rows_longer_than_the_model(chain: dict[str, Path]) -> None:
     """Packed rows longer than seq_length+1 fail with a re-pack hint."""
     cfg = sft_config(chain, "sft-long")
-    cfg.data = load_typed(SFTDataArtifact, make_sft_data(chain["root"] / "sft-long-data",
-                                                         pack=200))
+    cfg = attrs.evolve(cfg, data=load_typed(SFTDataArtifact, make_sft_data(
+        chain["root"] / "sft-long-data", pack=200)))
     with pytest.raises(DataFormatError, match="pack_size"):
         run_sft(cfg, PrintMetrics(quiet=True))
 
@@ -79,7 +80,7 @@ def test_sft_needs_a_model_checkpoint(chain: dict[str, Path]) -> None:
     from nano3.stages import CheckpointError
 
     cfg = sft_config(chain, "sft-nomodel")
-    cfg.model = typed(ModelArtifact, chain["root"])
+    cfg = attrs.evolve(cfg, model=typed(ModelArtifact, chain["root"]))
     with pytest.raises(CheckpointError, match="model.pt"):
         run_sft(cfg, PrintMetrics(quiet=True))
 

@@ -75,24 +75,40 @@ def test_ddp_two_processes_publish_once(pretrain_data: Path, tmp_path: Path,
     assert model.final_loss < model.metadata["initial_loss"]
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    pytest.param("trainer.max_steps=0", "trainer.max_steps", id="invalid-value"),
-    pytest.param("backend=nemo-rl", "backend", id="wrong-backend"),
-    pytest.param("data=/does/not/exist", "no artifact metadata", id="missing-data"),
-    pytest.param("data=art://test-pretrain-data:v9", "existing versions: v1",
+@pytest.mark.parametrize(("extra", "message"), [
+    pytest.param({"trainer": {"max_steps": 0}}, "must be > 0, got 0 @ trainer.max_steps",
+                 id="invalid-value"),
+    pytest.param({"backend": "nemo-rl"}, "@ backend", id="wrong-backend"),
+    pytest.param({"data": "/does/not/exist"}, "no artifact metadata", id="missing-data"),
+    pytest.param({"data": "art://test-pretrain-data:v9"}, "existing versions: v1",
                  id="missing-version"),
-    pytest.param("nope=1", "nope", id="unknown-key"),
+    pytest.param({"nope": 1}, "unknown key 'nope'", id="unknown-key"),
+    pytest.param({"optimizer": {"lr": "abc"}}, "expected float, got 'abc' @ optimizer.lr",
+                 id="wrong-type"),
 ])
 def test_bad_input_exits_non_zero_and_publishes_nothing(pretrain_data: Path, tmp_path: Path,
-                                                        subprocess_env, override: str,
+                                                        subprocess_env, extra: dict[str, object],
                                                         message: str) -> None:
     """Bad config or data exits 2 with a one-line error, and nothing is published."""
     _publish_data(pretrain_data, "test-pretrain-data")
-    proc = subprocess.run([sys.executable, "-m", "nano3.stages.pretrain", "-c",
-                           str(_config(tmp_path)), override], env=subprocess_env(),
-                          capture_output=True, text=True, timeout=300)
+    body = json.loads(_config(tmp_path).read_text())
+    for key, value in extra.items():
+        body[key] = {**body[key], **value} if isinstance(value, dict) else value
+    path = tmp_path / "bad.yaml"
+    path.write_text(json.dumps(body))
+    proc = subprocess.run([sys.executable, "-m", "nano3.stages.pretrain", "-c", str(path)],
+                          env=subprocess_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     from kit_artifacts import get_registry
 
     assert "test-pretrain-model" not in get_registry().names()
+
+
+def test_the_job_takes_no_overrides(tmp_path: Path, subprocess_env) -> None:
+    """Overrides belong on the launcher (checked and recorded there), never on the job."""
+    proc = subprocess.run([sys.executable, "-m", "nano3.stages.pretrain", "-c",
+                           str(_config(tmp_path)), "trainer.max_steps=1"], env=subprocess_env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "unexpected argument 'trainer.max_steps=1'" in proc.stderr

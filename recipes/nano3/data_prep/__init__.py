@@ -1,6 +1,6 @@
 """nano3 data prep: pretrain (Megatron bin/idx + blend), SFT (packed Parquet), RL (JSONL).
 
-Stages run as `python -m nano3.data_prep.{pretrain,sft,rl} --config FILE [overrides]`; the
+Stage jobs run as `python -m nano3.data_prep.{pretrain,sft,rl} --config FILE`; the
 heavy work is in plain functions (`prepare_pretrain`, `prepare_sft`, `prepare_rl`) that
 return the typed artifact (unsaved) on the merging rank and None on the others.
 """
@@ -14,19 +14,17 @@ from nano3.data_prep._config import (
     DatasetSpec,
     ErrorPolicy,
     ParallelSpec,
-    PretrainConfig,
-    RLConfig,
+    PretrainDataConfig,
+    RLDataConfig,
     SampleSpec,
-    SFTConfig,
+    SFTDataConfig,
     TokenizerSpec,
-    validate_config,
 )
 from nano3.data_prep._packing import pack_ffd, pack_ffd_reference
 from nano3.data_prep._runner import resolve_rank
 from nano3.data_prep._stage import published_name
 from nano3.data_prep._tokenizer import FakeTokenizer, Tokenizer, load_tokenizer
 from nano3.data_prep.errors import (
-    DataPrepConfigError,
     DataPrepError,
     EmptyInputError,
     InputNotFoundError,
@@ -43,7 +41,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ChatTemplate",
-    "DataPrepConfigError",
     "DataPrepError",
     "DatasetSpec",
     "EmptyInputError",
@@ -55,9 +52,9 @@ __all__ = [
     "InputRecordError",
     "MergeTimeoutError",
     "ParallelSpec",
-    "PretrainConfig",
-    "RLConfig",
-    "SFTConfig",
+    "PretrainDataConfig",
+    "RLDataConfig",
+    "SFTDataConfig",
     "SampleSpec",
     "Tokenizer",
     "TokenizerError",
@@ -71,7 +68,6 @@ __all__ = [
     "published_name",
     "read_blend",
     "resolve_rank",
-    "validate_config",
     "write_blend",
 ]
 

@@ -1,7 +1,8 @@
-"""Typed configs of the three data prep stages, and their semantic validation.
+"""Typed configs of the three data prep stages, each with its semantic checks.
 
-Types are checked by `kit_config.structure`; `validate_config` then checks what types cannot
-say (positive weights, known split names, ...) and reports EVERY problem with its key path.
+Types are checked by `kit_config.structure`, which also calls each class's
+`__kit_validate__` for what types cannot say (positive weights, known split names, ...):
+every problem is reported at once with its key path, before launch.
 """
 from __future__ import annotations
 
@@ -15,23 +16,22 @@ import attrs
 
 import kit_config
 from kit_config import WandbConfig
-from nano3.data_prep.errors import DataPrepConfigError, SpecProblem
+from kit_config.errors import ConfigProblem
 
 __all__ = [
     "ChatTemplate",
+    "DataConfig",
     "DatasetSpec",
     "ErrorPolicy",
     "ParallelSpec",
-    "PretrainConfig",
-    "RLConfig",
-    "SFTConfig",
+    "PretrainDataConfig",
+    "RLDataConfig",
+    "SFTDataConfig",
     "SPLITS",
     "SampleSpec",
-    "StageConfig",
     "TokenizerSpec",
     "output_root",
     "parse_split",
-    "validate_config",
 ]
 
 #: The split names of pretrain blends (Megatron's names); RL/SFT map "valid" to their own.
@@ -101,10 +101,10 @@ class ChatTemplate:
 
 
 @attrs.define(frozen=True)
-class PretrainConfig:
+class PretrainDataConfig:
     """Pretrain data prep: text datasets to Megatron bin/idx shards and a per-split blend."""
 
-    name: str
+    artifact_name: str
     blend: list[DatasetSpec]
     #: None: $NEMOTRON_HOME/data (default ~/.nemotron/data).
     output_dir: str | None = None
@@ -118,12 +118,16 @@ class PretrainConfig:
     parallel: ParallelSpec = attrs.Factory(ParallelSpec)
     wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
 
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """Names, blend, sizes, sampling, parallelism (see `_data_problems`)."""
+        return _data_problems(self)
+
 
 @attrs.define(frozen=True)
-class SFTConfig:
+class SFTDataConfig:
     """SFT data prep: chat JSONL to loss-masked, packed Parquet."""
 
-    name: str
+    artifact_name: str
     blend: list[DatasetSpec]
     #: None: $NEMOTRON_HOME/data (default ~/.nemotron/data).
     output_dir: str | None = None
@@ -139,12 +143,16 @@ class SFTConfig:
     parallel: ParallelSpec = attrs.Factory(ParallelSpec)
     wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
 
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """Names, blend, sizes, sampling, parallelism (see `_data_problems`)."""
+        return _data_problems(self)
+
 
 @attrs.define(frozen=True)
-class RLConfig:
+class RLDataConfig:
     """RL data prep: prompt/answer JSONL to per-split JSONL and a manifest."""
 
-    name: str
+    artifact_name: str
     blend: list[DatasetSpec]
     #: None: $NEMOTRON_HOME/data (default ~/.nemotron/data).
     output_dir: str | None = None
@@ -158,11 +166,15 @@ class RLConfig:
     parallel: ParallelSpec = attrs.Factory(ParallelSpec)
     wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
 
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """Names, blend, sizes, sampling, parallelism (see `_data_problems`)."""
+        return _data_problems(self)
 
-StageConfig = PretrainConfig | SFTConfig | RLConfig
+
+DataConfig = PretrainDataConfig | SFTDataConfig | RLDataConfig
 
 
-def output_root(cfg: StageConfig) -> Path:
+def output_root(cfg: DataConfig) -> Path:
     """Where outputs go: `output_dir`, else `$NEMOTRON_HOME/data` (default ~/.nemotron)."""
     if cfg.output_dir:
         return Path(cfg.output_dir).expanduser().resolve()
@@ -187,45 +199,46 @@ def parse_split(split: str) -> tuple[float, float, float]:
     return values[0] / total, values[1] / total, values[2] / total
 
 
-def _check_positive(problems: list[SpecProblem], path: str, value: Any, *, integer: bool) -> None:
+def _check_positive(problems: list[ConfigProblem], path: str, value: Any, *, integer: bool) -> None:
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     ok = ok and math.isfinite(value) and value > 0 and (not integer or int(value) == value)
     if not ok:
         kind = "integer" if integer else "number"
-        problems.append(SpecProblem(path, f"must be a positive {kind}, got {value!r}"))
+        problems.append(ConfigProblem(path, f"must be a positive {kind}, got {value!r}"))
 
 
-def _validate_blend(problems: list[SpecProblem], blend: Sequence[DatasetSpec]) -> None:
+def _validate_blend(problems: list[ConfigProblem], blend: Sequence[DatasetSpec]) -> None:
     if not blend:
-        problems.append(SpecProblem("blend", "needs at least one dataset"))
+        problems.append(ConfigProblem("blend", "needs at least one dataset"))
     seen: set[str] = set()
     for i, ds in enumerate(blend):
         where = f"blend[{i}]"
         if not _NAME_RE.match(ds.name):
-            problems.append(SpecProblem(f"{where}.name", f"{ds.name!r} is not [A-Za-z0-9._-]+"))
+            problems.append(ConfigProblem(f"{where}.name", f"{ds.name!r} is not [A-Za-z0-9._-]+"))
         elif ds.name in seen:
-            problems.append(SpecProblem(f"{where}.name", f"duplicate dataset name {ds.name!r}"))
+            problems.append(ConfigProblem(f"{where}.name", f"duplicate dataset name {ds.name!r}"))
         seen.add(ds.name)
         if not ds.path:
-            problems.append(SpecProblem(f"{where}.path", "is empty"))
+            problems.append(ConfigProblem(f"{where}.path", "is empty"))
         _check_positive(problems, f"{where}.weight", ds.weight, integer=False)
         try:
             parse_split(ds.split)
         except ValueError as exc:
-            problems.append(SpecProblem(f"{where}.split", str(exc)))
+            problems.append(ConfigProblem(f"{where}.split", str(exc)))
         if ds.format not in ("auto", "jsonl", "parquet"):
-            problems.append(SpecProblem(f"{where}.format", "must be auto, jsonl or parquet"))
+            problems.append(ConfigProblem(f"{where}.format", "must be auto, jsonl or parquet"))
         if not ds.text_field:
-            problems.append(SpecProblem(f"{where}.text_field", "is empty"))
+            problems.append(ConfigProblem(f"{where}.text_field", "is empty"))
 
 
-def validate_config(cfg: StageConfig, *, source: str | None = None) -> None:
-    """Check what types cannot; raise `DataPrepConfigError` listing every problem."""
-    problems: list[SpecProblem] = []
-    if not _NAME_RE.match(cfg.name):
-        problems.append(SpecProblem("name", f"{cfg.name!r} is not an artifact name"))
+def _data_problems(cfg: DataConfig) -> list[ConfigProblem]:
+    """What types cannot check, for any data prep config: every problem with its key path."""
+    problems: list[ConfigProblem] = []
+    if not _NAME_RE.match(cfg.artifact_name):
+        problems.append(ConfigProblem("artifact_name",
+                                      f"{cfg.artifact_name!r} is not an artifact name"))
     if cfg.output_dir is not None and not cfg.output_dir:
-        problems.append(SpecProblem("output_dir", "is empty"))
+        problems.append(ConfigProblem("output_dir", "is empty"))
     _validate_blend(problems, cfg.blend)
     _check_positive(problems, "shard_bytes", cfg.shard_bytes, integer=True)
     _check_positive(problems, "batch_docs", cfg.batch_docs, integer=True)
@@ -237,22 +250,21 @@ def validate_config(cfg: StageConfig, *, source: str | None = None) -> None:
     if cfg.parallel.rank is not None and not (
         0 <= cfg.parallel.rank < (cfg.parallel.world_size or 1)
     ):
-        problems.append(SpecProblem("parallel.rank", "must be in [0, world_size)"))
+        problems.append(ConfigProblem("parallel.rank", "must be in [0, world_size)"))
     if cfg.errors.policy not in ("fail", "skip"):
-        problems.append(SpecProblem("errors.policy", f"{cfg.errors.policy!r} is not fail|skip"))
+        problems.append(ConfigProblem("errors.policy", f"{cfg.errors.policy!r} is not fail|skip"))
     frac = cfg.sample.fraction
     if frac is not None and not (isinstance(frac, int | float) and 0 < frac <= 1):
-        problems.append(SpecProblem("sample.fraction", f"must be in (0, 1], got {frac!r}"))
-    if isinstance(cfg, PretrainConfig | SFTConfig):
+        problems.append(ConfigProblem("sample.fraction", f"must be in (0, 1], got {frac!r}"))
+    if isinstance(cfg, PretrainDataConfig | SFTDataConfig):
         if cfg.tokenizer.backend not in ("tiktoken", "hf"):
-            problems.append(SpecProblem("tokenizer.backend", "must be tiktoken or hf"))
+            problems.append(ConfigProblem("tokenizer.backend", "must be tiktoken or hf"))
         if not cfg.tokenizer.source:
-            problems.append(SpecProblem("tokenizer.source", "is empty"))
-    if isinstance(cfg, SFTConfig):
+            problems.append(ConfigProblem("tokenizer.source", "is empty"))
+    if isinstance(cfg, SFTDataConfig):
         _check_positive(problems, "pack_size", cfg.pack_size, integer=True)
         if cfg.overlong not in ("truncate", "drop"):
-            problems.append(SpecProblem("overlong", "must be truncate or drop"))
+            problems.append(ConfigProblem("overlong", "must be truncate or drop"))
         if "{role}" not in cfg.template.turn_start:
-            problems.append(SpecProblem("template.turn_start", "must contain {role}"))
-    if problems:
-        raise DataPrepConfigError(problems, source=source)
+            problems.append(ConfigProblem("template.turn_start", "must contain {role}"))
+    return problems

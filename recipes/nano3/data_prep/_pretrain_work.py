@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nano3.data_prep._config import SPLITS, PretrainConfig, parse_split
+from nano3.data_prep._config import SPLITS, PretrainDataConfig, parse_split
 from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._runner import ProgressSink
 from nano3.data_prep._tokenizer import Tokenizer, token_dtype
@@ -53,7 +53,7 @@ def encode_checked(tok: Tokenizer, texts: list[str], positions: list[int], file:
 class PretrainShardProcessor:
     """Tokenizes one shard into up to three bin/idx files (`SPLIT/KEY`), one per split."""
 
-    def __init__(self, cfg: PretrainConfig, tokenizer: Tokenizer) -> None:
+    def __init__(self, cfg: PretrainDataConfig, tokenizer: Tokenizer) -> None:
         self.cfg = cfg
         self.tok = tokenizer
         self.dtype = token_dtype(tokenizer.vocab_size)
@@ -134,7 +134,7 @@ class PretrainShardProcessor:
         return written
 
 
-def merge_pretrain(cfg: PretrainConfig, out_dir: Path, shards: Sequence[WorkShard],
+def merge_pretrain(cfg: PretrainDataConfig, out_dir: Path, shards: Sequence[WorkShard],
                    receipts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Write `blend.json` (flat Megatron-Bridge form) and return the totals.
 

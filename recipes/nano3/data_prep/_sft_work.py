@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kit_config import atomic_writer
-from nano3.data_prep._config import SPLITS, SFTConfig, parse_split
+from nano3.data_prep._config import SPLITS, SFTDataConfig, parse_split
 from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._packing import pack_ffd
 from nano3.data_prep._pretrain_work import encode_checked, split_draws
@@ -61,7 +61,7 @@ def write_parquet_atomic(table: Any, path: Path) -> None:
 class SFTShardProcessor:
     """Tokenizes chats with the template, masks non-assistant tokens, packs per split."""
 
-    def __init__(self, cfg: SFTConfig, tokenizer: Tokenizer) -> None:
+    def __init__(self, cfg: SFTDataConfig, tokenizer: Tokenizer) -> None:
         self.cfg = cfg
         self.tok = tokenizer
         t = cfg.template

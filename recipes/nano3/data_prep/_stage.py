@@ -1,4 +1,4 @@
-"""Planning shared by the stages: validate, resolve inputs, hash the run, name the output."""
+"""Planning shared by the stages: resolve inputs, hash the run, name the output."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from kit_config import atomic_write_json, config_digest
-from nano3.data_prep._config import StageConfig, output_root, validate_config
+from nano3.data_prep._config import DataConfig, output_root
 from nano3.data_prep._inputs import InputFile, WorkShard, plan_shards, resolve_dataset_files
 
 __all__ = ["FORMAT_VERSION", "StagePlan", "plan_stage", "published_name"]
@@ -16,12 +16,12 @@ __all__ = ["FORMAT_VERSION", "StagePlan", "plan_stage", "published_name"]
 FORMAT_VERSION = 1
 
 
-def published_name(cfg: StageConfig) -> str:
+def published_name(cfg: DataConfig) -> str:
     """The artifact name: a sampled run never publishes under the full run's name."""
     frac = cfg.sample.fraction
-    if frac is not None and frac < 1 and "-sample" not in cfg.name:
-        return f"{cfg.name}-sample{frac:g}"
-    return cfg.name
+    if frac is not None and frac < 1 and "-sample" not in cfg.artifact_name:
+        return f"{cfg.artifact_name}-sample{frac:g}"
+    return cfg.artifact_name
 
 
 @attrs.frozen
@@ -36,10 +36,9 @@ class StagePlan:
     payload: dict[str, Any]
 
 
-def plan_stage(cfg: StageConfig, *, stage: str, tokenizer: dict[str, Any] | None,
+def plan_stage(cfg: DataConfig, *, stage: str, tokenizer: dict[str, Any] | None,
                settings: dict[str, Any]) -> StagePlan:
-    """Validate the config, resolve every dataset, cut shards and hash the run."""
-    validate_config(cfg)
+    """Resolve every dataset, cut shards and hash the run (the config is already valid)."""
     files = [resolve_dataset_files(ds) for ds in cfg.blend]
     payload = {
         "format_version": FORMAT_VERSION,

@@ -11,13 +11,11 @@ from typing import Any
 from kit_config.errors import KitError
 
 __all__ = [
-    "DataPrepConfigError",
     "DataPrepError",
     "EmptyInputError",
     "InputNotFoundError",
     "InputRecordError",
     "MergeTimeoutError",
-    "SpecProblem",
     "TokenizerError",
 ]
 
@@ -38,36 +36,6 @@ class DataPrepError(KitError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), dict(self.__dict__)))
-
-
-class SpecProblem:
-    """One problem found while validating a data prep config: a key path and a message."""
-
-    __slots__ = ("message", "path")
-
-    def __init__(self, path: str, message: str) -> None:
-        self.path = path
-        self.message = message
-
-    def __repr__(self) -> str:
-        return f"SpecProblem({self.path!r}, {self.message!r})"
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class DataPrepConfigError(DataPrepError, ValueError):
-    """The data prep config is invalid; `.problems` lists every problem with its key path."""
-
-    def __init__(self, problems: Sequence[SpecProblem], *, source: str | None = None) -> None:
-        self.problems = list(problems)
-        self.source = source
-        where = f" in {source}" if source else ""
-        joined = "; ".join(str(p) for p in self.problems)
-        super().__init__(
-            f"{len(self.problems)} problem(s) in the data prep config{where}: {joined}",
-            hint="fix the listed keys in the YAML file or with key=value overrides",
-        )
 
 
 class InputNotFoundError(DataPrepError, FileNotFoundError):

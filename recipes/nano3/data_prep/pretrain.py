@@ -1,6 +1,6 @@
 """Pretrain data prep: text datasets -> Megatron bin/idx shards + per-split `blend.json`.
 
-Run: `python -m nano3.data_prep.pretrain --config FILE [key=value ...]`. As a multi-task
+Run: `python -m nano3.data_prep.pretrain --config FILE`. As a multi-task
 Slurm job every task runs the same command: each takes its shards by rank
 (SLURM_PROCID/SLURM_NTASKS), and rank 0 merges and publishes once.
 """
@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from nano3.data_prep._cli import run_stage_main
-from nano3.data_prep._config import PretrainConfig
+from nano3.data_prep._config import PretrainDataConfig
 from nano3.data_prep._pretrain_work import PretrainShardProcessor, merge_pretrain
 from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
-from nano3.data_prep._stage import plan_stage
+from nano3.data_prep._stage import plan_stage, published_name
 from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer, token_dtype
 from nano3.formats import BLEND_FILENAME
 
@@ -26,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["STAGE", "main", "prepare_pretrain", "tokenizer_identity"]
 
-STAGE = "data_prep.pretrain"
+STAGE = "nano3.data-prep-pretrain"
 
 
 def tokenizer_identity(tok: Tokenizer) -> dict[str, object]:
@@ -35,7 +34,7 @@ def tokenizer_identity(tok: Tokenizer) -> dict[str, object]:
             "vocab_size": tok.vocab_size, "eod_id": tok.eod_id}
 
 
-def prepare_pretrain(cfg: PretrainConfig, *, tokenizer: Tokenizer | None = None
+def prepare_pretrain(cfg: PretrainDataConfig, *, tokenizer: Tokenizer | None = None
                      ) -> PretrainBlendsArtifact | None:
     """Tokenize this rank's shards; on rank 0 wait for all, write the blend, return the artifact.
 
@@ -50,7 +49,7 @@ def prepare_pretrain(cfg: PretrainConfig, *, tokenizer: Tokenizer | None = None
     rank, world = resolve_rank(cfg.parallel.rank, cfg.parallel.world_size)
     run_shards(PretrainShardProcessor(cfg, tok), plan.shards, plan.out_dir, rank=rank,
                world_size=world, num_workers=cfg.parallel.num_workers,
-               progress=cfg.parallel.progress, label=f"pretrain {cfg.name}")
+               progress=cfg.parallel.progress, label=f"pretrain {cfg.artifact_name}")
     if rank != 0:
         return None
     receipts = wait_for_receipts(plan.out_dir, plan.shards, cfg.parallel.merge_timeout_s)
@@ -81,7 +80,10 @@ def prepare_pretrain(cfg: PretrainConfig, *, tokenizer: Tokenizer | None = None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit code."""
-    return run_stage_main(PretrainConfig, prepare_pretrain, stage=STAGE, argv=argv)
+    from kit_track import stage_main
+
+    return stage_main(PretrainDataConfig, lambda cfg, _run: prepare_pretrain(cfg), stage=STAGE,
+                      argv=argv, artifact_name=published_name)
 
 
 if __name__ == "__main__":

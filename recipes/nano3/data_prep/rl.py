@@ -1,6 +1,6 @@
 """RL data prep: prompt/answer JSONL -> one JSONL per split + `manifest.json`.
 
-Run: `python -m nano3.data_prep.rl --config FILE [key=value ...]`. Each shard writes
+Run: `python -m nano3.data_prep.rl --config FILE`. Each shard writes
 `SPLIT/KEY.jsonl`; the merge concatenates them in shard order into `train.jsonl`,
 `val.jsonl`, `test.jsonl` and lists every shard in the manifest (the earlier kit kept only
 the first shard of each split, silently dropping data).
@@ -17,13 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kit_config import atomic_write_bytes, atomic_write_json, atomic_writer
-from nano3.data_prep._cli import run_stage_main
-from nano3.data_prep._config import SPLITS, RLConfig, parse_split
+from nano3.data_prep._config import SPLITS, RLDataConfig, parse_split
 from nano3.data_prep._inputs import IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._pretrain_work import split_draws
 from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import ProgressSink, resolve_rank, run_shards, wait_for_receipts
-from nano3.data_prep._stage import plan_stage
+from nano3.data_prep._stage import plan_stage, published_name
 
 if TYPE_CHECKING:
     from kit_artifacts import SplitJsonlDataArtifact
@@ -37,7 +36,7 @@ __all__ = [
     "prepare_rl",
 ]
 
-STAGE = "data_prep.rl"
+STAGE = "nano3.data-prep-rl"
 #: Our split name -> the manifest's key and file stem (NeMo-RL's names).
 MANIFEST_SPLITS = {"train": "train", "valid": "val", "test": "test"}
 
@@ -45,7 +44,7 @@ MANIFEST_SPLITS = {"train": "train", "valid": "val", "test": "test"}
 class RLShardProcessor:
     """Validates prompt/answer records and writes them, keys sorted, per split."""
 
-    def __init__(self, cfg: RLConfig) -> None:
+    def __init__(self, cfg: RLDataConfig) -> None:
         self.cfg = cfg
 
     def process(self, shard: WorkShard, out_dir: Path, sink: ProgressSink) -> dict[str, Any]:
@@ -85,7 +84,7 @@ class RLShardProcessor:
                 "dataset": shard.dataset}
 
 
-def merge_rl(cfg: RLConfig, run_hash: str, out_dir: Path, shards: Sequence[WorkShard],
+def merge_rl(cfg: RLDataConfig, run_hash: str, out_dir: Path, shards: Sequence[WorkShard],
              receipts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Concatenate shards per split and write `manifest.json`; returns totals."""
     manifest: dict[str, Any] = {}
@@ -120,7 +119,7 @@ def merge_rl(cfg: RLConfig, run_hash: str, out_dir: Path, shards: Sequence[WorkS
     return {"manifest": manifest, "counts": counts, "skipped": dict(skipped)}
 
 
-def prepare_rl(cfg: RLConfig) -> SplitJsonlDataArtifact | None:
+def prepare_rl(cfg: RLDataConfig) -> SplitJsonlDataArtifact | None:
     """Split this rank's shards; rank 0 merges, writes the manifest, returns the artifact."""
     t0 = time.monotonic()
     plan = plan_stage(cfg, stage=STAGE, tokenizer=None, settings={
@@ -129,7 +128,7 @@ def prepare_rl(cfg: RLConfig) -> SplitJsonlDataArtifact | None:
     rank, world = resolve_rank(cfg.parallel.rank, cfg.parallel.world_size)
     run_shards(RLShardProcessor(cfg), plan.shards, plan.out_dir, rank=rank, world_size=world,
                num_workers=cfg.parallel.num_workers, progress=cfg.parallel.progress,
-               label=f"rl {cfg.name}")
+               label=f"rl {cfg.artifact_name}")
     if rank != 0:
         return None
     receipts = wait_for_receipts(plan.out_dir, plan.shards, cfg.parallel.merge_timeout_s)
@@ -156,7 +155,10 @@ def prepare_rl(cfg: RLConfig) -> SplitJsonlDataArtifact | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit code."""
-    return run_stage_main(RLConfig, prepare_rl, stage=STAGE, argv=argv)
+    from kit_track import stage_main
+
+    return stage_main(RLDataConfig, lambda cfg, _run: prepare_rl(cfg), stage=STAGE, argv=argv,
+                      artifact_name=published_name)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """SFT data prep: chat JSONL -> chat template -> loss mask -> packed Parquet per split.
 
-Run: `python -m nano3.data_prep.sft --config FILE [key=value ...]`. Each shard is packed on
+Run: `python -m nano3.data_prep.sft --config FILE`. Each shard is packed on
 its own (first-fit-decreasing, seeded), so shards stay independent resumable units; the
 merge writes one Parquet per split (`training.parquet`, `validation.parquet`,
 `test.parquet`, shard order) and `blend.json`.
@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kit_config import atomic_write_json, atomic_writer
-from nano3.data_prep._cli import run_stage_main
-from nano3.data_prep._config import SPLITS, SFTConfig
+from nano3.data_prep._config import SPLITS, SFTDataConfig
 from nano3.data_prep._inputs import WorkShard
 from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._sft_work import SFTShardProcessor
-from nano3.data_prep._stage import plan_stage
+from nano3.data_prep._stage import plan_stage, published_name
 from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer
 from nano3.data_prep.pretrain import tokenizer_identity
 from nano3.formats import BLEND_FILENAME, write_blend
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SPLIT_FILES", "STAGE", "main", "merge_sft", "prepare_sft"]
 
-STAGE = "data_prep.sft"
+STAGE = "nano3.data-prep-sft"
 SPLIT_FILES = {"train": "training.parquet", "valid": "validation.parquet",
                "test": "test.parquet"}
 
@@ -80,7 +79,7 @@ def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
             "num_shards": sum(1 for p in paths.values() if p)}
 
 
-def prepare_sft(cfg: SFTConfig, *, tokenizer: Tokenizer | None = None
+def prepare_sft(cfg: SFTDataConfig, *, tokenizer: Tokenizer | None = None
                 ) -> SFTDataArtifact | None:
     """Tokenize, mask and pack this rank's shards; rank 0 merges and returns the artifact."""
     t0 = time.monotonic()
@@ -92,7 +91,7 @@ def prepare_sft(cfg: SFTConfig, *, tokenizer: Tokenizer | None = None
     rank, world = resolve_rank(cfg.parallel.rank, cfg.parallel.world_size)
     run_shards(SFTShardProcessor(cfg, tok), plan.shards, plan.out_dir, rank=rank,
                world_size=world, num_workers=cfg.parallel.num_workers,
-               progress=cfg.parallel.progress, label=f"sft {cfg.name}")
+               progress=cfg.parallel.progress, label=f"sft {cfg.artifact_name}")
     if rank != 0:
         return None
     receipts = wait_for_receipts(plan.out_dir, plan.shards, cfg.parallel.merge_timeout_s)
@@ -127,7 +126,10 @@ def prepare_sft(cfg: SFTConfig, *, tokenizer: Tokenizer | None = None
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit code."""
-    return run_stage_main(SFTConfig, prepare_sft, stage=STAGE, argv=argv)
+    from kit_track import stage_main
+
+    return stage_main(SFTDataConfig, lambda cfg, _run: prepare_sft(cfg), stage=STAGE, argv=argv,
+                      artifact_name=published_name)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """nano3 training stages: pretrain, SFT and RL, with a local PyTorch backend.
 
-Each stage is runnable as `python -m nano3.stages.<stage> --config FILE [overrides]`. This
+Each stage job is `python -m nano3.stages.<stage> --config FILE` (`kit_track.stage_main`). This
 package exports the typed configs, the result type and the errors; it imports no torch (the
 local trainers load it when a stage runs).
 """
@@ -16,10 +16,9 @@ from nano3.stages._config import (
     SFTConfig,
     TrainerConfig,
     default_output_dir,
-    validate_config,
 )
-from nano3.stages._entry import KitModelPublisher, ModelPublisher, main_for, train
 from nano3.stages._result import MetricsSink, PrintMetrics, StageResult
+from nano3.stages._train import model_work, train
 from nano3.stages.errors import (
     BackendRunError,
     BackendUnavailableError,
@@ -37,10 +36,8 @@ __all__ = [
     "CheckpointError",
     "DataFormatError",
     "GRPOConfig",
-    "KitModelPublisher",
     "MetricsSink",
     "ModelConfig",
-    "ModelPublisher",
     "OptimizerConfig",
     "PretrainConfig",
     "PrintMetrics",
@@ -52,7 +49,6 @@ __all__ = [
     "TokenizerError",
     "TrainerConfig",
     "default_output_dir",
-    "main_for",
+    "model_work",
     "train",
-    "validate_config",
 ]

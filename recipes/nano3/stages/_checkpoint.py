@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import attrs
 import torch
 
 from kit_config import atomic_write_json, config_digest
@@ -144,4 +144,4 @@ def load_model_dir(path: str) -> LoadedModel:
 
 def model_info(cfg: ModelConfig, **extra: Any) -> dict[str, Any]:
     """The `model_config.json` body: the shape plus extra facts (tokenizer, stage, ...)."""
-    return {"model": asdict(cfg), **extra}
+    return {"model": attrs.asdict(cfg), **extra}

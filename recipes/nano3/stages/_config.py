@@ -1,15 +1,19 @@
-"""Typed configs of the nano3 training stages (pretrain, SFT, RL).
+"""Typed configs of the nano3 training stages (pretrain, SFT, RL), with their own checks.
 
 The same config drives every backend: `local` trains with PyTorch here, `megatron-bridge` and
 `nemo-rl` translate it (see `_megatron_bridge.py`, `_nemo_rl.py`). Inputs are typed
 artifacts (`data: PretrainBlendsArtifact`, `model: ModelArtifact`) written in the YAML as
 `${art:NAME}`: kit-artifacts resolves, loads and records each as a used input once, so a
-stage never reads `metadata.json` and lineage is never guessed.
+stage never reads `metadata.json` and lineage is never guessed. Each class's
+`__kit_validate__` says what its types cannot (positive sizes, known backends, ...):
+`kit_config.structure` calls it, so the CLI reports these problems before launch, together
+with type problems.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+import attrs
 
 from kit_artifacts import (
     ModelArtifact,
@@ -18,7 +22,7 @@ from kit_artifacts import (
     SplitJsonlDataArtifact,
 )
 from kit_config import WandbConfig
-from nano3.stages.errors import StageConfigError
+from kit_config.errors import ConfigProblem
 
 __all__ = [
     "BACKENDS",
@@ -30,7 +34,6 @@ __all__ = [
     "SFTConfig",
     "TrainerConfig",
     "default_output_dir",
-    "validate_config",
 ]
 
 BACKENDS: dict[str, tuple[str, ...]] = {
@@ -39,8 +42,22 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "rl": ("local", "nemo-rl"),
 }
 
+_REWARDS = ("exact_match", "prefix_match")
+_DEVICES = ("auto", "cpu", "cuda")
 
-@dataclass
+
+def _positive(obj: Any, *names: str) -> list[ConfigProblem]:
+    return [ConfigProblem(name, f"must be > 0, got {getattr(obj, name)}")
+            for name in names if getattr(obj, name) <= 0]
+
+
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> list[ConfigProblem]:
+    if value in allowed:
+        return []
+    return [ConfigProblem(name, f"must be one of {', '.join(allowed)}, got {value!r}")]
+
+
+@attrs.frozen
 class ModelConfig:
     """Shape of the decoder-only LM (GPT-style: pre-LayerNorm, learned positions, tied head)."""
 
@@ -53,8 +70,19 @@ class ModelConfig:
     dropout: float = 0.0
     init_std: float = 0.02
 
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """Sizes positive, heads divide the hidden size, dropout a probability."""
+        out = _positive(self, "vocab_size", "seq_length", "num_layers", "hidden_size",
+                        "num_attention_heads", "ffn_hidden_size")
+        if self.num_attention_heads > 0 and self.hidden_size % self.num_attention_heads:
+            out.append(ConfigProblem("hidden_size", f"{self.hidden_size} is not divisible by "
+                                     f"model.num_attention_heads={self.num_attention_heads}"))
+        if not 0.0 <= self.dropout < 1.0:
+            out.append(ConfigProblem("dropout", f"must be in [0, 1), got {self.dropout}"))
+        return out
 
-@dataclass
+
+@attrs.frozen
 class OptimizerConfig:
     """AdamW with linear warmup then cosine decay to `min_lr`."""
 
@@ -67,10 +95,29 @@ class OptimizerConfig:
     warmup_steps: int = 0
     # Glob patterns over parameter names (`blocks.0.ln1.weight`, `ln_f.bias`, `tok.weight`);
     # parameters that match none stay frozen. ["*"]: train everything. Local backend only.
-    trainable: list[str] = field(default_factory=lambda: ["*"])
+    trainable: list[str] = attrs.Factory(lambda: ["*"])
+
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """A positive lr, min_lr in [0, lr], betas in [0, 1), non-empty patterns."""
+        out = _positive(self, "lr")
+        if self.min_lr < 0 or self.min_lr > self.lr:
+            out.append(ConfigProblem("min_lr", f"must be in [0, lr={self.lr}], got {self.min_lr}"))
+        for name in ("weight_decay", "warmup_steps"):
+            if getattr(self, name) < 0:
+                out.append(ConfigProblem(name, f"must be >= 0, got {getattr(self, name)}"))
+        for name in ("beta1", "beta2"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                out.append(ConfigProblem(name, f"must be in [0, 1), got {getattr(self, name)}"))
+        if self.clip_grad < 0:
+            out.append(ConfigProblem("clip_grad", f"must be >= 0 (0 = off), got {self.clip_grad}"))
+        if not self.trainable or any(not p.strip() for p in self.trainable):
+            out.append(ConfigProblem("trainable", "must be a non-empty list of parameter-name "
+                                     "patterns such as ['*'] or ['ln_f.*'], "
+                                     f"got {self.trainable!r}"))
+        return out
 
 
-@dataclass
+@attrs.frozen
 class TrainerConfig:
     """Loop settings shared by all stages; global batch = micro x accumulation x world size."""
 
@@ -86,8 +133,37 @@ class TrainerConfig:
     device: str = "auto"
     num_threads: int = 0
 
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """Positive loop lengths, a known device, non-negative counts."""
+        out = _positive(self, "max_steps", "micro_batch_size", "grad_accum_steps", "log_every",
+                        "checkpoint_every", "keep_checkpoints")
+        if self.eval_batches < 0:
+            out.append(ConfigProblem("eval_batches", f"must be >= 0, got {self.eval_batches}"))
+        out += _one_of("device", self.device, _DEVICES)
+        if self.num_threads < 0:
+            out.append(ConfigProblem("num_threads", "must be >= 0 (0 = torch default), "
+                                     f"got {self.num_threads}"))
+        return out
 
-@dataclass
+
+def _stage_problems(stage: str, cfg: PretrainConfig | SFTConfig | RLConfig
+                    ) -> list[ConfigProblem]:
+    """The checks every training stage shares: backend, output, frozen parameters (the
+    typed inputs are checked by kit-artifacts' structure hook)."""
+    out = _one_of("backend", cfg.backend, BACKENDS[stage])
+    if not cfg.artifact_name.strip():
+        out.append(ConfigProblem("artifact_name", "must be a non-empty string"))
+    if cfg.output_dir is not None and not cfg.output_dir.strip():
+        out.append(ConfigProblem("output_dir", "must be a path, or null for "
+                                 "$NEMOTRON_HOME/models/<artifact_name>"))
+    if cfg.backend != "local" and cfg.optimizer.trainable != ["*"]:
+        out.append(ConfigProblem("optimizer.trainable", f"backend {cfg.backend} trains every "
+                                 "parameter; freezing by name is local-backend only "
+                                 "(set it to ['*'])"))
+    return out
+
+
+@attrs.frozen
 class PretrainConfig:
     """Pretraining from bin/idx shards sampled by the blend weights of `data`."""
 
@@ -95,14 +171,18 @@ class PretrainConfig:
     output_dir: str | None = None
     artifact_name: str = "nano3-pretrain-model"
     backend: str = "local"
-    model: ModelConfig = field(default_factory=ModelConfig)
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    wandb: WandbConfig = field(default_factory=WandbConfig)  # W&B settings (seed's `wandb:`)
+    model: ModelConfig = attrs.Factory(ModelConfig)
+    optimizer: OptimizerConfig = attrs.Factory(OptimizerConfig)
+    trainer: TrainerConfig = attrs.Factory(TrainerConfig)
+    backend_options: dict[str, Any] = attrs.Factory(dict)
+    wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
+
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """The shared stage checks (the nested configs check themselves)."""
+        return _stage_problems("pretrain", self)
 
 
-@dataclass
+@attrs.frozen
 class SFTConfig:
     """Supervised fine-tuning on packed Parquet, loss on assistant tokens (the loss mask)."""
 
@@ -111,15 +191,19 @@ class SFTConfig:
     output_dir: str | None = None
     artifact_name: str = "nano3-sft-model"
     backend: str = "local"
-    optimizer: OptimizerConfig = field(
-        default_factory=lambda: OptimizerConfig(lr=1e-4, min_lr=1e-5, weight_decay=0.0)
+    optimizer: OptimizerConfig = attrs.Factory(
+        lambda: OptimizerConfig(lr=1e-4, min_lr=1e-5, weight_decay=0.0)
     )
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    wandb: WandbConfig = field(default_factory=WandbConfig)  # W&B settings (seed's `wandb:`)
+    trainer: TrainerConfig = attrs.Factory(TrainerConfig)
+    backend_options: dict[str, Any] = attrs.Factory(dict)
+    wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
+
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """The shared stage checks (the nested configs check themselves)."""
+        return _stage_problems("sft", self)
 
 
-@dataclass
+@attrs.frozen
 class GRPOConfig:
     """Group-relative policy optimisation: G samples per prompt, advantages within a group."""
 
@@ -133,12 +217,27 @@ class GRPOConfig:
     normalize_rewards: bool = True
     reward: str = "exact_match"
     prompt_template: str = "{prompt}"
-    stop_strings: list[str] = field(default_factory=lambda: ["\n"])
+    stop_strings: list[str] = attrs.Factory(lambda: ["\n"])
     eval_prompts: int = 64
     eval_generations: int = 4
 
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """Positive counts, groups of at least 2, a known reward, a {prompt} placeholder."""
+        out = _positive(self, "num_prompts_per_step", "max_new_tokens", "eval_prompts",
+                        "eval_generations", "temperature")
+        if self.num_generations_per_prompt < 2:
+            out.append(ConfigProblem("num_generations_per_prompt",
+                                     "must be >= 2 (advantages are relative within a group), "
+                                     f"got {self.num_generations_per_prompt}"))
+        if self.kl_coef < 0:
+            out.append(ConfigProblem("kl_coef", f"must be >= 0, got {self.kl_coef}"))
+        out += _one_of("reward", self.reward, _REWARDS)
+        if "{prompt}" not in self.prompt_template:
+            out.append(ConfigProblem("prompt_template", "must contain the placeholder {prompt}"))
+        return out
 
-@dataclass
+
+@attrs.frozen
 class RLConfig:
     """RL on the prompts of an RL manifest with a verifiable reward against their answers."""
 
@@ -148,13 +247,17 @@ class RLConfig:
     artifact_name: str = "nano3-rl-model"
     backend: str = "local"
     tokenizer: str | None = None
-    grpo: GRPOConfig = field(default_factory=GRPOConfig)
-    optimizer: OptimizerConfig = field(
-        default_factory=lambda: OptimizerConfig(lr=1e-5, min_lr=1e-5, weight_decay=0.0)
+    grpo: GRPOConfig = attrs.Factory(GRPOConfig)
+    optimizer: OptimizerConfig = attrs.Factory(
+        lambda: OptimizerConfig(lr=1e-5, min_lr=1e-5, weight_decay=0.0)
     )
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    wandb: WandbConfig = field(default_factory=WandbConfig)  # W&B settings (seed's `wandb:`)
+    trainer: TrainerConfig = attrs.Factory(TrainerConfig)
+    backend_options: dict[str, Any] = attrs.Factory(dict)
+    wandb: WandbConfig = attrs.Factory(WandbConfig)  # W&B settings (the seed's `wandb:`)
+
+    def __kit_validate__(self) -> list[ConfigProblem]:
+        """The shared stage checks (the nested configs check themselves)."""
+        return _stage_problems("rl", self)
 
 
 def default_output_dir(artifact_name: str) -> str:
@@ -162,98 +265,3 @@ def default_output_dir(artifact_name: str) -> str:
     import kit_config
 
     return str(kit_config.home_dir("models") / artifact_name)
-
-
-_REWARDS = ("exact_match", "prefix_match")
-_DEVICES = ("auto", "cpu", "cuda")
-
-
-def _positive(problems: list[tuple[str, str]], path: str, value: float) -> None:
-    if value <= 0:
-        problems.append((path, f"must be > 0, got {value}"))
-
-
-def _check_model(m: ModelConfig, problems: list[tuple[str, str]]) -> None:
-    for name in ("vocab_size", "seq_length", "num_layers", "hidden_size",
-                 "num_attention_heads", "ffn_hidden_size"):
-        _positive(problems, f"model.{name}", getattr(m, name))
-    if m.num_attention_heads > 0 and m.hidden_size % m.num_attention_heads:
-        problems.append(("model.hidden_size", f"{m.hidden_size} is not divisible by "
-                         f"model.num_attention_heads={m.num_attention_heads}"))
-    if not 0.0 <= m.dropout < 1.0:
-        problems.append(("model.dropout", f"must be in [0, 1), got {m.dropout}"))
-
-
-def _check_optimizer(o: OptimizerConfig, problems: list[tuple[str, str]]) -> None:
-    _positive(problems, "optimizer.lr", o.lr)
-    if o.min_lr < 0 or o.min_lr > o.lr:
-        problems.append(("optimizer.min_lr", f"must be in [0, lr={o.lr}], got {o.min_lr}"))
-    if o.weight_decay < 0:
-        problems.append(("optimizer.weight_decay", f"must be >= 0, got {o.weight_decay}"))
-    for name in ("beta1", "beta2"):
-        if not 0.0 <= getattr(o, name) < 1.0:
-            problems.append((f"optimizer.{name}", f"must be in [0, 1), got {getattr(o, name)}"))
-    if o.clip_grad < 0:
-        problems.append(("optimizer.clip_grad", f"must be >= 0 (0 = off), got {o.clip_grad}"))
-    if o.warmup_steps < 0:
-        problems.append(("optimizer.warmup_steps", f"must be >= 0, got {o.warmup_steps}"))
-    if not o.trainable or any(not isinstance(p, str) or not p.strip() for p in o.trainable):
-        problems.append(("optimizer.trainable", "must be a non-empty list of parameter-name "
-                         f"patterns such as ['*'] or ['ln_f.*'], got {o.trainable!r}"))
-
-
-def _check_trainer(t: TrainerConfig, problems: list[tuple[str, str]]) -> None:
-    for name in ("max_steps", "micro_batch_size", "grad_accum_steps", "log_every",
-                 "checkpoint_every", "keep_checkpoints"):
-        _positive(problems, f"trainer.{name}", getattr(t, name))
-    if t.eval_batches < 0:
-        problems.append(("trainer.eval_batches", f"must be >= 0, got {t.eval_batches}"))
-    if t.device not in _DEVICES:
-        problems.append(("trainer.device", f"must be one of {', '.join(_DEVICES)}, "
-                         f"got {t.device!r}"))
-    if t.num_threads < 0:
-        problems.append(("trainer.num_threads", f"must be >= 0 (0 = torch default), "
-                         f"got {t.num_threads}"))
-
-
-def _check_grpo(g: GRPOConfig, problems: list[tuple[str, str]]) -> None:
-    for name in ("num_prompts_per_step", "max_new_tokens", "eval_prompts",
-                 "eval_generations"):
-        _positive(problems, f"grpo.{name}", getattr(g, name))
-    if g.num_generations_per_prompt < 2:
-        problems.append(("grpo.num_generations_per_prompt",
-                         f"must be >= 2 (advantages are relative within a group), "
-                         f"got {g.num_generations_per_prompt}"))
-    _positive(problems, "grpo.temperature", g.temperature)
-    if g.kl_coef < 0:
-        problems.append(("grpo.kl_coef", f"must be >= 0, got {g.kl_coef}"))
-    if g.reward not in _REWARDS:
-        problems.append(("grpo.reward", f"must be one of {', '.join(_REWARDS)}, "
-                         f"got {g.reward!r}"))
-    if "{prompt}" not in g.prompt_template:
-        problems.append(("grpo.prompt_template", "must contain the placeholder {prompt}"))
-
-
-def validate_config(stage: str, cfg: PretrainConfig | SFTConfig | RLConfig) -> None:
-    """Check every value of a stage config and raise one `StageConfigError` listing all."""
-    problems: list[tuple[str, str]] = []
-    backends = BACKENDS[stage]
-    if cfg.backend not in backends:
-        problems.append(("backend", f"must be one of {', '.join(backends)} for {stage}, "
-                         f"got {cfg.backend!r}"))
-    if not isinstance(cfg.artifact_name, str) or not cfg.artifact_name.strip():
-        problems.append(("artifact_name", "must be a non-empty string"))
-    if cfg.output_dir is not None and not cfg.output_dir.strip():
-        problems.append(("output_dir", "must be a path, or null for "
-                         "$NEMOTRON_HOME/models/<artifact_name>"))
-    if isinstance(cfg, PretrainConfig):
-        _check_model(cfg.model, problems)
-    if isinstance(cfg, RLConfig):
-        _check_grpo(cfg.grpo, problems)
-    _check_optimizer(cfg.optimizer, problems)
-    if cfg.backend != "local" and cfg.optimizer.trainable != ["*"]:
-        problems.append(("optimizer.trainable", f"backend {cfg.backend} trains every "
-                         "parameter; freezing by name is local-backend only (set it to ['*'])"))
-    _check_trainer(cfg.trainer, problems)
-    if problems:
-        raise StageConfigError(stage, problems)

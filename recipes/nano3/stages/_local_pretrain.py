@@ -1,9 +1,9 @@
 """Local PyTorch pretraining: next-token loss on blended bin/idx windows."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
+import attrs
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -78,7 +78,8 @@ def run_pretrain(cfg: PretrainConfig, sink: MetricsSink | None = None, *,
 
         tokenizer = cfg.data.tokenizer_uri
         digest = resume_key({"stage": "pretrain", "data": cfg.data.path,
-                                "model": asdict(cfg.model), "optimizer": asdict(cfg.optimizer),
+                              "model": attrs.asdict(cfg.model),
+                              "optimizer": attrs.asdict(cfg.optimizer),
                                 "seed": tr.seed, "max_steps": tr.max_steps,
                                 "micro_batch_size": tr.micro_batch_size,
                                 "grad_accum_steps": tr.grad_accum_steps})

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
+import attrs
 import torch
 
 from nano3.stages._checkpoint import load_model_dir, model_info, resume_key
@@ -115,21 +115,21 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
     try:
         g, tr = cfg.grpo, cfg.trainer
         if g.num_prompts_per_step % rt.world_size:
-            raise StageConfigError("rl", [("grpo.num_prompts_per_step",
+            raise StageConfigError("rl", "grpo.num_prompts_per_step",
                                            f"{g.num_prompts_per_step} is not divisible by the "
-                                           f"world size {rt.world_size}")])
+                                           f"world size {rt.world_size}")
         base = load_model_dir(cfg.model.path)
         spec_tok = cfg.tokenizer or base.info.get("tokenizer")
         if tokenizer is None:
             if not spec_tok:
-                raise StageConfigError("rl", [("tokenizer", "the model records no tokenizer; "
-                                               "set tokenizer=PATH|gpt2|bytes")])
+                raise StageConfigError("rl", "tokenizer", "the model records no tokenizer; "
+                                               "set tokenizer=PATH|gpt2|bytes")
             tokenizer = load_tokenizer(str(spec_tok))
         tok = tokenizer
         mcfg = base.config
         if tok.vocab_size > mcfg.vocab_size:
-            raise StageConfigError("rl", [("tokenizer", f"{tok.spec} has {tok.vocab_size} ids "
-                                           f"but the model only {mcfg.vocab_size}")])
+            raise StageConfigError("rl", "tokenizer", f"{tok.spec} has {tok.vocab_size} ids "
+                                           f"but the model only {mcfg.vocab_size}")
         splits = load_rl_splits(cfg.data)
         train_ex = splits["train"]
         held_ex = splits["val"] or splits["test"]
@@ -218,8 +218,8 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
                     "greedy_exact_match": sum(greedy) / len(greedy)}
 
         digest = resume_key({"stage": "rl", "data": cfg.data.path, "model": cfg.model.path,
-                                "tokenizer": tok.spec, "grpo": asdict(g),
-                                "optimizer": asdict(cfg.optimizer), "seed": tr.seed,
+                                "tokenizer": tok.spec, "grpo": attrs.asdict(g),
+                                "optimizer": attrs.asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps})
         out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
         spec = LoopSpec("rl", out_dir, tr, cfg.optimizer, digest,

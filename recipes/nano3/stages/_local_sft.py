@@ -1,9 +1,9 @@
 """Local PyTorch SFT: packed conversations, loss only on assistant tokens (the loss mask)."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
+import attrs
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -122,7 +122,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
             return {"loss": num / max(den, 1.0)}
 
         digest = resume_key({"stage": "sft", "data": cfg.data.path, "model": cfg.model.path,
-                                "optimizer": asdict(cfg.optimizer), "seed": tr.seed,
+                                "optimizer": attrs.asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps, "micro_batch_size": tr.micro_batch_size,
                                 "grad_accum_steps": tr.grad_accum_steps})
         tokenizer = base.info.get("tokenizer")

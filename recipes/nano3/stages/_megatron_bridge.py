@@ -96,8 +96,8 @@ def _parquet_spec(files: list[Path], what: str) -> str | None:
     parent = files[0].parent
     glob = os.path.commonprefix([f.name for f in files]) + "*.parquet"
     if sorted(parent.glob(glob)) != sorted(files):
-        raise StageConfigError("sft", [("data", f"the {what} files {[str(f) for f in files]} "
-                                        "are not exactly one glob; Bridge takes one spec")])
+        raise StageConfigError("sft", "data", f"the {what} files {[str(f) for f in files]} "
+                                        "are not exactly one glob; Bridge takes one spec")
     return str(parent / glob)
 
 
@@ -122,9 +122,9 @@ def _sft_inputs(cfg: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
     pretrain_yaml = next((d / YAML_NAME for d in (model_dir, model_dir.parent)
                           if (d / YAML_NAME).is_file()), None)
     if pretrain_yaml is None:
-        raise StageConfigError("sft", [("model", f"{model_dir} has no {YAML_NAME} beside it, "
+        raise StageConfigError("sft", "model", f"{model_dir} has no {YAML_NAME} beside it, "
                                         "so it is not a megatron-bridge pretrain output; "
-                                        "pretrain with backend=megatron-bridge first")])
+                                        "pretrain with backend=megatron-bridge first")
     pretrained = yaml.safe_load(pretrain_yaml.read_text())
     model = dict(pretrained["model"])
     splits = find_sft_splits(cfg.data)
@@ -195,7 +195,9 @@ def check_bridge_keys(stage: str, tree: dict[str, Any]) -> None:
 
     walk("", tree)
     if problems:
-        raise StageConfigError(stage, problems)
+        (key, detail), rest = problems[0], problems[1:]
+        also = f" (also not Bridge fields: {', '.join(k for k, _ in rest)})" if rest else ""
+        raise StageConfigError(stage, key, detail + also)
 
 
 def render_megatron_bridge(stage: str, cfg: Any) -> tuple[str, str]:

@@ -19,6 +19,8 @@ Mapping (ours -> NeMo-RL):
   `policy.tokenizer.name`.
 - optimizer.{lr, weight_decay, beta1, beta2} -> `policy.optimizer.kwargs` (AdamW);
   clip_grad -> `policy.max_grad_norm`; NeMo-RL's example warmup schedule is kept.
+  optimizer.trainable: NeMo-RL trains every parameter, so `RLConfig.__kit_validate__`
+  refuses anything but `["*"]` for this backend.
 - trainer.micro_batch_size -> `policy.train_micro_batch_size`;
   `policy.train_global_batch_size` = prompts x generations (one optimizer step per batch).
 - data (RL manifest, FORMATS.md 4) -> `data` (replacing the example's), `train` (one entry
@@ -107,8 +109,9 @@ def check_nemo_rl_keys(tree: dict[str, Any]) -> None:
                      if not p.endswith("._override_"))
     if unknown:
         src = snapshot("nemo_rl_grpo_keys")["source"]
-        raise StageConfigError("rl", [(p, f"not a key of NeMo-RL's grpo_math_1B.yaml ({src}); "
-                                       "check its spelling") for p in unknown])
+        also = f" (also unknown: {', '.join(unknown[1:])})" if unknown[1:] else ""
+        raise StageConfigError("rl", unknown[0], f"not a key of NeMo-RL's grpo_math_1B.yaml "
+                                                 f"({src}); check its spelling{also}")
 
 
 def render_nemo_rl(cfg: Any) -> str:
@@ -121,9 +124,9 @@ def render_nemo_rl(cfg: Any) -> str:
 def launch_nemo_rl(cfg: Any) -> StageResult:
     """Write the GRPO YAML into output_dir; run NeMo-RL's `run_grpo.py` where it imports."""
     if (Path(cfg.model.path) / "model.pt").is_file():
-        raise StageConfigError("rl", [("model", f"{cfg.model.path} is a local-backend "
-                                       "checkpoint; NeMo-RL needs a Hugging Face model "
-                                       "directory")])
+        raise StageConfigError("rl", "model", f"{cfg.model.path} is a local-backend "
+                                              "checkpoint; NeMo-RL needs a Hugging Face model "
+                                              "directory")
     text = render_nemo_rl(cfg)
     out = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
     out.mkdir(parents=True, exist_ok=True)

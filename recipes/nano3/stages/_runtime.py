@@ -120,10 +120,10 @@ def freeze_untrainable(model: torch.nn.Module, patterns: list[str], stage: str) 
     names = [name for name, _ in model.named_parameters()]
     unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
     if unmatched:
-        raise StageConfigError(stage, [("optimizer.trainable",
+        raise StageConfigError(stage, "optimizer.trainable",
                                          f"{', '.join(map(repr, unmatched))} match(es) no "
                                          f"parameter; names look like {', '.join(names[:3])}, "
-                                         f"{names[-1]}")])
+                                         f"{names[-1]}")
     for name, p in model.named_parameters():
         p.requires_grad_(any(fnmatch.fnmatchcase(name, pat) for pat in patterns))
     return count_parameters(model)

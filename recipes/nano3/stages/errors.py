@@ -5,8 +5,6 @@ backend, ...) as attributes, and prints as one line: what is wrong, where, how t
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from kit_config.errors import KitError
 from nano3.formats.errors import FormatError
 
@@ -26,18 +24,19 @@ class StageError(KitError):
 
 
 class StageConfigError(StageError, ValueError):
-    """A stage config has values that are individually typed right but do not make sense.
+    """A config value that only turns out wrong when the stage meets its data or model.
 
-    `problems` holds every `(key_path, message)` found, not just the first one.
+    (Problems visible in the config alone are reported by the config classes'
+    `__kit_validate__`, before launch.) `key_path` names the key to change.
     """
 
-    def __init__(self, stage: str, problems: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, stage: str, key_path: str, detail: str) -> None:
         self.stage = stage
-        self.problems = list(problems)
-        listed = "; ".join(f"{path}: {msg}" for path, msg in self.problems)
+        self.key_path = key_path
+        self.detail = detail
         super().__init__(
-            f"invalid {stage} config ({len(self.problems)} problem(s)): {listed}",
-            hint="fix the config file or pass KEY=VALUE overrides",
+            f"invalid {stage} config: {key_path}: {detail}",
+            hint=f"change {key_path} in the config file or with {key_path}=VALUE",
         )
 
 

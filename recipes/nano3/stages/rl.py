@@ -1,4 +1,4 @@
-"""The nano3 rl stage: `python -m nano3.stages.rl --config FILE [overrides]`.
+"""The nano3 rl stage job: `python -m nano3.stages.rl --config FILE`.
 
 Backends: see `nano3.stages._config.BACKENDS`; `local` trains with PyTorch here.
 """
@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nano3.stages._entry import main_for
+from kit_track import stage_main
+from nano3.stages._config import RLConfig
+from nano3.stages._train import model_work
 
 __all__ = ["STAGE", "main"]
 
@@ -15,7 +17,7 @@ STAGE = "rl"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the config, train inside a tracked run, publish the model (rank 0)."""
-    return main_for(STAGE, argv)
+    return stage_main(RLConfig, model_work(STAGE), stage=f"nano3.{STAGE}", argv=argv)
 
 
 if __name__ == "__main__":

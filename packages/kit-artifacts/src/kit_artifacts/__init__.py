@@ -21,7 +21,7 @@ from kit_artifacts._lineage import LineageEdge, LineageGraph, LineageNode, linea
 from kit_artifacts._memory_storage import MemoryStorage
 from kit_artifacts._records import VersionRecord
 from kit_artifacts._ref import ArtifactRef
-from kit_artifacts._refs import PinnedInput, find_refs, pin_refs
+from kit_artifacts._refs import PinnedInput, escape_refs, find_refs, pin_refs
 from kit_artifacts._registry import ArtifactRegistry, get_registry
 from kit_artifacts._resolver import clear_pins, pinned_refs, resolve_art
 from kit_artifacts._storage import LocalStorage, Storage
@@ -77,6 +77,7 @@ __all__ = [
     "artifact_type",
     "artifact_types",
     "clear_pins",
+    "escape_refs",
     "find_refs",
     "gc",
     "get_registry",

@@ -17,7 +17,7 @@ import attrs
 
 from kit_artifacts._uri import ArtURI, parse_art_uri
 
-__all__ = ["PinnedInput", "find_refs", "pin_refs"]
+__all__ = ["PinnedInput", "escape_refs", "find_refs", "pin_refs"]
 
 # `${art:` up to the closing brace of an interpolation without nested ones.
 _INTERPOLATION = re.compile(r"\$\{art:([^{}]*)\}")
@@ -132,3 +132,28 @@ def pin_refs(
         return node
 
     return walk(container), list(inputs.values())
+
+
+def escape_refs(container: Any, names: Collection[str]) -> Any:
+    """A copy of `container` whose `${art:...}` references to artifact `names` are literal text.
+
+    For checking a config before an upstream job has published those artifacts: OmegaConf
+    keeps an escaped `\\${art:...}` as the text `${art:...}` instead of resolving it.
+    """
+    wanted = frozenset(names)
+
+    def escape(match: re.Match[str]) -> str:
+        parsed = _registry_uri(_spec(match.group(1)))
+        hit = parsed is not None and parsed.name in wanted
+        return "\\" + match.group(0) if hit else match.group(0)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(value) for value in node]
+        if isinstance(node, str) and "${art:" in node:
+            return _INTERPOLATION.sub(escape, node)
+        return node
+
+    return walk(container) if wanted else container

@@ -12,13 +12,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kit_cli._argv import StageArgs, parse_stage_argv
     from kit_cli._discovery import RecipeEntry, discover_recipes
+    from kit_cli._pipeline import Pipeline, PipelineJob, PipelineStep
     from kit_cli._report import write_art_report, write_run_report
-    from kit_cli._runner import StageLaunch, run_stage, run_stage_job
+    from kit_cli._runner import StageLaunch, report_error, run_stage, run_stage_job
     from kit_cli.errors import CliError
     from kit_cli.recipe import Recipe, Stage
 
 __all__ = [
     "CliError",
+    "Pipeline",
+    "PipelineJob",
+    "PipelineStep",
     "Recipe",
     "RecipeEntry",
     "Stage",
@@ -26,6 +30,7 @@ __all__ = [
     "StageLaunch",
     "discover_recipes",
     "parse_stage_argv",
+    "report_error",
     "run_stage",
     "run_stage_job",
     "write_art_report",
@@ -34,6 +39,9 @@ __all__ = [
 
 _WHERE = {
     "CliError": "kit_cli.errors",
+    "Pipeline": "kit_cli._pipeline",
+    "PipelineJob": "kit_cli._pipeline",
+    "PipelineStep": "kit_cli._pipeline",
     "Recipe": "kit_cli.recipe",
     "RecipeEntry": "kit_cli._discovery",
     "Stage": "kit_cli.recipe",
@@ -41,6 +49,7 @@ _WHERE = {
     "StageLaunch": "kit_cli._runner",
     "discover_recipes": "kit_cli._discovery",
     "parse_stage_argv": "kit_cli._argv",
+    "report_error": "kit_cli._runner",
     "run_stage": "kit_cli._runner",
     "run_stage_job": "kit_cli._runner",
     "write_art_report": "kit_cli._report",

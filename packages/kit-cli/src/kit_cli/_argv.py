@@ -1,4 +1,4 @@
-"""The one parser of a stage command line: global options, overrides anywhere, `--` tail.
+"""The one parser of a stage command line: global options and overrides, in any order.
 
 Typer declares the same options for `--help` and completion, but a stage's raw argv is
 parsed here only, so `nemotron nano3 pretrain ...` and `run_stage(RECIPE, "pretrain", argv)`
@@ -38,7 +38,6 @@ class StageArgs:
     dry_run: bool = False
     dry_run_out: str | None = None
     overrides: tuple[str, ...] = ()
-    passthrough: tuple[str, ...] = ()
 
     @property
     def profile(self) -> str | None:
@@ -52,9 +51,11 @@ class StageArgs:
 
 
 def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
-    """Parse `[-c NAME|PATH] [-r|-b PROFILE] [-d] [--dry-run-out FILE] [OVERRIDE...] [-- ARGS...]`.
+    """Parse `[-c NAME|PATH] [-r|-b PROFILE] [-d] [--dry-run-out FILE] [OVERRIDE...]`.
 
     Options and overrides may come in any order; `--dry-run-out FILE` implies `--dry-run`.
+    There is no `--` tail for the stage script: everything the job gets is in the config,
+    which is checked and recorded before launch.
     """
     from kit_cli.errors import UsageError
 
@@ -62,10 +63,12 @@ def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
     dry_run = False
     overrides: list[str] = []
     args = list(argv)
-    passthrough: list[str] = []
     if "--" in args:
-        cut = args.index("--")
-        args, passthrough = args[:cut], args[cut + 1 :]
+        raise UsageError(
+            "a stage takes no script arguments after '--'",
+            argument="--",
+            hint="drop the '--' and write its overrides as key.path=value",
+        )
     i = 0
     while i < len(args):
         arg = args[i]
@@ -98,15 +101,13 @@ def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
                 f"unknown option {arg!r}",
                 argument=arg,
                 hint="stage options are -c/--config, -r/--run, -b/--batch, -d/--dry-run, "
-                "--dry-run-out FILE; "
-                "put script arguments after '--'",
+                "--dry-run-out FILE; overrides are key.path=value",
             )
         if not _OVERRIDE.match(arg) or ("=" not in arg and not arg.startswith("~")):
             raise UsageError(
                 f"{arg!r} is not an override",
                 argument=arg,
-                hint="write overrides as key.path=value (or +key=value, ~key); "
-                "put script arguments after '--'",
+                hint="write overrides as key.path=value (or +key=value, ~key)",
             )
         overrides.append(arg)
     if "run" in values and "batch" in values:
@@ -121,5 +122,4 @@ def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
         dry_run=dry_run or "dry_run_out" in values,
         dry_run_out=values.get("dry_run_out"),
         overrides=tuple(overrides),
-        passthrough=tuple(passthrough),
     )

@@ -12,7 +12,7 @@ from typer.core import TyperCommand
 
 from kit_cli.recipe import Recipe, Stage
 
-__all__ = ["RAW_ARGS_KEY", "StageCommand", "stage_command_class"]
+__all__ = ["RAW_ARGS_KEY", "StageCommand", "example_override", "stage_command_class"]
 
 RAW_ARGS_KEY = "kit_cli.raw_args"
 
@@ -61,6 +61,47 @@ def _panel(title: str, rows: list[tuple[str, str]]) -> Any:
     return Panel(table, title=title, title_align="left", border_style="dim")
 
 
+def example_override(stage: Stage) -> str:
+    """`KEY=VALUE` for the stage's first integer setting at its default (valid by construction).
+
+    Read from the class's fields (no OmegaConf: a stage's --help must stay fast).
+    """
+    try:
+        schema = stage.config_class()
+    except Exception:  # --help must not fail on a broken registration
+        schema = None
+    found = _first_number(schema, "") if schema is not None else None
+    return found or "key.path=value"
+
+
+def _first_number(obj: Any, prefix: str) -> str | None:
+    """The first integer leaf of a config class (its defaults) or instance (its values)."""
+    import dataclasses
+
+    import attrs
+
+    cls = obj if isinstance(obj, type) else type(obj)
+    if attrs.has(cls):
+        names = [(f.name, f.default) for f in attrs.fields(cls)]
+    elif dataclasses.is_dataclass(cls):
+        names = [(f.name, f.default_factory() if f.default_factory is not dataclasses.MISSING
+                  else f.default) for f in dataclasses.fields(cls)]
+    else:
+        return None
+    for name, default in names:
+        value = default if isinstance(obj, type) else getattr(obj, name)
+        if isinstance(value, attrs.Factory) and not value.takes_self:  # type: ignore[arg-type]
+            value = value.factory()
+        # An integer: floats (lr, min_lr) tend to be tied to other keys a file may change.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{prefix}{name}={value}"
+        if attrs.has(type(value)) or dataclasses.is_dataclass(value):
+            found = _first_number(value, f"{prefix}{name}.")
+            if found:
+                return found
+    return None
+
+
 def stage_panels(recipe: Recipe, stage: Stage) -> list[Any]:
     """The extra help panels of one stage."""
     from kit_cli._profiles import profile_summaries
@@ -81,7 +122,6 @@ def stage_panels(recipe: Recipe, stage: Stage) -> list[Any]:
                 ("key.path=value", "set a value (any position)"),
                 ("+key=value", "add a key that the config lacks"),
                 ("~key", "delete a key"),
-                ("-- ARGS", "pass ARGS through to the stage script"),
             ],
         ),
         _panel(
@@ -89,7 +129,8 @@ def stage_panels(recipe: Recipe, stage: Stage) -> list[Any]:
             [
                 (f"nemotron {words} -c {first_config}", "run locally"),
                 (f"nemotron {words} -c {first_config} -d", "show what would run"),
-                (f"nemotron {words} -r {first_profile} train.lr=3e-4", "run attached"),
+                (f"nemotron {words} -r {first_profile} {example_override(stage)}",
+                 "run attached"),
                 (f"nemotron {words} -b {first_profile}", "submit and detach"),
             ],
         ),

@@ -1,8 +1,8 @@
 """The kit-run job of a stage: command shape, shipped code, environment, dependencies.
 
 With a PEX (`Stage.job_target`), the PEX's entry point IS the stage module, so the job runs
-`PEX --config config.yaml [passthrough]`; without one it runs `python -m MODULE --config
-config.yaml [passthrough]` in the profile's Python (its `setup_lines` activate it).
+`PEX --config config.yaml`; without one it runs `python -m MODULE --config config.yaml` in
+the profile's Python (its `setup_lines` activate it).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ __all__ = ["job_artifacts_root", "job_spec", "render_remote_dry_run"]
 
 
 def _stage_command(plan: StagePlan, pex: Path | None) -> list[str]:
-    tail = ["--config", JOB_CONFIG_NAME, *plan.args.passthrough]
+    tail = ["--config", JOB_CONFIG_NAME]
     return tail if pex is not None else ["python", "-m", plan.stage.module, *tail]
 
 

@@ -19,7 +19,7 @@ from kit_cli.recipe import Recipe, Stage
 if TYPE_CHECKING:
     from kit_artifacts import PinnedInput
 
-__all__ = ["JOB_CONFIG_NAME", "StagePlan", "plan_stage"]
+__all__ = ["JOB_CONFIG_NAME", "StagePlan", "check_config", "plan_stage"]
 
 # The config file's name next to the job (and in the launch folder).
 JOB_CONFIG_NAME = "config.yaml"
@@ -65,6 +65,52 @@ class StagePlan:
         return OmegaConf.to_yaml(OmegaConf.create(self.config))
 
 
+def check_config(composed: Any, planned: Any, schema: type,
+                 deferred_paths: Collection[str] = ()) -> None:
+    """Structure and validate the config as the job will see it; raise every problem at once.
+
+    `planned` is the pinned plain container (deferred inputs escaped to literal text, as
+    they do not exist yet); its values are laid over `composed` in place, so each problem
+    still names the file and line (or override) its key came from. Problems at
+    `deferred_paths` (keys holding a deferred input) are not raised.
+    """
+    from omegaconf import DictConfig, ListConfig
+
+    from kit_config import ConfigValidationError, structure
+
+    def overlay(node: Any, plain: Any) -> None:
+        keys = list(node.keys()) if isinstance(node, DictConfig) else range(len(node))
+        for key in keys:
+            child = node._get_node(key)
+            if isinstance(child, DictConfig | ListConfig):
+                if isinstance(plain[key], dict | list) and not child._is_missing():
+                    overlay(child, plain[key])
+            elif isinstance(plain[key], str) and child._value() != plain[key]:
+                node[key] = plain[key]
+
+    overlay(composed, planned)
+    try:
+        structure(composed, schema)
+    except ConfigValidationError as error:
+        # A deferred input (escaped: an upstream job publishes it later) cannot be checked
+        # yet; the job checks it when it runs. Every other problem stands.
+        problems = [p for p in error.problems if p.path not in deferred_paths]
+        if problems:
+            raise ConfigValidationError(problems, schema=schema.__name__,
+                                        hint="fix each key listed") from None
+
+
+def _changed_paths(before: Any, after: Any, prefix: str = "") -> list[str]:
+    """Key paths (`a.b`, `a[0]`) whose leaf differs between two same-shaped containers."""
+    if isinstance(before, dict):
+        return [p for key in before for p in _changed_paths(
+            before[key], after[key], f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(before, list):
+        return [p for i, item in enumerate(before)
+                for p in _changed_paths(item, after[i], f"{prefix}[{i}]")]
+    return [prefix] if before != after else []
+
+
 def plan_stage(
     recipe: Recipe,
     stage: Stage,
@@ -78,13 +124,17 @@ def plan_stage(
     after: Sequence[str] = (),
     defer_inputs: Collection[str] = (),
 ) -> StagePlan:
-    """Compose the config, pin its artifact inputs (except `defer_inputs`), find the code.
+    """Compose the config, pin its artifact inputs (except `defer_inputs`), check it, find the code.
+
+    With a typed config (`Stage.config`) the composition starts from the class's defaults
+    and the result is structured and validated here, so a bad value fails before any
+    launch folder, PEX or job exists (`ConfigValidationError`, exit code 2).
 
     `after` (job ids the stage waits for) needs a profile: a local run cannot wait on jobs.
     """
     from omegaconf import OmegaConf
 
-    from kit_artifacts import pin_refs
+    from kit_artifacts import escape_refs, pin_refs
     from kit_cli.errors import UsageError
     from kit_config import compose, mask_secrets, new_run_id
 
@@ -94,11 +144,16 @@ def plan_stage(
             "but runs locally",
             hint="submit it with --batch PROFILE (a Slurm profile) to chain jobs",
         )
+    schema = stage.config_class()
     if composed is None:
         config_source = stage.resolve_config(args.config)
-        composed = compose(config_source, args.overrides)
+        composed = compose(config_source, args.overrides, schema=schema)
     container = OmegaConf.to_container(composed, resolve=False)
     pinned, inputs = pin_refs(container, fixed=fixed_pins, defer=defer_inputs)
+    if schema is not None:
+        names = {item.name for item in inputs if item.deferred}
+        escaped = escape_refs(pinned, names)
+        check_config(composed, escaped, schema, _changed_paths(pinned, escaped))
     spec = importlib.util.find_spec(stage.module)
     if spec is None:
         from kit_cli.errors import RecipeLoadError

@@ -84,7 +84,6 @@ def rerun(
         batch=batch,
         dry_run=dry_run,
         overrides=tuple(record.overrides),
-        passthrough=tuple(record.passthrough),
     )
     composed = recompose(load_provenance(record.directory / "provenance"))
     argv = ["rerun", run_id]

@@ -2,7 +2,7 @@
 
 Every stage of every recipe goes through here; nothing is stage-specific (the earlier kit
 copied this flow into each command file). Execution is a local subprocess
-`python -m MODULE --config config.yaml [tail]`, or a kit-run job (`_jobspec`).
+`python -m MODULE --config config.yaml`, or a kit-run job (`_jobspec`).
 """
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def render_plan(plan: StagePlan) -> str:
     placeholder = Path("<launch dir>") / JOB_CONFIG_NAME
     if plan.args.profile is None:
         command = [sys.executable, "-m", plan.stage.module, "--config", str(placeholder)]
-        lines.append(" ".join([*command, *plan.args.passthrough]))
+        lines.append(" ".join(command))
     else:
         from kit_cli._jobspec import render_remote_dry_run
 
@@ -122,7 +122,7 @@ def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
         module=plan.stage.module,
         argv=mask_argv(plan.argv),
         overrides=mask_argv(plan.args.overrides),
-        passthrough=list(plan.args.passthrough),
+        passthrough=[],
         config_source=str(plan.config_source) if plan.config_source else None,
         profile=plan.args.profile,
         mode=plan.mode,
@@ -206,7 +206,7 @@ def _execute(plan: StagePlan, record: LaunchRecord, config_file: Path) -> int:
 
         env = {**os.environ, **wandb_env(env_file_path()), **launch_env(record),
                "NEMOTRON_RUN_ID": plan.run_id}
-        return subprocess.run([*command, *plan.args.passthrough], env=env, check=False).returncode
+        return subprocess.run(command, env=env, check=False).returncode
     from kit_cli._jobcode import job_pex
     from kit_cli._jobspec import job_spec
     from kit_run import load_env_profile, submit

@@ -24,7 +24,10 @@ def _tuple_of_str(value: object) -> tuple[str, ...]:
 class Stage:
     """One runnable step of a recipe: `python -m MODULE --config FILE` does its work.
 
-    `config_dir` holds the stage's built-in configs (`-c NAME` picks `NAME.yaml`);
+    `config` names the stage's typed config class as `module:Class` (a string, so that
+    listing stages imports no stage code); the CLI composes the class's defaults, the file
+    and the overrides, and checks the result against the class before anything is written
+    or submitted. `config_dir` holds the stage's built-in configs (`-c NAME` picks `NAME.yaml`);
     `group` nests the command (`("data", "prep")` -> `nemotron nano3 data prep NAME`);
     `job_target` is an optional PEX file shipped with remote jobs; `inputs` lists the
     artifact names or `art://` URIs the stage consumes (shown in `--help`).
@@ -37,6 +40,7 @@ class Stage:
     group: tuple[str, ...] = ()
     job_target: str | None = None
     inputs: tuple[str, ...] = ()
+    config: str | None = None
 
     def __post_init__(self) -> None:
         # Accept lists (and a bare string) from registrations; store hashable tuples.
@@ -47,6 +51,25 @@ class Stage:
     def command_path(self) -> tuple[str, ...]:
         """The words after the recipe name that select this stage."""
         return (*self.group, self.name)
+
+    def config_class(self) -> type | None:
+        """The typed config class that `config` names (imported now), or None."""
+        if self.config is None:
+            return None
+        import importlib
+
+        from kit_cli.errors import RecipeLoadError
+
+        module_name, _, attr = self.config.partition(":")
+        try:
+            found = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise RecipeLoadError(self.name, self.config, f"stage {self.name} config",
+                                  f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(found, type):
+            raise RecipeLoadError(self.name, self.config, f"stage {self.name} config",
+                                  "not a class")
+        return found
 
     def config_names(self) -> list[str]:
         """Names of the built-in configs in `config_dir`, sorted."""

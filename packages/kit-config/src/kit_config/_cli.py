@@ -211,10 +211,7 @@ def cli(
             sys.stdout.write(render_help(config_cls, name, config_file))
             raise SystemExit(0)
         path = chosen if chosen is not None else config_file
-        if path is not None:
-            cfg = compose(path, overrides)
-        else:
-            cfg = compose(None, overrides, base=defaults_of(config_cls))
+        cfg = compose(path, overrides, schema=config_cls)
         result = structure(cfg, config_cls)
         if provenance_dir is not None:
             from kit_config._provenance import save_provenance

@@ -19,17 +19,23 @@ from kit_config.errors import ConfigFileError, ConfigNotFoundError
 if TYPE_CHECKING:
     from omegaconf import DictConfig
 
-__all__ = ["create_config", "load_config", "load_omegaconf_yaml", "read_config_tree"]
+__all__ = [
+    "create_config",
+    "load_config",
+    "load_omegaconf_yaml",
+    "merge_into",
+    "read_config_tree",
+]
 
 _SELF = "_self_"
 
 
-def _merge_into(base: dict[str, Any], top: dict[str, Any]) -> None:
+def merge_into(base: dict[str, Any], top: dict[str, Any]) -> None:
     """Deep-merge `top` into `base` in place: mappings merge, anything else replaces."""
     for key, value in top.items():
         old = base.get(key)
         if isinstance(old, dict) and isinstance(value, dict):
-            _merge_into(old, value)
+            merge_into(old, value)
         else:
             base[key] = value
 
@@ -110,10 +116,10 @@ def read_config_tree(
         if entry == _SELF:
             info.files.append(file)
             info.locations.update(locations)
-            _merge_into(merged, data)
+            merge_into(merged, data)
             continue
         child = _resolve_default(entry, path)
-        _merge_into(merged, read_config_tree(child, info, (*stack, path), f"{file}:{default_line}"))
+        merge_into(merged, read_config_tree(child, info, (*stack, path), f"{file}:{default_line}"))
     return merged
 
 

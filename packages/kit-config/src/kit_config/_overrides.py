@@ -125,7 +125,14 @@ def _lookup(cfg: Any, segments: list[str]) -> tuple[Any, int]:
 
 
 def _unknown_key(
-    cfg: Any, key: str, shown: str, segments: list[str], at: int, *, deleting: bool = False
+    cfg: Any,
+    key: str,
+    shown: str,
+    segments: list[str],
+    at: int,
+    *,
+    deleting: bool = False,
+    closed: bool = False,
 ) -> OverrideError:
     from omegaconf import DictConfig
 
@@ -137,13 +144,16 @@ def _unknown_key(
     msg = f"unknown key {key!r} in override {shown!r}: no {segments[at]!r} under {where}"
     if suggestion:
         msg += f" (did you mean {suggestion!r}?)"
-    return OverrideError(
-        msg,
-        override=shown,
-        key=key,
-        suggestion=suggestion,
-        hint="nothing to delete" if deleting else f"to add a new key write +{shown}",
-    )
+    if deleting:
+        hint = "nothing to delete"
+    elif closed and suggestion:  # the schema knows every key: `+` would be refused anyway
+        head = shown[: len(shown) - len(shown.lstrip("+~"))]
+        hint = f"write {head}{suggestion}{shown[len(head) + len(key):]}"
+    elif closed:
+        hint = "the typed config has no such key (its keys are listed by the stage's --help)"
+    else:
+        hint = f"to add a new key write +{shown}"
+    return OverrideError(msg, override=shown, key=key, suggestion=suggestion, hint=hint)
 
 
 def _drop_locations(info: SourceInfo, key: str) -> None:
@@ -152,7 +162,9 @@ def _drop_locations(info: SourceInfo, key: str) -> None:
         del info.locations[p]
 
 
-def _apply_one(cfg: DictConfig, parsed: Override, text: str, info: SourceInfo) -> None:
+def _apply_one(
+    cfg: DictConfig, parsed: Override, text: str, info: SourceInfo, closed: bool
+) -> None:
     from omegaconf import ListConfig, OmegaConf, open_dict
 
     shown = mask_override(text)
@@ -163,7 +175,7 @@ def _apply_one(cfg: DictConfig, parsed: Override, text: str, info: SourceInfo) -
     exists = node is not _MISSING
     if parsed.is_delete():
         if not exists:
-            raise _unknown_key(cfg, key, shown, segments, found_upto, deleting=True)
+            raise _unknown_key(cfg, key, shown, segments, found_upto, deleting=True, closed=closed)
         if value is not None:
             current = OmegaConf.select(cfg, key, throw_on_missing=False)
             if current != value:
@@ -179,6 +191,7 @@ def _apply_one(cfg: DictConfig, parsed: Override, text: str, info: SourceInfo) -
         with open_dict(cfg):
             del parent[last]
         _drop_locations(info, key)
+        info.locations[key] = Location(f"override {shown!r}")  # a problem it causes points here
         return
     if parsed.is_add() and exists:
         raise OverrideError(
@@ -188,14 +201,20 @@ def _apply_one(cfg: DictConfig, parsed: Override, text: str, info: SourceInfo) -
             hint=f"write {shown[1:]} to change it, or +{shown} to add or replace",
         )
     if not exists and not (parsed.is_add() or parsed.is_force_add()):
-        raise _unknown_key(cfg, key, shown, segments, found_upto)
+        raise _unknown_key(cfg, key, shown, segments, found_upto, closed=closed)
     OmegaConf.update(cfg, key, value, merge=True, force_add=not exists)
     _drop_locations(info, key)
     info.locations[key] = Location(f"override {shown!r}")
 
 
-def apply_overrides_in_place(cfg: DictConfig, overrides: Sequence[str], info: SourceInfo) -> None:
-    """Apply `overrides` to `cfg` itself (used by compose, which owns a fresh config)."""
+def apply_overrides_in_place(
+    cfg: DictConfig, overrides: Sequence[str], info: SourceInfo, *, closed: bool = False
+) -> None:
+    """Apply `overrides` to `cfg` itself (used by compose, which owns a fresh config).
+
+    `closed`: `cfg` already holds every key of a typed schema, so an unknown key's hint
+    names the schema's closest key instead of proposing `+KEY`.
+    """
     from omegaconf.errors import OmegaConfBaseException
 
     if isinstance(overrides, str):
@@ -207,7 +226,7 @@ def apply_overrides_in_place(cfg: DictConfig, overrides: Sequence[str], info: So
     parsed = [(parse_override(text), text) for text in overrides]
     for override, text in parsed:
         try:
-            _apply_one(cfg, override, text, info)
+            _apply_one(cfg, override, text, info, closed)
         except OverrideError:
             raise
         except (OmegaConfBaseException, ValueError, TypeError, KeyError, IndexError) as exc:

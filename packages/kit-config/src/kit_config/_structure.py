@@ -15,17 +15,12 @@ from kit_config._converter import TypeMismatch, describe, get_converter, type_na
 from kit_config._resolvers import known_resolvers, load_resolver_plugins, plugin_failures
 from kit_config._sources import SourceInfo, sources_of
 from kit_config._suggest import did_you_mean
+from kit_config._validate import join_path, partial_problems, semantic_problems
 from kit_config.errors import ConfigProblem, ConfigValidationError, InterpolationError, KitError
 
 __all__ = ["resolve_collecting", "structure", "to_container", "unstructure"]
 
 T = TypeVar("T")
-
-
-def _join(prefix: str, key: Any) -> str:
-    if isinstance(key, int):
-        return f"{prefix}[{key}]"
-    return f"{prefix}.{key}" if prefix else str(key)
 
 
 def _interpolation_message(exc: Exception, expression: str | None) -> str:
@@ -78,7 +73,7 @@ def resolve_collecting(cfg: Any) -> tuple[Any, list[ConfigProblem]]:
             keys = list(range(len(node)))
         out: Any = {} if isinstance(node, DictConfig) else []
         for key in keys:
-            child_path = _join(path, key)
+            child_path = join_path(path, key)
             child = node._get_node(key)
             if child is not None and child._is_missing() and not child._is_interpolation():
                 problem(child_path, "missing required value (???)")
@@ -172,7 +167,7 @@ def _value_at(data: Any, parts: list[Any]) -> tuple[bool, Any]:
 def _path_of(parts: list[Any]) -> str:
     path = ""
     for part in parts:
-        path = _join(path, part)
+        path = join_path(path, part)
     return path
 
 
@@ -234,11 +229,13 @@ def _cattrs_problems(exc: BaseException, data: Any) -> list[tuple[str, str]]:
 
 
 def structure(cfg: Any, cls: type[T], *, exact: bool = False) -> T:
-    """Resolve `cfg` and build a `cls` (attrs class or dataclass, nested) from it.
+    """Resolve `cfg`, build a `cls` (attrs class or dataclass, nested) and validate it.
 
-    Every problem is collected; if any, `ConfigValidationError` lists them all, each with
-    its key path and, where known, the file and line (or override) it came from. With
-    `exact`, scalars are not converted (`"4"` is not an int): for typed sources (TOML, JSON).
+    Type problems and the `__kit_validate__` problems of every config class involved (see
+    `_validate`) are collected together; if any, `ConfigValidationError` lists them all,
+    each with its key path and, where known, the file and line (or override) it came from.
+    With `exact`, scalars are not converted (`"4"` is not an int): for typed sources (TOML,
+    JSON).
     """
     from omegaconf import DictConfig, ListConfig
 
@@ -262,14 +259,19 @@ def structure(cfg: Any, cls: type[T], *, exact: bool = False) -> T:
         for path, message in _cattrs_problems(exc, data):
             if any(path == r or path.startswith((r + ".", r + "[")) for r in reported):
                 continue  # already reported as missing / unresolvable
-            loc = info.locate(path)
-            problems.append(
-                ConfigProblem(path, message, loc.file if loc else None, loc.line if loc else None)
-            )
+            problems.append(_located(info, path, message))
+        semantic = partial_problems(data, cls, {p.path for p in problems})
     else:
-        if not problems:
+        semantic = semantic_problems(result)
+        if not problems and not semantic:
             return result  # type: ignore[no-any-return]
+    problems += [_located(info, p.path, p.message) for p in semantic]
     raise ConfigValidationError(problems, schema=cls.__name__, hint="fix each key listed")
+
+
+def _located(info: SourceInfo, path: str, message: str) -> ConfigProblem:
+    loc = info.locate(path)
+    return ConfigProblem(path, message, loc.file if loc else None, loc.line if loc else None)
 
 
 def unstructure(obj: Any) -> dict[str, Any]:

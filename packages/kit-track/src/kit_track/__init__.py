@@ -19,6 +19,7 @@ from kit_track._remote import install_wandb_resolver, wandb_remote_resolver
 from kit_track._run import Run, RunSummary, current_run, start_run
 from kit_track._selection import trackers_from_settings
 from kit_track._simple import FakeTracker, NoOpTracker
+from kit_track._stage_main import stage_main
 from kit_track._sync import SyncedRun, SyncReport, sync
 from kit_track._wandb import WandbTracker
 from kit_track._wandb_client import (
@@ -88,6 +89,7 @@ __all__ = [
     "job_credentials",
     "list_runs",
     "load_run",
+    "stage_main",
     "start_run",
     "sync",
     "trackers_from_settings",
