@@ -53,9 +53,10 @@ def test_local_failure_surfaces_exit_code() -> None:
 
 
 def test_local_two_tasks_run_two_ranks() -> None:
-    """ntasks=2 runs two copies with RANK 0 and 1."""
+    """ntasks=2 runs two copies with RANK 0 and 1 (each prints its line in one write: the
+    jobs run unbuffered, so `print('rank', r)` could interleave with the other rank's)."""
     chunks: list[str] = []
-    handle = submit(JobSpec("two", _py("import os; print('rank', os.environ['RANK'])"),
+    handle = submit(JobSpec("two", _py("import os; print('rank ' + os.environ['RANK'])"),
                             ntasks=2), LOCAL, attached=True, log_sink=chunks.append,
                     poll_interval=0.1)
     out = "".join(chunks)

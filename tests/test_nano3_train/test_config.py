@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from kit_artifacts import (
+    Artifact,
     ModelArtifact,
     PretrainBlendsArtifact,
     SFTDataArtifact,
@@ -33,7 +34,8 @@ from .conftest import typed
 def _plain(cfg: Any) -> dict[str, Any]:
     """`cfg` as a plain config, its typed inputs kept as the artifacts they are (as if loaded)."""
     plain = unstructure(cfg)
-    plain.update({k: getattr(cfg, k) for k in ("data", "model") if hasattr(cfg, k)})
+    plain.update({k: v for k in ("data", "model")
+                  if isinstance(v := getattr(cfg, k, None), Artifact)})
     return plain
 
 
