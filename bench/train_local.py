@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kit_artifacts import PretrainBlendsArtifact
 from nano3.stages._config import ModelConfig, OptimizerConfig, PretrainConfig, TrainerConfig
 from nano3.stages._local_pretrain import run_pretrain
 from nano3.stages._local_sft import masked_loss
@@ -94,7 +95,9 @@ def bench_pretrain(steps: int) -> None:
     """Our pretrain loop vs a bare loop, same model and batch shape."""
     with tempfile.TemporaryDirectory() as tmp:
         data = _write_data(Path(tmp))
-        cfg = PretrainConfig(data=str(data), output_dir=str(Path(tmp) / "out"), model=MODEL,
+        blends = PretrainBlendsArtifact(path=str(data), total_tokens=300_000, total_sequences=1,
+                                        blend_path=str(data / "blend.json"), tokenizer_uri="gpt2")
+        cfg = PretrainConfig(data=blends, output_dir=str(Path(tmp) / "out"), model=MODEL,
                              optimizer=OptimizerConfig(lr=1e-3, min_lr=1e-4),
                              trainer=TrainerConfig(max_steps=steps, micro_batch_size=2,
                                                    eval_batches=1, checkpoint_every=steps,

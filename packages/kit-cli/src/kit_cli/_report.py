@@ -22,9 +22,9 @@ def default_report_path(what: str) -> Path:
 
 def _write(title: str, nodes: dict[str, Any], edges: set[tuple[str, str]], output: Path,
            registry: Any, verify: bool) -> Path:
-    from kit_cli._launches import atomic_write_text
     from kit_cli._report_data import collect
     from kit_cli._report_html import render_html
+    from kit_config import atomic_write_text
 
     data = collect(title, nodes.values(), edges, registry=registry, verify=verify)
     atomic_write_text(output, render_html(data))
