@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-
 ROOT = next((p for p in Path(__file__).resolve().parents if (p / "packages").is_dir()),
             Path.cwd())  # Pants runs tests in a sandbox whose root holds the declared files
 READMES = sorted([ROOT / "README.md", *ROOT.glob("packages/*/README.md"),
