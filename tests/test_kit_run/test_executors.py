@@ -153,7 +153,7 @@ def test_job_secrets_refused_where_no_private_file_exists(key: str) -> None:
 
 def _docker_engine_up() -> bool:
     try:
-        import docker  # type: ignore[import-untyped]
+        import docker  # type: ignore[import-untyped]  # pants: no-infer-dep
 
         docker.from_env(timeout=3).ping()
         return True
