@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -86,8 +87,10 @@ def test_cli_is_the_function_and_the_module_in_either_import_order(
         "assert mod.cli is kit_config.cli\n"
         "print('ok')\n"
     )
+    # Absolute: Pants puts relative source roots on sys.path, and the child runs elsewhere.
+    path = os.pathsep.join(str(Path(p).resolve()) for p in sys.path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=tmp_path, check=False)
+                         cwd=tmp_path, check=False, env={**os.environ, "PYTHONPATH": path})
     assert out.stdout.strip() == "ok", out.stderr
 
 

@@ -62,6 +62,8 @@ def shown_commands() -> list[tuple[str, int, str]]:
 
 
 COMMANDS = shown_commands()
+# The children run in a temporary folder: Pants puts relative source roots on sys.path.
+CHILD_PYTHONPATH = os.pathsep.join(str(Path(p).resolve()) for p in sys.path)
 
 
 def test_the_readmes_show_commands() -> None:
@@ -141,7 +143,7 @@ def test_stage_command_runs_as_written(home: Path, command: str) -> None:
                          "RECIPE; sys.exit(run_stage(RECIPE, sys.argv[1], sys.argv[2:]))"}[how]
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           timeout=300, check=False,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+                          env={**os.environ, "PYTHONPATH": CHILD_PYTHONPATH})
     assert proc.returncode == 0, f"{command!r} was refused:\n{proc.stderr[-2000:]}"
     assert "# dry run:" in proc.stdout
 
@@ -158,7 +160,7 @@ def test_kit_config_example_runs_with_its_command_lines(tmp_path: Path) -> None:
     for command in shown:
         proc = subprocess.run(shlex.split(command), cwd=tmp_path, capture_output=True, text=True,
                               timeout=120, check=False,
-                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
+                              env={**os.environ, "PYTHONPATH": CHILD_PYTHONPATH,
                                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
                                            f"{os.environ.get('PATH', '')}"})
         assert proc.returncode == 0, f"{command!r} failed:\n{proc.stderr[-2000:]}"
