@@ -20,12 +20,8 @@ import pytest
 from kit_cli import run_stage
 from nano3.recipe import RECIPE
 
-from .conftest import slurm_service
+from .conftest import publish_tiny_stand_ins, slurm_service
 
-# Every input the tiny configs read, published as stand-ins so that pinning succeeds and
-# the typed check is what fails.
-INPUTS = ("nano3-pretrain-data-tiny", "nano3-sft-data-tiny", "nano3-rl-data-tiny",
-          "nano3-pretrain-model-tiny", "nano3-sft-model-tiny")
 TRAINING = ("pretrain", "sft", "rl")
 DATA_PREP = ("data prep pretrain", "data prep sft", "data prep rl")
 
@@ -70,18 +66,12 @@ def _slurm_jobs() -> set[str]:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A NEMOTRON_HOME holding stand-ins for every tiny input, and an env.toml `slurm` profile."""
-    from kit_artifacts import Artifact
-
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("NEMOTRON_HOME", str(home))
     monkeypatch.delenv("NEMOTRON_ARTIFACTS_ROOT", raising=False)
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "x").write_text("x")
-    for name in INPUTS:
-        Artifact(path=str(data)).save(name)
+    publish_tiny_stand_ins(tmp_path / "inputs")
     slurm = _slurm_profile()
     env_toml = tmp_path / "env.toml"
     if slurm is not None:
@@ -144,7 +134,9 @@ def test_the_command_lines_refuse_a_bad_value(home: Path, entry: str) -> None:
             "import sys; from kit_cli import run_stage; from nano3.recipe import RECIPE; "
             "sys.exit(run_stage(RECIPE, 'pretrain', sys.argv[1:]))")
     prefix = ["nano3", "pretrain"] if entry == "nemotron" else []
-    env = {**os.environ, "NEMOTRON_RECIPES": "nano3.recipe:RECIPE"}
+    # Absolute: Pants puts relative source roots on sys.path, and the test runs elsewhere.
+    path = os.pathsep.join(str(Path(p).resolve()) for p in sys.path)
+    env = {**os.environ, "NEMOTRON_RECIPES": "nano3.recipe:RECIPE", "PYTHONPATH": path}
     with _nothing_written_or_queued(home, False):
         proc = subprocess.run([sys.executable, "-c", code, *prefix, *argv], env=env,
                               capture_output=True, text=True, timeout=120)

@@ -92,33 +92,12 @@ def _stage_argv(command: str) -> tuple[str, list[str]] | None:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A NEMOTRON_HOME with stand-ins for the tiny inputs, an env.toml `my-cluster` profile."""
-    from kit_artifacts import (
-        ModelArtifact,
-        PretrainBlendsArtifact,
-        SFTDataArtifact,
-        SplitJsonlDataArtifact,
-    )
+    from test_nano3_pipeline.conftest import publish_tiny_stand_ins
 
     home = tmp_path / "home"
     monkeypatch.setenv("NEMOTRON_HOME", str(home))
     monkeypatch.delenv("NEMOTRON_ARTIFACTS_ROOT", raising=False)
-    def folder(name: str) -> str:  # each artifact's metadata.json lives in its own folder
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "blend.json").write_text('{"train": [], "valid": [], "test": []}')
-        return str(tmp_path / name)
-
-    stand_ins = {
-        "nano3-pretrain-data-tiny": PretrainBlendsArtifact(
-            path=folder("pretrain-data"), total_tokens=1, total_sequences=1,
-            blend_path=str(tmp_path / "pretrain-data" / "blend.json"), tokenizer_uri="gpt2"),
-        "nano3-sft-data-tiny": SFTDataArtifact(path=folder("sft-data"), total_tokens=1,
-                                               total_sequences=1, pack_size=1),
-        "nano3-rl-data-tiny": SplitJsonlDataArtifact(path=folder("rl-data"), total_sequences=1),
-        "nano3-pretrain-model-tiny": ModelArtifact(path=folder("pretrain-model"), step=1),
-        "nano3-sft-model-tiny": ModelArtifact(path=folder("sft-model"), step=1),
-    }
-    for name, artifact in stand_ins.items():
-        artifact.save(name=name)
+    publish_tiny_stand_ins(tmp_path / "inputs")
     env_toml = tmp_path / "env.toml"  # dry runs only render a Slurm job; nothing contacts it
     env_toml.write_text('[my-cluster]\nexecutor = "slurm"\ntunnel = "local"\n'
                         'account = "kit"\npartition = "debug"\n')
