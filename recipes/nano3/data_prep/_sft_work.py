@@ -15,7 +15,7 @@ from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_rec
 from nano3.data_prep._packing import pack_ffd
 from nano3.data_prep._pretrain_work import encode_checked, split_draws
 from nano3.data_prep._runner import ProgressSink
-from nano3.data_prep._tokenizer import Tokenizer
+from nano3.formats import Tokenizer
 
 __all__ = ["ROLES", "SFTShardProcessor", "packed_table", "write_parquet_atomic"]
 

