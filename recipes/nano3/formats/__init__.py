@@ -15,6 +15,14 @@ from nano3.formats._indexed import (
     IndexFile,
     read_index,
 )
+from nano3.formats._sft_parquet import (
+    SFT_COLUMNS,
+    SFT_SPLIT_FILES,
+    PackedRows,
+    concat_packed_parquet,
+    read_packed_rows,
+    write_packed_parquet,
+)
 from nano3.formats._tokenizer import FakeTokenizer, Tokenizer, load_tokenizer, token_dtype
 from nano3.formats.errors import FormatError, TokenizerError
 
@@ -28,11 +36,17 @@ __all__ = [
     "IndexFile",
     "IndexedReader",
     "IndexedWriter",
+    "PackedRows",
+    "SFT_COLUMNS",
+    "SFT_SPLIT_FILES",
     "Tokenizer",
     "TokenizerError",
+    "concat_packed_parquet",
     "load_tokenizer",
     "read_blend",
     "read_index",
+    "read_packed_rows",
     "token_dtype",
     "write_blend",
+    "write_packed_parquet",
 ]

@@ -1,10 +1,9 @@
-"""Packed SFT Parquet (FORMATS.md section 5): discovery, loading, and masked batches.
+"""Packed SFT data for the local trainer: discovery of an artifact's files, masked batches.
 
-Each row is one packed bin: `input_ids`, `loss_mask` (1 on assistant tokens) and
-`seq_start_id` (where each packed conversation starts). The label at position t is token
-t+1; it counts iff its loss-mask bit is 1 and it does not start a new conversation. Attention
-never crosses conversations (block-diagonal causal mask), so packing changes nothing that a
-model sees. Columns stay as flat arrays plus offsets: no per-row Python objects.
+The Parquet layout and its reader are `nano3.formats` (FORMATS.md section 5). The label at
+position t is token t+1; it counts iff its loss-mask bit is 1 and it does not start a new
+conversation. Attention never crosses conversations (block-diagonal causal mask), so packing
+changes nothing that a model sees.
 """
 from __future__ import annotations
 
@@ -17,12 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from kit_artifacts import SFTDataArtifact
-from nano3.formats import BLEND_FILENAME
+from nano3.formats import BLEND_FILENAME, FormatError, PackedRows, read_packed_rows
 from nano3.stages.errors import DataFormatError
 
-__all__ = ["PackedRows", "SFTBatch", "find_sft_splits", "load_packed_rows"]
+__all__ = ["SFTBatch", "find_sft_splits", "load_packed_rows", "sft_batch"]
 
-_COLUMNS = ("input_ids", "loss_mask", "seq_start_id")
 _SPLIT_KEYS = {"train": ("train", "training"), "valid": ("valid", "validation", "val"),
                "test": ("test",)}
 
@@ -37,45 +35,28 @@ class SFTBatch:
     segments: npt.NDArray[np.int64]    # (B, T): conversation index, -1 on padding
 
 
-@dataclass
-class PackedRows:
-    """All rows of some Parquet files as flat value arrays plus row offsets."""
-
-    ids: npt.NDArray[np.int64]
-    mask: npt.NDArray[np.uint8]
-    offsets: npt.NDArray[np.int64]
-    starts: list[npt.NDArray[np.int64]]
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def row_length(self, i: int) -> int:
-        """Number of tokens in row `i`."""
-        return int(self.offsets[i + 1] - self.offsets[i])
-
-    def batch(self, rows: list[int], length: int) -> SFTBatch:
-        """Build a batch of the given rows, each cut/padded to `length` + 1 tokens."""
-        b = len(rows)
-        inputs = np.zeros((b, length), np.int64)
-        labels = np.zeros((b, length), np.int64)
-        weights = np.zeros((b, length), np.float32)
-        segments = np.full((b, length), -1, np.int64)
-        for r, i in enumerate(rows):
-            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-            n = min(hi - lo, length + 1)
-            ids, mask = self.ids[lo:lo + n], self.mask[lo:lo + n]
-            seg = np.zeros(n, np.int64)
-            starts = self.starts[i]
-            starts = starts[(starts > 0) & (starts < n)]
-            seg[starts] = 1
-            seg = np.cumsum(seg)
-            new_conv = np.zeros(n, bool)
-            new_conv[starts] = True
-            inputs[r, :n - 1] = ids[:-1]
-            labels[r, :n - 1] = ids[1:]
-            weights[r, :n - 1] = (mask[1:] > 0) & ~new_conv[1:]
-            segments[r, :n - 1] = seg[:-1]
-        return SFTBatch(inputs, labels, weights, segments)
+def sft_batch(rows: PackedRows, idx: list[int], length: int) -> SFTBatch:
+    """A batch of rows `idx`, each cut/padded to `length` + 1 tokens."""
+    b = len(idx)
+    inputs = np.zeros((b, length), np.int64)
+    labels = np.zeros((b, length), np.int64)
+    weights = np.zeros((b, length), np.float32)
+    segments = np.full((b, length), -1, np.int64)
+    for r, i in enumerate(idx):
+        row_ids, row_mask, starts = rows.row(i)
+        n = min(len(row_ids), length + 1)
+        ids, mask = row_ids[:n], row_mask[:n]
+        seg = np.zeros(n, np.int64)
+        starts = starts[(starts > 0) & (starts < n)]
+        seg[starts] = 1
+        seg = np.cumsum(seg)
+        new_conv = np.zeros(n, bool)
+        new_conv[starts] = True
+        inputs[r, :n - 1] = ids[:-1]
+        labels[r, :n - 1] = ids[1:]
+        weights[r, :n - 1] = (mask[1:] > 0) & ~new_conv[1:]
+        segments[r, :n - 1] = seg[:-1]
+    return SFTBatch(inputs, labels, weights, segments)
 
 
 def _as_paths(base: Path, value: Any) -> list[Path]:
@@ -148,40 +129,8 @@ def find_sft_splits(data: SFTDataArtifact) -> dict[str, list[Path]]:
 
 
 def load_packed_rows(files: list[Path]) -> PackedRows:
-    """Read the three packed columns of every file, validating types and lengths."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    ids_parts: list[npt.NDArray[np.int64]] = []
-    mask_parts: list[npt.NDArray[np.uint8]] = []
-    lengths: list[npt.NDArray[np.int64]] = []
-    starts: list[npt.NDArray[np.int64]] = []
-    for f in files:
-        try:
-            table = pq.read_table(f)
-        except (OSError, pa.ArrowException) as exc:
-            raise DataFormatError(str(f), f"not a readable Parquet file ({exc})") from exc
-        missing = [c for c in _COLUMNS if c not in table.column_names]
-        if missing:
-            raise DataFormatError(str(f), f"missing column(s) {', '.join(missing)}",
-                                  hint="packed SFT Parquet has input_ids, loss_mask, seq_start_id")
-        ids_col = table.column("input_ids").combine_chunks()
-        mask_col = table.column("loss_mask").combine_chunks()
-        id_len = np.asarray(ids_col.value_lengths(), np.int64)
-        mask_len = np.asarray(mask_col.value_lengths(), np.int64)
-        bad = np.nonzero(id_len != mask_len)[0]
-        if len(bad):
-            raise DataFormatError(str(f), f"row {int(bad[0])}: input_ids and loss_mask "
-                                  f"lengths differ ({id_len[bad[0]]} vs {mask_len[bad[0]]})")
-        ids_parts.append(np.asarray(ids_col.flatten(), np.int64))
-        mask_parts.append(np.asarray(mask_col.flatten(), np.uint8))
-        lengths.append(id_len)
-        starts.extend(np.asarray(s if s is not None else [0], np.int64)
-                      for s in table.column("seq_start_id").to_pylist())
-    ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int64)
-    offsets = np.concatenate([[0], np.cumsum(np.concatenate(lengths))]).astype(np.int64)
-    if len(offsets) < 2:
-        raise DataFormatError(",".join(map(str, files)), "no rows")
-    if ids.size and ids.min() < 0:
-        raise DataFormatError(",".join(map(str, files)), "negative token id in input_ids")
-    return PackedRows(ids, np.concatenate(mask_parts), offsets, starts)
+    """`nano3.formats.read_packed_rows`, its errors as `DataFormatError`."""
+    try:
+        return read_packed_rows(files)
+    except FormatError as exc:
+        raise DataFormatError.from_format(exc) from exc
