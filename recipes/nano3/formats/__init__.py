@@ -1,6 +1,6 @@
-"""nano3's on-disk data formats: Megatron indexed datasets, the per-split blend JSON, tokenizers.
+"""nano3's on-disk data formats: indexed datasets, blend JSON, RL splits, SFT Parquet, tokenizers.
 
-Data prep writes them and the training stages read them (FORMATS.md sections 2 and 3); this
+Data prep writes them and the training stages read them (FORMATS.md sections 2 to 5); this
 package is the one implementation both sides import, and the one tokenizer module
 (`_tokenizer`: one spec grammar for data prep and RL). It depends on numpy, the stdlib and
 `kit_config.errors`; `tokenizers` and `tiktoken` load only when a tokenizer is built.
@@ -14,6 +14,14 @@ from nano3.formats._indexed import (
     IndexedWriter,
     IndexFile,
     read_index,
+)
+from nano3.formats._rl_splits import (
+    RL_MANIFEST_FILENAME,
+    RL_SPLITS,
+    RLExample,
+    encode_rl_record,
+    read_rl_splits,
+    write_rl_splits,
 )
 from nano3.formats._sft_parquet import (
     SFT_COLUMNS,
@@ -37,16 +45,22 @@ __all__ = [
     "IndexedReader",
     "IndexedWriter",
     "PackedRows",
+    "RLExample",
+    "RL_MANIFEST_FILENAME",
+    "RL_SPLITS",
     "SFT_COLUMNS",
     "SFT_SPLIT_FILES",
     "Tokenizer",
     "TokenizerError",
     "concat_packed_parquet",
+    "encode_rl_record",
     "load_tokenizer",
     "read_blend",
     "read_index",
     "read_packed_rows",
+    "read_rl_splits",
     "token_dtype",
     "write_blend",
     "write_packed_parquet",
+    "write_rl_splits",
 ]

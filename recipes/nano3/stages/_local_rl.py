@@ -16,7 +16,7 @@ from pathlib import Path
 import attrs
 import torch
 
-from nano3.formats import Tokenizer, load_tokenizer
+from nano3.formats import RLExample, Tokenizer, load_tokenizer
 from nano3.stages._checkpoint import load_model_dir, model_info, resume_key
 from nano3.stages._config import RLConfig, default_output_dir
 from nano3.stages._loop import LoopSpec, run_loop
@@ -24,7 +24,6 @@ from nano3.stages._model import DecoderLM
 from nano3.stages._result import MetricsSink, PrintMetrics, StageResult
 from nano3.stages._rl_data import (
     REWARDS,
-    RLExample,
     clean_completion,
     exact_match,
     load_rl_splits,
