@@ -7,16 +7,14 @@ changes nothing that a model sees.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from kit_artifacts import SFTDataArtifact
-from nano3.formats import BLEND_FILENAME, FormatError, PackedRows, read_packed_rows
+from nano3.formats import BLEND_FILENAME, FormatError, PackedRows, read_blend, read_packed_rows
 from nano3.stages.errors import DataFormatError
 
 __all__ = ["SFTBatch", "find_sft_splits", "load_packed_rows", "sft_batch"]
@@ -59,17 +57,10 @@ def sft_batch(rows: PackedRows, idx: list[int], length: int) -> SFTBatch:
     return SFTBatch(inputs, labels, weights, segments)
 
 
-def _as_paths(base: Path, value: Any) -> list[Path]:
-    if value in (None, ""):
-        return []
-    items = value if isinstance(value, list) else [value]
-    # The flat blend form alternates weights and paths: keep the paths.
-    if len(items) % 2 == 0 and all(_is_number(w) for w in items[0::2]):
-        items = items[1::2]
+def _parquet_files(base: Path, named: list[str]) -> list[Path]:
     out: list[Path] = []
-    for item in items:
-        p = Path(str(item))
-        p = p if p.is_absolute() else base / p
+    for item in named:
+        p = base / item  # an absolute `item` stays itself
         if p.is_dir():
             out.extend(sorted(p.glob("*.parquet")))
         elif p.is_file():
@@ -81,16 +72,8 @@ def _as_paths(base: Path, value: Any) -> list[Path]:
     return out
 
 
-def _is_number(v: Any) -> bool:
-    try:
-        float(v)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(v, bool)
-
-
 def find_sft_splits(data: SFTDataArtifact) -> dict[str, list[Path]]:
-    """Map train/valid/test to the Parquet files of an SFT data artifact."""
+    """Map train/valid/test to the Parquet files of an SFT data artifact (its blend.json)."""
     path = Path(data.path)
     if path.is_file() and path.suffix == ".parquet":
         return {"train": [path], "valid": [], "test": []}
@@ -98,30 +81,21 @@ def find_sft_splits(data: SFTDataArtifact) -> dict[str, list[Path]]:
         raise DataFormatError(data.path, "no such file or directory",
                               hint="point `data` at an SFTDataArtifact (${art:NAME})")
     base = path if path.is_dir() else path.parent
-    blend_file = path if path.is_file() else None
-    if blend_file is None and data.blend_path:
-        blend_file = Path(data.blend_path)
-    if blend_file is None and (base / BLEND_FILENAME).is_file():
-        blend_file = base / BLEND_FILENAME
-    found: dict[str, list[Path]] = {"train": [], "valid": [], "test": []}
-    if blend_file is not None and blend_file.is_file():
+    blend_file = path if path.is_file() else Path(data.blend_path or base / BLEND_FILENAME)
+    if blend_file.is_file():
         try:
-            blend = json.loads(blend_file.read_text())
-        except (OSError, ValueError) as exc:
-            raise DataFormatError(str(blend_file), f"not valid JSON ({exc})") from exc
-        for split, keys in _SPLIT_KEYS.items():
-            for key in keys:
-                if isinstance(blend, dict) and key in blend:
-                    found[split] = _as_paths(blend_file.parent, blend[key])
-                    break
-    else:
+            blend = read_blend(blend_file)
+        except FormatError as exc:
+            raise DataFormatError.from_format(exc) from exc
+        found = {s: _parquet_files(base, [e.prefix for e in entries or []])
+                 for s, entries in blend.items()}
+    else:  # an artifact without a blend: its recorded split paths, else files named by split
         legacy = {"train": data.training_path, "valid": data.validation_path,
                   "test": data.test_path}
-        for split, named in legacy.items():
-            found[split] = _as_paths(base, named)
+        found = {s: _parquet_files(base, [named] if named else []) for s, named in legacy.items()}
         if not found["train"]:
-            for split, keys in _SPLIT_KEYS.items():
-                found[split] = sorted({p for k in keys for p in base.rglob(f"*{k}*.parquet")})
+            found = {s: sorted({p for k in keys for p in base.rglob(f"*{k}*.parquet")})
+                     for s, keys in _SPLIT_KEYS.items()}
     if not found["train"]:
         raise DataFormatError(data.path, "no training Parquet file found",
                               hint="re-run SFT data prep; it writes packed Parquet + blend.json")
