@@ -23,8 +23,8 @@ MODULES = ["_config", "_inputs", "_packing", "_pretrain_work", "_publish", "_run
 FORMATS_DOCUMENTED = [
     "BLEND_FILENAME", "Blend", "BlendEntry", "DTYPE_CODES", "FakeTokenizer", "FormatError",
     "IndexFile", "IndexedReader", "IndexedWriter", "PackedRows", "RLExample",
-    "RL_MANIFEST_FILENAME", "RL_SPLITS", "SFT_COLUMNS", "SFT_SPLIT_FILES", "Tokenizer",
-    "TokenizerError", "concat_packed_parquet", "encode_rl_record", "load_tokenizer",
+    "RL_MANIFEST_FILENAME", "RL_SPLITS", "SFT_SPLIT_FILES", "Tokenizer", "TokenizerError",
+    "TokenizerSpec", "concat_packed_parquet", "encode_rl_record", "load_tokenizer",
     "read_blend", "read_index", "read_packed_rows", "read_rl_splits", "token_dtype",
     "write_blend", "write_packed_parquet", "write_rl_splits",
 ]

@@ -18,7 +18,6 @@ from nano3.data_prep._config import (
     RLDataConfig,
     SampleSpec,
     SFTDataConfig,
-    TokenizerSpec,
 )
 from nano3.data_prep._packing import pack_ffd, pack_ffd_reference
 from nano3.data_prep._runner import resolve_rank
@@ -36,6 +35,7 @@ from nano3.formats import (
     IndexedReader,
     IndexedWriter,
     Tokenizer,
+    TokenizerSpec,
     load_tokenizer,
     read_blend,
     write_blend,

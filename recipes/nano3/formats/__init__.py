@@ -24,43 +24,24 @@ from nano3.formats._rl_splits import (
     write_rl_splits,
 )
 from nano3.formats._sft_parquet import (
-    SFT_COLUMNS,
     SFT_SPLIT_FILES,
     PackedRows,
     concat_packed_parquet,
     read_packed_rows,
     write_packed_parquet,
 )
-from nano3.formats._tokenizer import FakeTokenizer, Tokenizer, load_tokenizer, token_dtype
+from nano3.formats._tokenizer import (
+    FakeTokenizer,
+    Tokenizer,
+    TokenizerSpec,
+    load_tokenizer,
+    token_dtype,
+)
 from nano3.formats.errors import FormatError, TokenizerError
 
-__all__ = [
-    "BLEND_FILENAME",
-    "Blend",
-    "BlendEntry",
-    "DTYPE_CODES",
-    "FakeTokenizer",
-    "FormatError",
-    "IndexFile",
-    "IndexedReader",
-    "IndexedWriter",
-    "PackedRows",
-    "RLExample",
-    "RL_MANIFEST_FILENAME",
-    "RL_SPLITS",
-    "SFT_COLUMNS",
-    "SFT_SPLIT_FILES",
-    "Tokenizer",
-    "TokenizerError",
-    "concat_packed_parquet",
-    "encode_rl_record",
-    "load_tokenizer",
-    "read_blend",
-    "read_index",
-    "read_packed_rows",
-    "read_rl_splits",
-    "token_dtype",
-    "write_blend",
-    "write_packed_parquet",
-    "write_rl_splits",
-]
+__all__ = ["BLEND_FILENAME", "Blend", "BlendEntry", "DTYPE_CODES", "FakeTokenizer", "FormatError",
+           "IndexFile", "IndexedReader", "IndexedWriter", "PackedRows", "RLExample",
+           "RL_MANIFEST_FILENAME", "RL_SPLITS", "SFT_SPLIT_FILES", "Tokenizer", "TokenizerError",
+           "TokenizerSpec", "concat_packed_parquet", "encode_rl_record", "load_tokenizer",
+           "read_blend", "read_index", "read_packed_rows", "read_rl_splits", "token_dtype",
+           "write_blend", "write_packed_parquet", "write_rl_splits"]

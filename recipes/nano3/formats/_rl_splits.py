@@ -22,14 +22,8 @@ from typing import Any
 from kit_config import atomic_write_json, atomic_writer
 from nano3.formats.errors import FormatError
 
-__all__ = [
-    "RLExample",
-    "RL_MANIFEST_FILENAME",
-    "RL_SPLITS",
-    "encode_rl_record",
-    "read_rl_splits",
-    "write_rl_splits",
-]
+__all__ = ["RLExample", "RL_MANIFEST_FILENAME", "RL_SPLITS", "encode_rl_record", "read_rl_splits",
+           "write_rl_splits"]
 
 RL_MANIFEST_FILENAME = "manifest.json"
 #: Our split name -> the manifest's key and file stem (NeMo-RL's names).

@@ -25,14 +25,8 @@ import numpy.typing as npt
 from kit_config import atomic_writer
 from nano3.formats.errors import FormatError
 
-__all__ = [
-    "PackedRows",
-    "SFT_COLUMNS",
-    "SFT_SPLIT_FILES",
-    "concat_packed_parquet",
-    "read_packed_rows",
-    "write_packed_parquet",
-]
+__all__ = ["PackedRows", "SFT_COLUMNS", "SFT_SPLIT_FILES", "concat_packed_parquet",
+           "read_packed_rows", "write_packed_parquet"]
 
 SFT_COLUMNS = ("input_ids", "loss_mask", "seq_start_id")
 #: Split -> the merged file's name in the artifact directory.

