@@ -52,17 +52,14 @@ def write_rl_splits(out_dir: Path, parts: Mapping[str, Sequence[Path]], *,
                     source_splits: Mapping[str, str], run_hash: str,
                     counts: Mapping[str, int]) -> dict[str, Any]:
     """Concatenate each split's shard files (keyed by manifest key) and write the manifest."""
-    manifest: dict[str, Any] = {}
-    for key in RL_SPLITS.values():
-        files = parts.get(key, ())
-        manifest[key] = ""
+    manifest: dict[str, Any] = {key: "" for key in RL_SPLITS.values()}
+    for key, files in parts.items():
         if files:
-            dest = out_dir / f"{key}.jsonl"
-            with atomic_writer(dest) as fout:
+            manifest[key] = str(out_dir / f"{key}.jsonl")
+            with atomic_writer(manifest[key]) as fout:
                 for part in files:
                     with open(part, "rb") as fin:
                         shutil.copyfileobj(fin, fout, 1 << 20)
-            manifest[key] = str(dest)
     manifest.update({
         "mode": "split",
         "source_splits": dict(source_splits),

@@ -75,17 +75,10 @@ def concat_packed_parquet(parts: Sequence[Path], dest: Path) -> None:
     """Concatenate packed files in order into `dest` (one part in memory at a time)."""
     import pyarrow.parquet as pq
 
-    with atomic_writer(dest) as fh:
-        writer = None
-        try:
-            for part in parts:
-                table = pq.read_table(part)
-                if writer is None:
-                    writer = pq.ParquetWriter(fh, table.schema, **_WRITE_OPTIONS)
-                writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
+    schema = pq.read_schema(parts[0])
+    with atomic_writer(dest) as fh, pq.ParquetWriter(fh, schema, **_WRITE_OPTIONS) as writer:
+        for part in parts:
+            writer.write_table(pq.read_table(part))
 
 
 @dataclass

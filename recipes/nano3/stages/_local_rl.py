@@ -22,12 +22,7 @@ from nano3.stages._config import RLConfig, default_output_dir
 from nano3.stages._loop import LoopSpec, run_loop
 from nano3.stages._model import DecoderLM
 from nano3.stages._result import MetricsSink, PrintMetrics, StageResult
-from nano3.stages._rl_data import (
-    REWARDS,
-    clean_completion,
-    exact_match,
-    load_rl_splits,
-)
+from nano3.stages._rl_data import REWARDS, clean_completion, exact_match, load_rl_splits
 from nano3.stages._runtime import setup_runtime
 from nano3.stages.errors import DataFormatError, StageConfigError
 
