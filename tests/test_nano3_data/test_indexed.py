@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nano3.data_prep._tokenizer import token_dtype
-from nano3.formats import FormatError, IndexedReader, IndexedWriter, read_index
+from nano3.formats import FormatError, IndexedReader, IndexedWriter, read_index, token_dtype
 
 
 def test_writer_bytes_match_the_format_byte_for_byte(tmp_path: Path) -> None:

@@ -18,13 +18,17 @@ DOCUMENTED = [
     "read_blend", "resolve_rank", "write_blend",
 ]
 MODULES = ["_config", "_inputs", "_packing", "_pretrain_work", "_publish", "_runner",
-           "_sft_work", "_stage", "_tokenizer", "errors", "make_tiny_corpus", "pretrain", "rl",
+           "_sft_work", "_stage", "errors", "make_tiny_corpus", "pretrain", "rl",
            "sft"]
 FORMATS_DOCUMENTED = [
-    "BLEND_FILENAME", "Blend", "BlendEntry", "DTYPE_CODES", "FormatError", "IndexFile",
-    "IndexedReader", "IndexedWriter", "read_blend", "read_index", "write_blend",
+    "BLEND_FILENAME", "Blend", "BlendEntry", "DTYPE_CODES", "FakeTokenizer", "FormatError",
+    "IndexFile", "IndexedReader", "IndexedWriter", "PackedRows", "RLExample",
+    "RL_MANIFEST_FILENAME", "RL_SPLITS", "SFT_SPLIT_FILES", "Tokenizer", "TokenizerError",
+    "TokenizerSpec", "concat_packed_parquet", "encode_rl_record", "load_tokenizer",
+    "read_blend", "read_index", "read_packed_rows", "read_rl_splits", "token_dtype",
+    "write_blend", "write_packed_parquet", "write_rl_splits",
 ]
-FORMATS_MODULES = ["_blend", "_indexed", "errors"]
+FORMATS_MODULES = ["_blend", "_indexed", "_rl_splits", "_sft_parquet", "_tokenizer", "errors"]
 PACKAGES = [
     pytest.param("nano3.data_prep", DOCUMENTED, MODULES, id="data_prep"),
     pytest.param("nano3.formats", FORMATS_DOCUMENTED, FORMATS_MODULES, id="formats"),

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from kit_artifacts import PretrainBlendsArtifact, SFTDataArtifact, SplitJsonlDataArtifact
 from nano3.formats import BlendEntry, read_blend
+from nano3.formats._tokenizer import ByteTokenizer, load_tokenizer
 from nano3.stages._data_paths import find_blend_file, load_blend
 from nano3.stages._pretrain_data import BlendedWindows
 from nano3.stages._rl_data import clean_completion, exact_match, load_rl_splits, prefix_match
-from nano3.stages._sft_data import find_sft_splits, load_packed_rows
-from nano3.stages._tokenizer import ByteTokenizer, load_tokenizer
+from nano3.stages._sft_data import find_sft_splits, load_packed_rows, sft_batch
 from nano3.stages.errors import DataFormatError, TokenizerError
 
 from .conftest import load_typed, make_sft_data, typed, write_indexed
@@ -123,7 +123,7 @@ def test_sft_rows_and_masks(sft_data: Path) -> None:
     splits = find_sft_splits(load_typed(SFTDataArtifact, sft_data))
     assert splits["train"] and splits["valid"]
     rows = load_packed_rows(splits["train"])
-    batch = rows.batch([0], rows.row_length(0) - 1)
+    batch = sft_batch(rows, [0], rows.row_length(0) - 1)
     ids = rows.ids[rows.offsets[0]:rows.offsets[1]]
     mask = rows.mask[rows.offsets[0]:rows.offsets[1]]
     assert batch.labels[0].tolist() == ids[1:].tolist()

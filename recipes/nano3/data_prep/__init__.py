@@ -18,12 +18,10 @@ from nano3.data_prep._config import (
     RLDataConfig,
     SampleSpec,
     SFTDataConfig,
-    TokenizerSpec,
 )
 from nano3.data_prep._packing import pack_ffd, pack_ffd_reference
 from nano3.data_prep._runner import resolve_rank
 from nano3.data_prep._stage import published_name
-from nano3.data_prep._tokenizer import FakeTokenizer, Tokenizer, load_tokenizer
 from nano3.data_prep.errors import (
     DataPrepError,
     EmptyInputError,
@@ -32,7 +30,16 @@ from nano3.data_prep.errors import (
     MergeTimeoutError,
     TokenizerError,
 )
-from nano3.formats import IndexedReader, IndexedWriter, read_blend, write_blend
+from nano3.formats import (
+    FakeTokenizer,
+    IndexedReader,
+    IndexedWriter,
+    Tokenizer,
+    TokenizerSpec,
+    load_tokenizer,
+    read_blend,
+    write_blend,
+)
 
 if TYPE_CHECKING:
     from nano3.data_prep.pretrain import prepare_pretrain

@@ -17,6 +17,7 @@ import attrs
 import kit_config
 from kit_config import WandbConfig
 from kit_config.errors import ConfigProblem
+from nano3.formats import TokenizerSpec
 
 __all__ = [
     "ChatTemplate",
@@ -29,7 +30,6 @@ __all__ = [
     "SFTDataConfig",
     "SPLITS",
     "SampleSpec",
-    "TokenizerSpec",
     "output_root",
     "parse_split",
 ]
@@ -53,18 +53,6 @@ class DatasetSpec:
     #: "auto" (from the extension), "jsonl" or "parquet".
     format: str = "auto"
     subset: str | None = None
-
-
-@attrs.define(frozen=True)
-class TokenizerSpec:
-    """Which tokenizer: `gpt2` (bundled offline), a tokenizer.json, a rank file, or hf://ID."""
-
-    source: str = "gpt2"
-    #: "tiktoken" (fast BPE) or "hf" (HF `tokenizers`).
-    backend: Literal["tiktoken", "hf"] = "tiktoken"
-    eod_token: str = "<|endoftext|>"
-    #: pre-tokenizer regex for tiktoken rank files: "gpt2", "cl100k" or a regex.
-    pattern: str = "gpt2"
 
 
 @attrs.define(frozen=True)

@@ -12,9 +12,8 @@ import numpy.typing as npt
 from nano3.data_prep._config import SPLITS, PretrainDataConfig, parse_split
 from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._runner import ProgressSink
-from nano3.data_prep._tokenizer import Tokenizer, token_dtype
 from nano3.data_prep.errors import TokenizerError
-from nano3.formats import BLEND_FILENAME, IndexedWriter, write_blend
+from nano3.formats import BLEND_FILENAME, IndexedWriter, Tokenizer, token_dtype, write_blend
 
 __all__ = ["PretrainShardProcessor", "encode_checked", "merge_pretrain", "split_draws"]
 

@@ -1,61 +1,27 @@
-"""SFT shard work: chat records -> template -> loss mask -> packed Parquet per split."""
+"""SFT shard work: chat records -> template -> loss mask -> packed Parquet per split.
+
+The Parquet layout is `nano3.formats` (FORMATS.md section 5).
+"""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from kit_config import atomic_writer
 from nano3.data_prep._config import SPLITS, SFTDataConfig, parse_split
 from nano3.data_prep._inputs import InputFile, IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._packing import pack_ffd
 from nano3.data_prep._pretrain_work import encode_checked, split_draws
 from nano3.data_prep._runner import ProgressSink
-from nano3.data_prep._tokenizer import Tokenizer
+from nano3.formats import Tokenizer, write_packed_parquet
 
-__all__ = ["ROLES", "SFTShardProcessor", "packed_table", "write_parquet_atomic"]
+__all__ = ["ROLES", "SFTShardProcessor"]
 
 ROLES = ("system", "user", "assistant")
 Seq = tuple[npt.NDArray[np.int32], npt.NDArray[np.uint8]]
-
-
-def packed_table(seqs: Sequence[Seq], bins: Sequence[npt.NDArray[np.int64]]) -> Any:
-    """The three-column packed table: one row per bin (FORMATS.md section 5)."""
-    import pyarrow as pa
-
-    ids, masks, starts, offsets, start_offsets = [], [], [], [0], [0]
-    for b in bins:
-        pos = 0
-        for i in b.tolist():
-            tok, mask = seqs[i]
-            ids.append(tok)
-            masks.append(mask)
-            starts.append(pos)
-            pos += len(tok)
-        offsets.append(offsets[-1] + pos)
-        start_offsets.append(start_offsets[-1] + len(b))
-    flat_ids = np.concatenate(ids).astype(np.int32) if ids else np.zeros(0, np.int32)
-    flat_mask = np.concatenate(masks).astype(np.uint8) if masks else np.zeros(0, np.uint8)
-    off = pa.array(np.asarray(offsets, dtype=np.int32))
-    soff = pa.array(np.asarray(start_offsets, dtype=np.int32))
-    return pa.table({
-        "input_ids": pa.ListArray.from_arrays(off, pa.array(flat_ids, pa.int32())),
-        "loss_mask": pa.ListArray.from_arrays(off, pa.array(flat_mask, pa.uint8())),
-        "seq_start_id": pa.ListArray.from_arrays(soff, pa.array(np.asarray(starts, np.int32))),
-    })
-
-
-def write_parquet_atomic(table: Any, path: Path) -> None:
-    """Parquet with fixed settings (same bytes for the same table), temp file + rename."""
-    import pyarrow.parquet as pq
-
-    with atomic_writer(path) as fh:
-        pq.write_table(table, fh, compression="zstd", use_dictionary=False,
-                       write_statistics=False)
 
 
 class SFTShardProcessor:
@@ -166,7 +132,7 @@ class SFTShardProcessor:
             lengths = np.asarray([len(t) for t, _ in items], dtype=np.int64)
             packed = pack_ffd(lengths, self.cfg.pack_size, seed=self.cfg.seed + shard.index)
             rel = f"{SPLITS[s]}/{shard.key}.parquet"
-            write_parquet_atomic(packed_table(items, packed), out_dir / rel)
+            write_packed_parquet(out_dir / rel, items, packed)
             files.append(rel)
             name = SPLITS[s]
             tokens[name] = int(lengths.sum())

@@ -2,6 +2,7 @@
 
 Each concrete error also derives from the builtin it is and carries its context (file, line,
 key path, dataset) as attributes; `str(error)` is one line: what, where, how to fix.
+`TokenizerError` is `nano3.formats`' one, re-exported (the training stages raise it too).
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kit_config.errors import KitError
+from nano3.formats.errors import TokenizerError
 
 __all__ = [
     "DataPrepError",
@@ -62,18 +64,6 @@ class InputRecordError(DataPrepError, ValueError):
         super().__init__(
             f"{file}:{line}: {detail} ({reason})",
             hint="fix the record, or set errors.policy=skip to skip and count such records",
-        )
-
-
-class TokenizerError(DataPrepError, ValueError):
-    """The tokenizer cannot be loaded or lacks something data prep needs."""
-
-    def __init__(self, source: str, detail: str, *, hint: str | None = None) -> None:
-        self.source = source
-        self.detail = detail
-        super().__init__(
-            f"tokenizer {source!r}: {detail}",
-            hint=hint or "set tokenizer.source to gpt2, a tokenizer.json, a rank file or hf://ID",
         )
 
 

@@ -17,8 +17,7 @@ from nano3.data_prep._pretrain_work import PretrainShardProcessor, merge_pretrai
 from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._stage import plan_stage, published_name
-from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer, token_dtype
-from nano3.formats import BLEND_FILENAME
+from nano3.formats import BLEND_FILENAME, Tokenizer, load_tokenizer, token_dtype
 
 if TYPE_CHECKING:
     from kit_artifacts import PretrainBlendsArtifact

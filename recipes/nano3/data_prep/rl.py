@@ -3,11 +3,11 @@
 Run: `python -m nano3.data_prep.rl --config FILE`. Each shard writes
 `SPLIT/KEY.jsonl`; the merge concatenates them in shard order into `train.jsonl`,
 `val.jsonl`, `test.jsonl` and lists every shard in the manifest (the earlier kit kept only
-the first shard of each split, silently dropping data).
+the first shard of each split, silently dropping data). The layout is `nano3.formats`
+(FORMATS.md section 4).
 """
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -16,19 +16,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from kit_config import atomic_write_bytes, atomic_write_json, atomic_writer
+from kit_config import atomic_write_bytes
 from nano3.data_prep._config import SPLITS, RLDataConfig, parse_split
 from nano3.data_prep._inputs import IssueCounter, WorkShard, iter_record_batches
 from nano3.data_prep._pretrain_work import split_draws
 from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import ProgressSink, resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._stage import plan_stage, published_name
+from nano3.formats import RL_MANIFEST_FILENAME, RL_SPLITS, encode_rl_record, write_rl_splits
 
 if TYPE_CHECKING:
     from kit_artifacts import SplitJsonlDataArtifact
 
 __all__ = [
-    "MANIFEST_SPLITS",
     "RLShardProcessor",
     "STAGE",
     "main",
@@ -37,8 +37,6 @@ __all__ = [
 ]
 
 STAGE = "nano3.data-prep-rl"
-#: Our split name -> the manifest's key and file stem (NeMo-RL's names).
-MANIFEST_SPLITS = {"train": "train", "valid": "val", "test": "test"}
 
 
 class RLShardProcessor:
@@ -49,8 +47,6 @@ class RLShardProcessor:
 
     def process(self, shard: WorkShard, out_dir: Path, sink: ProgressSink) -> dict[str, Any]:
         """Write `out_dir/SPLIT/KEY.jsonl`; returns record counts per split and skips."""
-        import orjson
-
         cfg, ds = self.cfg, self.cfg.blend[shard.dataset_index]
         fields = [cfg.prompt_field, cfg.answer_field]
         rng = np.random.default_rng([cfg.seed, shard.dataset_index, shard.file_index,
@@ -66,9 +62,8 @@ class RLShardProcessor:
                     issues.report("bad_field_type", file=shard.file, pos=pos,
                                   detail=f"field {bad[0]!r} must be a non-empty string")
                     continue
-                out = {"prompt": rec[cfg.prompt_field], "answer": rec[cfg.answer_field],
-                       **{k: v for k, v in rec.items() if k not in fields}}
-                good.append(orjson.dumps(out, option=orjson.OPT_SORT_KEYS) + b"\n")
+                good.append(encode_rl_record(rec[cfg.prompt_field], rec[cfg.answer_field],
+                                             {k: v for k, v in rec.items() if k not in fields}))
             split, keep = split_draws(rng, len(good), fractions, cfg.sample.fraction)
             for i in np.flatnonzero(keep).tolist():
                 lines[int(split[i])].append(good[i])
@@ -87,35 +82,16 @@ class RLShardProcessor:
 def merge_rl(cfg: RLDataConfig, run_hash: str, out_dir: Path, shards: Sequence[WorkShard],
              receipts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Concatenate shards per split and write `manifest.json`; returns totals."""
-    manifest: dict[str, Any] = {}
-    listed: dict[str, list[str]] = {}
-    for split, key in MANIFEST_SPLITS.items():
-        parts = [out_dir / split / f"{s.key}.jsonl" for s, r in zip(shards, receipts,
-                                                                     strict=True)
-                 if r["records"].get(split)]
-        listed[key] = [str(p) for p in parts]
-        if not parts:
-            manifest[key] = ""
-            continue
-        dest = out_dir / f"{key}.jsonl"
-        with atomic_writer(dest) as fout:
-            for part in parts:
-                with open(part, "rb") as fin:
-                    shutil.copyfileobj(fin, fout, 1 << 20)
-        manifest[key] = str(dest)
-    counts = {MANIFEST_SPLITS[s]: sum(r["records"].get(s, 0) for r in receipts)
-              for s in SPLITS}
+    parts = {key: [out_dir / split / f"{s.key}.jsonl"
+                   for s, r in zip(shards, receipts, strict=True) if r["records"].get(split)]
+             for split, key in RL_SPLITS.items()}
+    counts = {RL_SPLITS[s]: sum(r["records"].get(s, 0) for r in receipts) for s in SPLITS}
+    manifest = write_rl_splits(out_dir, parts,
+                               source_splits={ds.name: ds.split for ds in cfg.blend},
+                               run_hash=run_hash, counts=counts)
     skipped: Counter[str] = Counter()
     for r in receipts:
         skipped.update(r["skipped"])
-    manifest.update({
-        "mode": "split",
-        "source_splits": {ds.name: ds.split for ds in cfg.blend},
-        "run_hash": run_hash,
-        "shards": listed,
-        "counts": counts,
-    })
-    atomic_write_json(out_dir / "manifest.json", manifest, sort_keys=False)
     return {"manifest": manifest, "counts": counts, "skipped": dict(skipped)}
 
 
@@ -140,7 +116,7 @@ def prepare_rl(cfg: RLDataConfig) -> SplitJsonlDataArtifact | None:
 
     m = merged["manifest"]
     return SplitJsonlDataArtifact(
-        path=str(plan.out_dir / "manifest.json"),
+        path=str(plan.out_dir / RL_MANIFEST_FILENAME),
         total_sequences=sum(merged["counts"].values()),
         elapsed_sec=round(time.monotonic() - t0, 3),
         train=m["train"] or None, val=m["val"] or None, test=m["test"] or None,

