@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -42,8 +43,26 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("NEMOTRON_ENV_FILE", str(tmp_path / "no-env.toml"))
     work = tmp_path / "cwd"
     work.mkdir()
+    # The cwd is a git checkout: where the tests' own files are not in git (Pants' sandbox),
+    # the launcher finds this one, as under `pants run` (see `launch_commit`).
+    for args in (["init", "-q"], ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q",
+                                   "--allow-empty", "-m", "launch checkout"]):
+        subprocess.run(["git", "-C", str(work), *args], check=True, capture_output=True)
     monkeypatch.chdir(work)
     return home
+
+
+@pytest.fixture()
+def launch_commit(isolated_home: Path) -> str:
+    """The commit a launch of the demo stage records: its module's checkout, else the cwd's."""
+    import importlib.util
+
+    from kit_cli._launches import code_version
+
+    spec = importlib.util.find_spec("test_kit_cli.demo_stage")
+    commit = code_version(spec.origin if spec else None)[0]
+    assert commit, "no git checkout found for the launch"
+    return commit
 
 
 @pytest.fixture()

@@ -17,10 +17,6 @@ from kit_cli import run_stage
 from kit_cli._launches import code_digest, code_version, list_launches
 from test_kit_cli.conftest import subprocess_env
 
-HERE = Path(__file__).resolve().parent
-COMMIT = subprocess.run(["git", "-C", str(HERE), "rev-parse", "HEAD"], capture_output=True,
-                        text=True, check=True).stdout.strip()
-
 
 @pytest.fixture(autouse=True)
 def child_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,11 +41,11 @@ def _git_repo(path: Path) -> str:
 
 
 def test_local_run_records_the_launch_code_in_launch_run_and_producer(
-        demo_recipe, lineage_config, isolated_home):
+        demo_recipe, lineage_config, isolated_home, launch_commit):
     """Launch record, kit-track's run record and the version's producer agree on the code."""
     assert run_stage(demo_recipe, "train", ["-c", "lineage"]) == 0
     (launch,) = list_launches()
-    assert launch.git_commit == COMMIT and launch.git_dirty is not None
+    assert launch.git_commit == launch_commit and launch.git_dirty is not None
     assert launch.code_digest and launch.code_digest.startswith("sha256:")
     assert launch.code_source and launch.code_source.startswith("source:")
 
@@ -65,11 +61,11 @@ def test_local_run_records_the_launch_code_in_launch_run_and_producer(
         (launch.git_commit, launch.git_dirty, launch.code_digest)
 
 
-def test_dry_run_prints_commit_and_digest(demo_recipe, capsys):
+def test_dry_run_prints_commit_and_digest(demo_recipe, capsys, launch_commit):
     """`--dry-run` shows the launching commit and the code digest; it writes nothing."""
     assert run_stage(demo_recipe, "train", ["-d"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("# code: "))
-    assert line.startswith(f"# code: {COMMIT}")
+    assert line.startswith(f"# code: {launch_commit}")
     assert " digest sha256:" in line and " of source:" in line and "test_kit_cli" in line
 
 
@@ -115,7 +111,7 @@ def test_code_version_order(tmp_path, monkeypatch, module_in_git, cwd_in_git, en
     assert dirty is (True if env else (False if want else None))
 
 
-def test_job_spec_hands_the_identity_to_the_job(demo_recipe, tmp_path):
+def test_job_spec_hands_the_identity_to_the_job(demo_recipe, tmp_path, launch_commit):
     """A job's environment carries commit, dirty flag and the job PEX's digest."""
     from kit_cli._argv import parse_stage_argv
     from kit_cli._jobspec import job_spec
@@ -128,7 +124,7 @@ def test_job_spec_hands_the_identity_to_the_job(demo_recipe, tmp_path):
     args = parse_stage_argv(["-b", "p"])
     plan = plan_stage(demo_recipe, demo_recipe.stage("train"), args, ["-b", "p"])
     spec = job_spec(plan, tmp_path / "config.yaml", pex, profile)
-    assert spec.env["NEMOTRON_GIT_COMMIT"] == COMMIT
+    assert spec.env["NEMOTRON_GIT_COMMIT"] == launch_commit
     assert spec.env["NEMOTRON_GIT_DIRTY"] in ("0", "1")
     assert spec.env["NEMOTRON_CODE_DIGEST"] == f"sha256:{hashlib.sha256(b'code').hexdigest()}"
 

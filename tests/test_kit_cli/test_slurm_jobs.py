@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import sys
 import zipapp
 from pathlib import Path
@@ -85,11 +84,14 @@ def test_batch_prints_job_and_follow_commands_then_lineage(
 
 def _assert_same_code(launch, producer, run_id: str, digest: str | None = None) -> None:
     """Launch record, the job's run record and the producer name the launching code."""
+    import importlib.util
+
+    from kit_cli._launches import code_version
     from kit_track import load_run
 
-    commit = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "HEAD"],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    assert launch.git_commit == commit and launch.git_dirty is not None
+    spec = importlib.util.find_spec("test_kit_cli.demo_stage")
+    commit = code_version(spec.origin if spec else None)[0]  # what the launch found
+    assert commit and launch.git_commit == commit and launch.git_dirty is not None
     assert launch.code_digest and launch.code_digest.startswith("sha256:")
     if digest is not None:
         assert launch.code_digest == digest
