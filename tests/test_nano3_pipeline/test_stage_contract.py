@@ -22,6 +22,8 @@ from nano3.recipe import RECIPE
 
 from .conftest import publish_tiny_stand_ins, slurm_service
 
+# Absolute, taken before any test changes directory: Pants puts relative roots on sys.path.
+CHILD_PYTHONPATH = os.pathsep.join(str(Path(p).resolve()) for p in sys.path)
 TRAINING = ("pretrain", "sft", "rl")
 DATA_PREP = ("data prep pretrain", "data prep sft", "data prep rl")
 
@@ -134,9 +136,7 @@ def test_the_command_lines_refuse_a_bad_value(home: Path, entry: str) -> None:
             "import sys; from kit_cli import run_stage; from nano3.recipe import RECIPE; "
             "sys.exit(run_stage(RECIPE, 'pretrain', sys.argv[1:]))")
     prefix = ["nano3", "pretrain"] if entry == "nemotron" else []
-    # Absolute: Pants puts relative source roots on sys.path, and the test runs elsewhere.
-    path = os.pathsep.join(str(Path(p).resolve()) for p in sys.path)
-    env = {**os.environ, "NEMOTRON_RECIPES": "nano3.recipe:RECIPE", "PYTHONPATH": path}
+    env = {**os.environ, "NEMOTRON_RECIPES": "nano3.recipe:RECIPE", "PYTHONPATH": CHILD_PYTHONPATH}
     with _nothing_written_or_queued(home, False):
         proc = subprocess.run([sys.executable, "-c", code, *prefix, *argv], env=env,
                               capture_output=True, text=True, timeout=120)

@@ -85,7 +85,8 @@ def rerun(
         dry_run=dry_run,
         overrides=tuple(record.overrides),
     )
-    composed = recompose(load_provenance(record.directory / "provenance"))
+    composed = recompose(load_provenance(record.directory / "provenance"),
+                         schema=stage.config_class())
     argv = ["rerun", run_id]
     argv += ["--run", run] if run else []
     argv += ["--batch", batch] if batch else []

@@ -247,9 +247,16 @@ def load_provenance(directory: str | os.PathLike[str]) -> Provenance:
 
 
 def recompose(
-    provenance: Provenance, *, extra_overrides: Sequence[str] = (), verify: bool = True
+    provenance: Provenance,
+    *,
+    extra_overrides: Sequence[str] = (),
+    verify: bool = True,
+    schema: type | None = None,
 ) -> DictConfig:
     """Compose again from the saved sources and overrides (what a rerun starts from).
+
+    `schema`: the config class the run was composed with (`compose(schema=)`): its defaults
+    go under the sources again, as they did when the run was launched.
 
     Uses the copies saved with the record (so a later edit of the originals does not
     leak in); a source without a copy is read from its original path, and with `verify`
@@ -282,4 +289,4 @@ def recompose(
             file=str(provenance.directory / PROVENANCE_FILE),
             hint="the record is incomplete; rerun from the saved config.yaml",
         )
-    return compose(root_file, overrides, base=provenance.base)
+    return compose(root_file, overrides, base=provenance.base, schema=schema)
