@@ -181,14 +181,19 @@ def _run_pool(processor: ShardProcessor, todo: Sequence[WorkShard], out_dir: Pat
                 continue
             bar.advance(nbytes, ntokens)
 
-    thread = threading.Thread(target=drain, daemon=True)
-    thread.start()
     try:
         with ctx.Pool(min(num_workers, len(todo))) as pool:
-            done = list(pool.imap_unordered(_worker_run, todo))
+            # The drain thread starts only after the pool has forked its workers: a thread
+            # running at fork time (holding the queue's or stdout's lock) is copied into a
+            # worker as a held lock, and the worker can hang on it (seen once under load).
+            thread = threading.Thread(target=drain, daemon=True)
+            thread.start()
+            try:
+                done = list(pool.imap_unordered(_worker_run, todo))
+            finally:
+                stop.set()
+                thread.join()
     finally:
-        stop.set()
-        thread.join()
         _WORKER_STATE.clear()
     return sorted(done)
 
