@@ -151,16 +151,6 @@ def test_api_reference_tracking_the_seeds_way(workdir: Path, monkeypatch: pytest
     assert list((tmp_path / "wandb").rglob("offline-run-*"))
 
 
-def _profile_is_a_mapping() -> bool:
-    from kit_run import Profile
-
-    return hasattr(Profile, "__getitem__")
-
-
-# FLOOR HELPER: the kit-config floor change makes `Profile` read like a mapping. Until it is
-# merged this test is an expected failure; once `Profile.__getitem__` exists it must pass.
-@pytest.mark.xfail(not _profile_is_a_mapping(), strict=True,
-                   reason="Profile mapping interface arrives with the kit-config floor change")
 def test_profile_reads_like_a_mapping(tmp_path: Path) -> None:
     """`profile["nodes"]`, `"nodes" in profile`, iteration, as well as `.get`."""
     env = tmp_path / "env.toml"
