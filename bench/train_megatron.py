@@ -1,4 +1,4 @@
-"""Benchmark of nano3's Megatron-Core backend loop against a bare Megatron-Core loop.
+"""Benchmark of nano3's pretrain stage loop (Megatron-Core) against a bare Megatron-Core loop.
 
 Same model (the tiny pretrain shape: GPT-2 vocabulary, 2 layers, hidden 64, seq 256), batch,
 data (one bin/idx shard written with nano3.formats, read through BlendedMegatronDatasetBuilder)
@@ -23,16 +23,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from kit_artifacts import PretrainBlendsArtifact
 from nano3.formats import BLEND_FILENAME, IndexedWriter, write_blend
-from nano3.mcore import ModelShape, OptimSettings, TrainSettings, train_pretrain
+from nano3.stages import ModelConfig, OptimizerConfig, PretrainConfig, TrainerConfig
+from nano3.stages._pretrain import run_pretrain
 
-SHAPE = ModelShape(vocab_size=50304, seq_length=256, num_layers=2, hidden_size=64,
+SHAPE = ModelConfig(vocab_size=50304, seq_length=256, num_layers=2, hidden_size=64,
                    num_attention_heads=4, ffn_hidden_size=256)
 MBS = 2
 
 
 class _Clock:
-    """Records the process CPU time at each per-step metrics call of train_pretrain."""
+    """Records the process CPU time at each per-step metrics call of the stage."""
 
     def __init__(self) -> None:
         self.cpu: list[float] = []
@@ -53,13 +55,16 @@ def write_data(root: Path) -> Path:
 
 
 def ours(blend: Path, out: Path, steps: int) -> float:
-    """tokens per CPU second of train_pretrain over steps 2..N (step 1 is warm-up, as in
+    """tokens per CPU second of the pretrain stage over steps 2..N (step 1 is warm-up, as in
     `bare`): the CPU time between the metrics calls after step 1 and after step N."""
     clock = _Clock()
-    train_pretrain(SHAPE, OptimSettings(lr=1e-3, min_lr=1e-4, warmup_steps=2),
-                   TrainSettings(max_steps=steps, micro_batch_size=MBS, eval_batches=0,
-                                 checkpoint_every=steps, log_every=1, eod_id=50256),
-                   blend, out, clock)
+    data = PretrainBlendsArtifact(path=str(blend.parent), total_tokens=0, total_sequences=0,
+                                  blend_path=str(blend))
+    run_pretrain(PretrainConfig(data=data, output_dir=str(out), model=SHAPE,
+                                optimizer=OptimizerConfig(lr=1e-3, min_lr=1e-4, warmup_steps=2),
+                                trainer=TrainerConfig(max_steps=steps, micro_batch_size=MBS,
+                                                      eval_batches=0, checkpoint_every=steps,
+                                                      log_every=1)), clock)
     return (steps - 1) * MBS * SHAPE.seq_length / (clock.cpu[-1] - clock.cpu[0])
 
 
@@ -82,8 +87,8 @@ def bare(blend: Path, cache: Path, steps: int) -> float:
     from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
     from megatron.core.transformer.transformer_config import TransformerConfig
 
-    from nano3.mcore._build import _Tokenizer  # GPTDataset's tokenizer needs: vocab, eod
-    from nano3.mcore._cpu_compat import apply_cpu_compat
+    from nano3.stages._cpu_compat import apply_cpu_compat
+    from nano3.stages._megatron import _Tokenizer  # GPTDataset's tokenizer needs: vocab, eod
 
     with apply_cpu_compat():
         torch.distributed.init_process_group("gloo", init_method="tcp://127.0.0.1:29533",

@@ -1,9 +1,10 @@
-"""GPU benchmark of nano3's Megatron-Core backend: a ~125M-parameter GPT (GPT-2 small shape)
-for 50 steps in bf16 on one CUDA device; prints tokens/s and model FLOPs utilisation (MFU).
+"""GPU benchmark of the nano3 pretrain stage on Megatron-Core: a ~125M-parameter GPT (GPT-2
+small shape) for 50 steps in bf16 on one CUDA device; prints tokens/s and model FLOPs
+utilisation (MFU).
 
 Run on a GPU machine: `python bench/train_megatron_gpu.py [--steps 50] [--peak-tflops T]`.
 Without CUDA it refuses (exit 2). The first 5 steps are warm-up and not timed; every step ends
-with a host read of the loss (the loop's `_mean_loss`), so step boundaries are synchronized.
+with a host read of the loss (the loop's `forward_backward`), so step boundaries are synchronized.
 MFU counts the model's matmul FLOPs (forward x 3 for training, causal attention counted in
 full, as Megatron-LM and nanoGPT do) against the GPU's dense bf16 peak.
 """
@@ -19,10 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kit_artifacts import PretrainBlendsArtifact
 from nano3.formats import BLEND_FILENAME, IndexedWriter, write_blend
-from nano3.mcore import ModelShape, OptimSettings, TrainSettings, train_pretrain
+from nano3.stages import ModelConfig, OptimizerConfig, PretrainConfig, TrainerConfig
+from nano3.stages._pretrain import run_pretrain
 
-SHAPE = ModelShape(vocab_size=50304, seq_length=1024, num_layers=12, hidden_size=768,
+SHAPE = ModelConfig(vocab_size=50304, seq_length=1024, num_layers=12, hidden_size=768,
                    num_attention_heads=12, ffn_hidden_size=3072)
 WARMUP = 5
 # Dense bf16 peak TFLOP/s by device-name fragment (vendor datasheets, SXM parts).
@@ -38,7 +41,7 @@ class _Wall:
             self.t.append(time.perf_counter())
 
 
-def flops_per_token(s: ModelShape) -> float:
+def flops_per_token(s: ModelConfig) -> float:
     """Training FLOPs per token: 3 x forward (2 per multiply-add) over every matmul."""
     h, f, n, v, layers = s.hidden_size, s.ffn_hidden_size, s.seq_length, s.vocab_size, (
         s.num_layers)
@@ -46,7 +49,7 @@ def flops_per_token(s: ModelShape) -> float:
     return 3.0 * (layers * per_layer + 2 * h * v)
 
 
-def params(s: ModelShape) -> int:
+def params(s: ModelConfig) -> int:
     """Parameter count of the GPTModel (tied embeddings, learned positions, biases, norms)."""
     h, f = s.hidden_size, s.ffn_hidden_size
     layer = 4 * h * h + 4 * h + 2 * h * f + f + h + 4 * h
@@ -75,11 +78,13 @@ def main() -> int:
         write_blend(Path(tmp) / BLEND_FILENAME, {"train": [(1.0, str(Path(tmp) /
                                                                       "shard_000000"))]})
         wall = _Wall()
-        train_pretrain(SHAPE, OptimSettings(lr=6e-4, min_lr=6e-5, warmup_steps=10),
-                       TrainSettings(max_steps=steps, micro_batch_size=mbs, eval_batches=0,
-                                     checkpoint_every=steps, log_every=1, eod_id=50256,
-                                     device="cuda"),
-                       Path(tmp) / BLEND_FILENAME, Path(tmp) / "out", wall)
+        data = PretrainBlendsArtifact(path=tmp, total_tokens=0, total_sequences=0,
+                                      blend_path=str(Path(tmp) / BLEND_FILENAME))
+        run_pretrain(PretrainConfig(
+            data=data, output_dir=str(Path(tmp) / "out"), model=SHAPE,
+            optimizer=OptimizerConfig(lr=6e-4, min_lr=6e-5, warmup_steps=10),
+            trainer=TrainerConfig(max_steps=steps, micro_batch_size=mbs, eval_batches=0,
+                                  checkpoint_every=steps, log_every=1, device="cuda")), wall)
     timed = steps - WARMUP
     tok_s = timed * mbs * SHAPE.seq_length / (wall.t[-1] - wall.t[WARMUP - 1])
     achieved = tok_s * flops_per_token(SHAPE) / 1e12

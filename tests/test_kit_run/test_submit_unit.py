@@ -274,3 +274,28 @@ def test_slurm_backend_cancel_failure_is_reported() -> None:
     handle = submit(JobSpec("x", ["true"]), _slurm(SSH), attached=False, executor=fake)
     with pytest.raises(SubmissionError, match="Invalid job id"):
         kit_run.cancel_job(handle.job_id, executor=fake)
+
+
+_BASE = {"executor": "slurm", "account": "acct", "partition": "batch"}
+
+
+@pytest.mark.parametrize(("settings", "ntasks", "per_node", "total"), [
+    pytest.param({}, 1, 1, 1, id="defaults-one-task"),
+    pytest.param({"nodes": 2}, 1, 1, 2, id="two-nodes-run-two-tasks"),
+    pytest.param({"ntasks_per_node": 2}, 1, 2, 2, id="tasks-per-node"),
+    pytest.param({"nodes": 2, "ntasks_per_node": 4}, 1, 4, 8, id="nodes-times-tasks"),
+    pytest.param({"nodes": 2, "gpus_per_node": 8}, 1, 8, 16, id="one-task-per-gpu"),
+    pytest.param({"nodes": 2, "gpus_per_node": 8, "ntasks_per_node": 1}, 1, 1, 2,
+                 id="explicit-tasks-win-over-gpus"),
+    pytest.param({"nodes": 2}, 6, 3, 6, id="job-tasks-spread-over-nodes"),
+])
+def test_slurm_task_count_follows_the_profile(settings: dict[str, Any], ntasks: int,
+                                              per_node: int, total: int) -> None:
+    """The sbatch flags and the srun task count agree with nodes x tasks per node."""
+    from kit_run._scripts import render_sbatch
+
+    spec = JobSpec("pretrain", ["python", "-m", "x"], ntasks=ntasks)
+    text = render_sbatch(spec, profile_from_mapping("c", {**_BASE, **settings}), "/r", "j", None)
+    assert f"#SBATCH --nodes={settings.get('nodes', 1)}" in text
+    assert f"#SBATCH --ntasks-per-node={per_node}" in text
+    assert f"srun --kill-on-bad-exit=1 --ntasks={total} " in text

@@ -94,7 +94,7 @@ def test_rl_reward_on_held_out_prompts_went_up(pipeline: dict[str, object]) -> N
     # Measured on the tiny configs, seeds 1234 and 1-4: +0.027 to +0.039 (100 prompts x 32
     # samples; the start itself varies by +-0.003 between eval seeds).
     assert meta["final_mean_reward"] > meta["initial_mean_reward"]
-    assert meta["trainable_parameters"] == 128  # the tiny config tunes ln_f only
+    assert meta["trainable_parameters"] == 128  # the tiny config tunes the final LayerNorm only
 
 
 @pytest.mark.parametrize(

@@ -145,3 +145,23 @@ def test_pretrain_run_and_batch_on_slurm_publish_with_lineage(shared: dict[str, 
     batch = registry.resolve("art://nano3-pretrain-model-tiny-batch:latest")
     _, batch_inputs = _lineage_edges(batch.uri)
     assert batch_inputs == {"art://nano3-pretrain-data-tiny:v1"}
+
+
+def test_two_task_pretrain_job_trains_data_parallel_and_publishes_once(
+        shared: dict[str, Path]) -> None:
+    """`ntasks_per_node = 2`: srun starts two ranks of the pretrain PEX, Megatron-Core trains
+    them data-parallel over gloo (global batch = 2 x micro batch), and rank 0 alone publishes
+    one version whose save a fresh reader finds."""
+    from kit_artifacts import get_registry
+
+    assert _run("data prep pretrain", "-c", "tiny") == 0
+    fast = ["trainer.max_steps=4", "trainer.checkpoint_every=4", "trainer.eval_batches=1",
+            "trainer.num_threads=1"]
+    assert _run("pretrain", "-c", "tiny", "--run", "slurm2", *fast, pex="pretrain-job") == 0
+    registry = get_registry()
+    assert registry.versions("nano3-pretrain-model-tiny") == [1]
+    model = registry.load(registry.resolve("art://nano3-pretrain-model-tiny:v1"))
+    assert model.step == 4 and model.metadata["world_size"] == 2
+    assert model.metadata["global_batch_size"] == 2 * 2  # tiny micro batch 2 on each rank
+    assert model.final_loss < model.metadata["initial_loss"]
+    assert (Path(model.path) / "iter_0000004" / "model_config.json").is_file()

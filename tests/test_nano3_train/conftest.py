@@ -7,10 +7,13 @@ model to learn in seconds on 2 CPU cores.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import pickle
 import random
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +192,76 @@ def subprocess_env() -> Callable[..., dict[str, str]]:
         env.update(extra)
         return env
     return build
+
+
+# Every training subprocess gets this long; a healthy one takes 10-40 s on 2 busy cores.
+RUN_TIMEOUT = 300
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The test's environment (PYTHONPATH carries the source roots), minus any rank variables
+    and with one torch thread per process."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT",
+                        "SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID")}
+    env["OMP_NUM_THREADS"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_losses(home: Path) -> dict[int, float]:
+    """train/loss by step over every tracked run under `home` (oldest run first, so a step
+    logged twice, by a killed run and by its resumption, keeps the later value)."""
+    losses: dict[int, float] = {}
+    for run in sorted((home / "runs").iterdir()):
+        file = run / "metrics.jsonl"
+        for line in file.read_text().splitlines() if file.is_file() else []:
+            row = json.loads(line)
+            metrics = row.get("metrics", row)
+            if "train/loss" in metrics:
+                losses[int(row["step"])] = float(metrics["train/loss"])
+    return losses
+
+
+class ChildError(Exception):
+    """A kit error raised by a stage in `_stage_child`: its class name, message and key path."""
+
+    def __init__(self, type_name: str, message: str, key_path: str | None) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.key_path = type_name, key_path
+
+
+@dataclass
+class Trained:
+    """A stage run in a child process: its result and every metrics call of rank 0."""
+
+    result: Any
+    history: list[tuple[int | None, dict[str, float]]]
+
+    def losses(self) -> dict[int, float]:
+        """train/loss by step."""
+        return {int(s): m["train/loss"] for s, m in self.history
+                if s is not None and "train/loss" in m}
+
+
+_jobs = itertools.count()
+
+
+def train_in_child(stage: str, cfg: Any, *, stop_at_step: int | None = None,
+                   tokenizer: str | None = None) -> Trained:
+    """Run `nano3.stages._<stage>.run_<stage>(cfg)` in `python -m test_nano3_train._stage_child`
+    (see its docstring for why); a kit error comes back as `ChildError`."""
+    import subprocess
+    import sys
+    import tempfile
+
+    job = Path(tempfile.mkdtemp(prefix="stage-job-")) / f"job-{next(_jobs)}.pkl"
+    job.write_bytes(pickle.dumps({"stage": stage, "cfg": cfg, "stop_at_step": stop_at_step,
+                                  "tokenizer": tokenizer}))
+    proc = subprocess.run([sys.executable, "-m", "test_nano3_train._stage_child", str(job)],
+                          env=child_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = pickle.loads(job.with_suffix(".out.pkl").read_bytes())
+    if "error" in out:
+        raise ChildError(*out["error"])
+    return Trained(out["result"], out["history"])

@@ -77,10 +77,11 @@ def _pre(**kw: object) -> PretrainConfig:
                      "optimizer.warmup_steps", id="negative-warmup"),
         pytest.param("pretrain", _pre(optimizer=OptimizerConfig(trainable=[])),
                      "optimizer.trainable", id="nothing-trainable"),
-        pytest.param("pretrain", _pre(optimizer=OptimizerConfig(trainable=["ln_f.*", " "])),
+        pytest.param("pretrain", _pre(optimizer=OptimizerConfig(
+            trainable=["decoder.final_layernorm.*", " "])),
                      "optimizer.trainable", id="blank-trainable-pattern"),
-        pytest.param("pretrain", _pre(backend="megatron-bridge",
-                                      optimizer=OptimizerConfig(trainable=["ln_f.*"])),
+        pytest.param("pretrain", _pre(backend="megatron-bridge", optimizer=OptimizerConfig(
+            trainable=["decoder.final_layernorm.*"])),
                      "optimizer.trainable", id="freezing-on-megatron-bridge"),
         pytest.param("pretrain", _pre(trainer=TrainerConfig(max_steps=0)), "trainer.max_steps",
                      id="zero-steps"),

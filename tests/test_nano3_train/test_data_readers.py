@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,9 +12,9 @@ from kit_artifacts import PretrainBlendsArtifact, SFTDataArtifact, SplitJsonlDat
 from nano3.formats import BlendEntry, read_blend
 from nano3.formats._tokenizer import ByteTokenizer, load_tokenizer
 from nano3.stages._data_paths import find_blend_file, load_blend
-from nano3.stages._pretrain_data import BlendedWindows
+from nano3.stages._pretrain import check_shards
 from nano3.stages._rl_data import clean_completion, exact_match, load_rl_splits, prefix_match
-from nano3.stages._sft_data import find_sft_splits, load_packed_rows, sft_batch
+from nano3.stages._sft import PackedSFTDataset
 from nano3.stages.errors import DataFormatError, TokenizerError
 
 from .conftest import load_typed, make_sft_data, typed, write_indexed
@@ -52,7 +51,7 @@ def test_broken_indexed_dataset_is_rejected(tmp_path: Path, how: str) -> None:
     write_indexed(prefix, [[1, 2, 3], [4, 5]])
     _corrupt(prefix, how)
     with pytest.raises(DataFormatError) as info:
-        BlendedWindows([BlendEntry(1.0, str(prefix))], 2, 0, 1, where="b")
+        check_shards({"train": [BlendEntry(1.0, str(prefix))], "valid": None}, 2)
     assert str(tmp_path) in str(info.value)
 
 
@@ -99,39 +98,13 @@ def test_find_blend_file_errors(tmp_path: Path) -> None:
         find_blend_file(typed(PretrainBlendsArtifact, tmp_path))
 
 
-def test_blended_windows_follow_weights_and_are_deterministic(pretrain_data: Path) -> None:
-    """Samples come from datasets in the blend's proportions and repeat for the same seed."""
-    train = read_blend(pretrain_data / "blend.json")["train"]
-    assert train is not None
-    a = BlendedWindows(train, 16, seed=3, num_samples=4000, where="t")
-    b = BlendedWindows(train, 16, seed=3, num_samples=4000, where="t")
-    share = float(np.mean(a.dataset_index == 0))
-    assert abs(share - 0.7) < 0.03
-    assert np.array_equal(a.batch(100, 8), b.batch(100, 8))
-    assert a.batch(0, 4).shape == (4, 17)
-
-
-def test_blend_with_only_tiny_shards_is_rejected(tmp_path: Path) -> None:
-    """When no shard holds a whole window, the error says to lower seq_length."""
+def test_blend_with_a_tiny_train_shard_is_rejected(tmp_path: Path) -> None:
+    """A train shard shorter than one sample names the shard and says to lower seq_length."""
     write_indexed(tmp_path / "s", [[1, 2, 3]])
-    with pytest.raises(DataFormatError, match="seq_length"):
-        BlendedWindows([BlendEntry(1.0, str(tmp_path / "s"))], 16, 0, 10, where="b")
-
-
-def test_sft_rows_and_masks(sft_data: Path) -> None:
-    """Labels shift by one, only assistant tokens weigh, and conversations get segments."""
-    splits = find_sft_splits(load_typed(SFTDataArtifact, sft_data))
-    assert splits["train"] and splits["valid"]
-    rows = load_packed_rows(splits["train"])
-    batch = sft_batch(rows, [0], rows.row_length(0) - 1)
-    ids = rows.ids[rows.offsets[0]:rows.offsets[1]]
-    mask = rows.mask[rows.offsets[0]:rows.offsets[1]]
-    assert batch.labels[0].tolist() == ids[1:].tolist()
-    starts = set(rows.starts[0].tolist())
-    for t in range(len(ids) - 1):
-        expected = bool(mask[t + 1]) and (t + 1) not in starts
-        assert bool(batch.weights[0, t]) == expected
-    assert batch.segments[0].max() == len(starts) - 1
+    with pytest.raises(DataFormatError, match="lower model.seq_length") as info:
+        check_shards({"train": [BlendEntry(1.0, str(tmp_path / "s"))]}, 16)
+    assert str(tmp_path / "s") in str(info.value)
+    check_shards({"train": [BlendEntry(1.0, str(tmp_path / "s"))]}, 2)
 
 
 @pytest.mark.parametrize("how", [
@@ -153,20 +126,18 @@ def test_bad_sft_parquet_is_rejected(tmp_path: Path, how: str) -> None:
     else:
         f.write_text("hello")
     with pytest.raises(DataFormatError) as info:
-        load_packed_rows([f])
+        PackedSFTDataset([str(f)], seq_length=64, seed=0)
     assert str(f) in str(info.value)
 
 
-def test_sft_discovery_errors(tmp_path: Path) -> None:
-    """No data, or a blend naming a missing file, is reported clearly."""
+def test_sft_blend_discovery_errors(tmp_path: Path) -> None:
+    """No data, or a folder without blend.json, is reported clearly."""
     with pytest.raises(DataFormatError, match="no such file"):
-        find_sft_splits(typed(SFTDataArtifact, tmp_path / "nope"))
-    with pytest.raises(DataFormatError, match="no training Parquet"):
-        find_sft_splits(typed(SFTDataArtifact, tmp_path))
+        find_blend_file(typed(SFTDataArtifact, tmp_path / "nope"))
+    with pytest.raises(DataFormatError, match="no blend.json"):
+        find_blend_file(typed(SFTDataArtifact, tmp_path))
     root = make_sft_data(tmp_path / "d")
-    (root / "train.parquet").unlink()
-    with pytest.raises(DataFormatError, match="missing"):
-        find_sft_splits(load_typed(SFTDataArtifact, root))
+    assert find_blend_file(load_typed(SFTDataArtifact, root)) == root / "blend.json"
 
 
 def test_rl_splits_come_from_the_typed_artifact(rl_manifest: Path) -> None:

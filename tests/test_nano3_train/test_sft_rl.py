@@ -1,9 +1,13 @@
-"""SFT on packed Parquet and GRPO RL: assistant-token loss falls, held-out reward rises."""
+"""SFT on packed Parquet and GRPO RL on Megatron-Core's GPTModel: assistant-token loss falls,
+packing changes nothing the model sees, held-out reward rises, and bad inputs fail early."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 
@@ -13,7 +17,7 @@ from kit_artifacts import (
     SFTDataArtifact,
     SplitJsonlDataArtifact,
 )
-from nano3.stages import DataFormatError, PrintMetrics, StageConfigError
+from nano3.stages import CheckpointError, DataFormatError, PrintMetrics, StageConfigError
 from nano3.stages._config import (
     GRPOConfig,
     ModelConfig,
@@ -23,11 +27,17 @@ from nano3.stages._config import (
     SFTConfig,
     TrainerConfig,
 )
-from nano3.stages._local_pretrain import run_pretrain
-from nano3.stages._local_rl import group_advantages, run_rl
-from nano3.stages._local_sft import run_sft
+from nano3.stages._rl import generate, group_advantages, run_rl
+from nano3.stages._sft import PackedSFTDataset, run_sft
 
-from .conftest import load_typed, make_pretrain_data, make_rl_data, make_sft_data, typed
+from .conftest import (
+    load_typed,
+    make_pretrain_data,
+    make_rl_data,
+    make_sft_data,
+    train_in_child,
+    typed,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +52,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                          optimizer=OptimizerConfig(lr=5e-3, min_lr=5e-4, warmup_steps=3),
                          trainer=TrainerConfig(max_steps=40, micro_batch_size=8,
                                                checkpoint_every=40, num_threads=1))
-    res = run_pretrain(cfg, PrintMetrics(quiet=True))
+    res = train_in_child("pretrain", cfg).result
     return {"root": root, "pretrained": Path(res.checkpoint)}
 
 
@@ -50,7 +60,7 @@ def sft_config(chain: dict[str, Path], out: str, steps: int = 60) -> SFTConfig:
     """SFT config on fresh packed data over the shared pretrained model."""
     data = make_sft_data(chain["root"] / f"sft-{out}", pack=64)
     return SFTConfig(data=load_typed(SFTDataArtifact, data),
-                     model=typed(ModelArtifact, chain["pretrained"]),
+                     model=typed(ModelArtifact, chain["pretrained"], step=40),
                      output_dir=str(chain["root"] / out),
                      optimizer=OptimizerConfig(lr=3e-3, min_lr=3e-4, weight_decay=0.0),
                      trainer=TrainerConfig(max_steps=steps, micro_batch_size=8,
@@ -58,12 +68,13 @@ def sft_config(chain: dict[str, Path], out: str, steps: int = 60) -> SFTConfig:
 
 
 def test_sft_assistant_loss_falls(chain: dict[str, Path]) -> None:
-    """Masked loss on held-out assistant tokens ends below where it starts."""
-    res = run_sft(sft_config(chain, "sft-a"), PrintMetrics(quiet=True))
+    """Masked loss on held-out assistant tokens ends below where it starts, from the
+    pretrained weights."""
+    res = train_in_child("sft", sft_config(chain, "sft-a")).result
     assert res.completed and res.final_loss is not None
-    assert res.final_loss < res.metadata["initial_loss"]
+    assert res.final_loss < res.metadata["initial_loss"] - 0.5
     assert res.metadata["loss_on"] == "assistant_tokens"
-    assert res.metadata["base_model"] == str(chain["pretrained"])
+    assert res.metadata["base_model"] == str(chain["pretrained"] / "iter_0000040")
 
 
 def test_sft_rejects_rows_longer_than_the_model(chain: dict[str, Path]) -> None:
@@ -71,56 +82,108 @@ def test_sft_rejects_rows_longer_than_the_model(chain: dict[str, Path]) -> None:
     cfg = sft_config(chain, "sft-long")
     cfg = attrs.evolve(cfg, data=load_typed(SFTDataArtifact, make_sft_data(
         chain["root"] / "sft-long-data", pack=200)))
-    with pytest.raises(DataFormatError, match="pack_size"):
+    with pytest.raises(DataFormatError, match="pack_size<=65"):
         run_sft(cfg, PrintMetrics(quiet=True))
 
 
-def test_sft_needs_a_model_checkpoint(chain: dict[str, Path]) -> None:
-    """A model path without model.pt is reported as a checkpoint problem."""
-    from nano3.stages import CheckpointError
-
-    cfg = sft_config(chain, "sft-nomodel")
-    cfg = attrs.evolve(cfg, model=typed(ModelArtifact, chain["root"]))
-    with pytest.raises(CheckpointError, match="model.pt"):
-        run_sft(cfg, PrintMetrics(quiet=True))
-
-
-def test_packed_conversations_restart_their_positions() -> None:
-    """Each packed conversation sees positions from 0, as its prompt will at inference."""
-    from nano3.stages._model import segment_positions
-
-    seg = torch.tensor([[0, 0, 0, 1, 1, 2, -1, -1], [4, 4, 4, 4, 4, 4, 4, 4]])
-    assert segment_positions(seg).tolist() == [[0, 1, 2, 0, 1, 0, 0, 1], list(range(8))]
+@pytest.mark.parametrize(("model", "match"), [
+    ("not-a-model", "model_config.json"),
+    ("pretrained-step-9", "the save of step 9 is gone"),
+], ids=["no-saved-model", "pruned-step"])
+def test_sft_needs_the_saved_model(chain: dict[str, Path], model: str, match: str) -> None:
+    """A model path that holds no save, or a step whose save is gone, is a checkpoint error."""
+    art = (typed(ModelArtifact, chain["root"]) if model == "not-a-model"
+           else typed(ModelArtifact, chain["pretrained"], step=9))
+    with pytest.raises(CheckpointError, match=match):
+        run_sft(attrs.evolve(sft_config(chain, "sft-nomodel"), model=art),
+                PrintMetrics(quiet=True))
 
 
-def test_packed_logits_equal_each_conversation_alone() -> None:
-    """A conversation's logits inside a packed row equal its logits run on its own."""
-    from nano3.stages._model import DecoderLM
+def _one_row(tmp_path: Path, ids: list[int], mask: list[int], starts: list[int]) -> str:
+    f = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"input_ids": pa.array([ids], pa.list_(pa.int32())),
+                             "loss_mask": pa.array([mask], pa.list_(pa.uint8())),
+                             "seq_start_id": pa.array([starts], pa.list_(pa.int32()))}), f)
+    return str(f)
 
-    torch.manual_seed(0)
-    model = DecoderLM(ModelConfig(vocab_size=257, seq_length=16, num_layers=2, hidden_size=32,
-                                  num_attention_heads=4, ffn_hidden_size=64)).eval()
-    a, b = torch.randint(0, 257, (1, 5)), torch.randint(0, 257, (1, 7))
-    packed = torch.cat([a, b], dim=1)
-    seg = torch.tensor([[0] * 5 + [1] * 7])
+
+def test_packed_row_restarts_positions_and_attention(tmp_path: Path) -> None:
+    """Two conversations [10 11 12] [20 21] in one bin, padded to 6: labels shift by one,
+    loss only on masked (assistant) labels and never across the boundary, positions restart,
+    and no token attends to the other conversation or to padding."""
+    ds = PackedSFTDataset([_one_row(tmp_path, [10, 11, 12, 20, 21], [0, 1, 1, 1, 1],
+                                    [0, 3])], seq_length=6, seed=0)
+    item = ds[0]
+    assert item["tokens"].tolist() == [10, 11, 12, 20, 0, 0]
+    assert item["labels"].tolist() == [11, 12, 20, 21, 0, 0]
+    # Label 20 carries a mask bit but starts conversation 2: no loss there.
+    assert item["loss_mask"].tolist() == [1, 1, 0, 1, 0, 0]
+    assert item["position_ids"].tolist() == [0, 1, 2, 0, 0, 1]
+    allowed = ~item["attention_mask"][0]
+    assert allowed[2].tolist() == [True, True, True, False, False, False]
+    assert allowed[3].tolist() == [False, False, False, True, False, False]
+    assert not allowed[3, 2] and not allowed[4, 3]  # padding sees no conversation token
+    assert torch.equal(allowed, allowed.tril())
+
+
+@pytest.mark.parametrize(("ids", "mask", "match"), [
+    ([1, 2, 3], [0, 1], "3 tokens \\(2 mask bits\\)"),
+    (list(range(9)), [1] * 9, "does not fit|seq_length=6"),
+], ids=["mask-length-differs", "row-longer-than-model"])
+def test_bad_rows_are_refused(tmp_path: Path, ids: list[int], mask: list[int],
+                              match: str) -> None:
+    with pytest.raises(DataFormatError, match=match):
+        PackedSFTDataset([_one_row(tmp_path, ids, mask, [0])], seq_length=6, seed=0)
+
+
+@pytest.fixture()
+def megatron_process() -> Iterator[None]:
+    """Megatron-Core's process state for one in-process model (no saves: see _stage_child)."""
+    from nano3.stages._cpu_compat import apply_cpu_compat
+    from nano3.stages._dist import dist_env, init_distributed, shutdown_distributed
+
+    with apply_cpu_compat():
+        init_distributed(dist_env({}), use_cuda=False)
+        try:
+            yield
+        finally:
+            shutdown_distributed()
+
+
+def test_packed_logits_equal_each_conversation_alone(megatron_process: None,
+                                                     tmp_path: Path) -> None:
+    """Through GPTModel's attention, a conversation inside a packed row (block-diagonal mask,
+    positions restarted) gets the logits it gets on its own."""
+    from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
+
+    from nano3.stages._megatron import build_model, logits_at
+
+    model_parallel_cuda_manual_seed(0)
+    model = build_model(ModelConfig(vocab_size=257, seq_length=16, num_layers=2, hidden_size=32,
+                                    num_attention_heads=4, ffn_hidden_size=64), False,
+                        packed=True).eval()
+    a, b = [5, 6, 7, 8, 9], [40, 41, 42, 43, 44, 45, 46]
+    item = PackedSFTDataset([_one_row(tmp_path, a + b + [0], [1] * 13, [0, 5])], 12, 0)[0]
+    every = torch.ones(1, 12, dtype=torch.bool)
     with torch.no_grad():
-        together = model(packed, seg)
-        assert torch.allclose(together[:, :5], model(a), atol=1e-5)
-        assert torch.allclose(together[:, 5:], model(b), atol=1e-5)
+        packed = logits_at(model, item["tokens"][None], item["position_ids"][None],
+                           item["attention_mask"][None], every)
 
+        def alone(ids: list[int]) -> torch.Tensor:
+            t = torch.tensor([ids])
+            return logits_at(model, t, torch.arange(len(ids))[None], None,
+                             torch.ones_like(t, dtype=torch.bool))
 
-class _CountingLM(torch.nn.Module):
-    """Greedy next token = last token + 1: a model whose completions are known in advance."""
-
-    def forward(self, ids: torch.Tensor, segments: object, select: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.one_hot((ids[select] + 1) % 16, 16).float() * 10
+        assert torch.allclose(packed[:5], alone(a), atol=1e-5)
+        assert torch.allclose(packed[5:12], alone(b), atol=1e-5)
 
 
 def test_completion_ends_at_the_token_that_finishes_it() -> None:
     """Generation stops a row at the token completing its stop text; later tokens are masked."""
-    from nano3.stages._local_rl import generate
+    def counting(ids: torch.Tensor) -> torch.Tensor:  # greedy next token = last token + 1
+        return torch.nn.functional.one_hot((ids[:, -1] + 1) % 16, 16).float() * 10
 
-    out, mask = generate(_CountingLM(), [3], 2, 6, eod=15, vocab=16, temperature=1.0, gen=None,
+    out, mask = generate(counting, [3], 2, 6, eod=15, vocab=16, temperature=1.0, gen=None,
                          device=torch.device("cpu"), greedy=True,
                          finished=lambda ids: 6 in ids)
     assert out[0].tolist() == [4, 5, 6, 15, 15, 15]
@@ -144,29 +207,29 @@ def test_group_advantages_unnormalised_keep_the_reward_scale() -> None:
 
 
 def test_rl_raises_held_out_reward(chain: dict[str, Path]) -> None:
-    """GRPO raises the mean exact-match reward on held-out prompts above its start."""
-    sft = run_sft(sft_config(chain, "sft-for-rl", steps=80), PrintMetrics(quiet=True))
+    """GRPO on the SFT model raises the mean exact-match reward on held-out prompts."""
+    sft = train_in_child("sft", sft_config(chain, "sft-for-rl", steps=80)).result
     manifest = make_rl_data(chain["root"] / "rl-data")
     cfg = RLConfig(data=load_typed(SplitJsonlDataArtifact, manifest),
-                   model=typed(ModelArtifact, sft.checkpoint),
+                   model=typed(ModelArtifact, sft.checkpoint, step=80),
                    output_dir=str(chain["root"] / "rl-out"),
                    grpo=GRPOConfig(num_prompts_per_step=8, num_generations_per_prompt=8,
                                    max_new_tokens=3, eval_prompts=32, eval_generations=8),
                    optimizer=OptimizerConfig(lr=2e-3, min_lr=2e-3, weight_decay=0.0),
                    trainer=TrainerConfig(max_steps=25, checkpoint_every=25, num_threads=1))
-    res = run_rl(cfg, PrintMetrics(quiet=True))
+    res = train_in_child("rl", cfg).result
     meta = res.metadata
     assert res.completed
     assert meta["final_mean_reward"] > meta["initial_mean_reward"]
     assert meta["algorithm"] == "grpo" and meta["held_out_prompts"] == 32
-    assert meta["tokenizer"] == "bytes"
+    assert meta["tokenizer"] == "bytes" and meta["backend"] == "megatron-core"
 
 
-def test_rl_rejects_indivisible_prompts_and_oversized_tokenizer(chain: dict[str, Path]) -> None:
+def test_rl_rejects_a_tokenizer_larger_than_the_model(chain: dict[str, Path]) -> None:
     """A tokenizer larger than the model's vocabulary is a config error naming `tokenizer`."""
     manifest = make_rl_data(chain["root"] / "rl-bad")
     cfg = RLConfig(data=load_typed(SplitJsonlDataArtifact, manifest),
-                   model=typed(ModelArtifact, chain["pretrained"]), tokenizer="gpt2",
+                   model=typed(ModelArtifact, chain["pretrained"], step=40), tokenizer="gpt2",
                    output_dir=str(chain["root"] / "rl-bad-out"),
                    trainer=TrainerConfig(max_steps=1, num_threads=1))
     with pytest.raises(StageConfigError, match="tokenizer"):

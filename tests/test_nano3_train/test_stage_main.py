@@ -50,7 +50,7 @@ def test_stage_publishes_model_with_lineage(pretrain_data: Path, tmp_path: Path,
     model = reg.load(ref)
     assert model.step == 12
     assert model.final_loss < model.metadata["initial_loss"]
-    assert Path(model.path, "model.pt").is_file()
+    assert Path(model.path, "iter_0000012", "model_config.json").is_file()
     graph = lineage(ref.uri, direction="up")
     assert data_uri in json.dumps(graph.to_json())
     assert record.producer.run_id != "local"

@@ -1,8 +1,9 @@
-"""nano3 training stages: pretrain, SFT and RL, with a local PyTorch backend.
+"""nano3 training stages: pretrain, SFT and RL on Megatron-Core (or translated for Megatron-Bridge
+and NeMo-RL).
 
 Each stage job is `python -m nano3.stages.<stage> --config FILE` (`kit_track.stage_main`). This
 package exports the typed configs, the result type and the errors; it imports no torch (the
-local trainers load it when a stage runs).
+training modules load it and Megatron-Core when a stage runs).
 """
 from __future__ import annotations
 

@@ -1,16 +1,15 @@
-"""Resumable checkpoints and the model directory that a `ModelArtifact` points at.
+"""Checkpoints in Megatron's distributed format (`dist_checkpointing`, torch_dist).
 
-Layout under `output_dir/checkpoints/`: `step_000040/` holding `model.pt` (weights),
-`model_config.json` (shape, tokenizer, lineage hints), `optimizer.pt` and `trainer_state.json`
-(written last: a directory without it is incomplete), plus `latest` naming the newest
-complete step. Each checkpoint is built in a temp directory and renamed into place, and
-`latest` is replaced atomically, so a `kill -9` at any moment leaves the previous checkpoint
-usable. The step directory alone is a complete model: SFT and RL load it as their input.
+Layout under a run's `checkpoints/` folder (Megatron-LM's own `--save`/`--load` folder, and the
+path of the published `ModelArtifact`; its `metadata.json` sits beside the saves, never inside
+one, where torch_dist keeps a `metadata.json` of its own):
+  iter_0000010/                  torch_dist files (.metadata, *.distcp, common.pt, metadata.json)
+  iter_0000010/model_config.json the model shape and tokenizer EOD, so a reader can rebuild it
+  latest_checkpointed_iteration.txt  written last: a save killed half-way is never resumed from
 """
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,130 +17,146 @@ from typing import Any
 import attrs
 import torch
 
-from kit_config import atomic_write_json, config_digest
 from nano3.stages._config import ModelConfig
 from nano3.stages.errors import CheckpointError
 
-__all__ = [
-    "LoadedModel",
-    "find_latest_checkpoint",
-    "load_model_dir",
-    "load_training_state",
-    "model_info",
-    "resume_key",
-    "save_checkpoint",
-]
+__all__ = ["TRACKER", "SavedModel", "check_resumable", "clear_checkpoints", "latest_checkpoint",
+           "load_checkpoint", "load_model_weights", "read_saved_model", "save_checkpoint"]
 
-FORMAT = "nano3-decoder-lm/1"
-_STATE = "trainer_state.json"
+TRACKER = "latest_checkpointed_iteration.txt"
+MODEL_CONFIG = "model_config.json"
 
 
-def resume_key(parts: dict[str, Any]) -> str:
-    """The key a checkpoint must match to be resumed: a digest of the settings that matter.
-
-    Not the run's `config_digest` (which covers the whole config): only what changes the
-    meaning of saved weights and optimizer state goes in.
-    """
-    return config_digest(parts)
+def _rank() -> int:
+    return torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    atomic_write_json(path, obj, sort_keys=True)
+def _barrier() -> None:
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
 
 
-def save_checkpoint(output_dir: Path, step: int, model: torch.nn.Module,
-                    optimizer: torch.optim.Optimizer, state: dict[str, Any],
+def _iter_dir(root: Path, step: int) -> Path:
+    return root / f"iter_{step:07d}"
+
+
+def latest_checkpoint(root: Path) -> Path | None:
+    """The folder the tracker names, or None when no save has completed."""
+    tracker = root / TRACKER
+    if not tracker.is_file():
+        return None
+    return _iter_dir(root, int(tracker.read_text().strip()))
+
+
+def _sharded(model: Any, optimizer: Any, loading: bool) -> dict[str, Any]:
+    # The bare GPTModel's keys (`embedding.word_embeddings.weight`, ...), as Megatron-LM saves:
+    # the DDP wrapper would prefix them all with `module.`.
+    model_sd = model.sharded_state_dict()
+    return {"model": model_sd,
+            "optimizer": optimizer.sharded_state_dict(model_sd, is_loading=loading)}
+
+
+def save_checkpoint(root: Path, step: int, model: Any, optimizer: Any, scheduler: Any,
                     model_info: dict[str, Any], keep: int) -> Path:
-    """Write checkpoint `step` atomically, point `latest` at it, prune to `keep` newest."""
-    root = output_dir / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    name = f"step_{step:06d}"
-    final = root / name
-    tmp = root / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    raw = getattr(model, "module", model)  # unwrap DDP so keys carry no "module." prefix
-    torch.save(raw.state_dict(), tmp / "model.pt")
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    _write_json(tmp / "model_config.json", {"format": FORMAT, **model_info})
-    _write_json(tmp / _STATE, {**state, "step": step})
-    if final.exists():  # a rerun that restarted from scratch replaces the old step
-        old = root / f".old-{name}-{os.getpid()}"
-        final.replace(old)
-        shutil.rmtree(old, ignore_errors=True)
-    tmp.replace(final)
-    _write_json(root / "latest", {"step": step, "dir": name})
-    complete = sorted(p for p in root.glob("step_*") if (p / _STATE).is_file())
-    for p in complete[:-keep]:
-        shutil.rmtree(p, ignore_errors=True)
-    return final
+    """Save model + optimizer (sharded), scheduler, step and RNG (common); rank 0 writes the
+    model config and then the tracker, and prunes all but the newest `keep` saves."""
+    from megatron.core import dist_checkpointing
+
+    path = _iter_dir(root, step)
+    if _rank() == 0:
+        shutil.rmtree(path, ignore_errors=True)  # a save killed half-way
+        path.mkdir(parents=True)
+    _barrier()
+    state = _sharded(model, optimizer, loading=False)
+    state.update(step=step, scheduler=scheduler.state_dict(), rng=torch.get_rng_state())
+    dist_checkpointing.save(state, str(path), sharded_strategy=("torch_dist", 1))
+    _barrier()
+    if _rank() == 0:
+        (path / MODEL_CONFIG).write_text(json.dumps(model_info, indent=2, sort_keys=True))
+        tmp = root / (TRACKER + ".tmp")
+        tmp.write_text(str(step))
+        tmp.replace(root / TRACKER)
+        saves = sorted(root.glob("iter_*"))
+        for old in saves[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    _barrier()
+    return path
 
 
-def find_latest_checkpoint(output_dir: Path) -> Path | None:
-    """Newest complete checkpoint under `output_dir`, or None."""
-    root = output_dir / "checkpoints"
-    latest = root / "latest"
-    if latest.is_file():
-        try:
-            cand = root / str(json.loads(latest.read_text())["dir"])
-        except (ValueError, KeyError, TypeError):
-            cand = None
-        if cand is not None and (cand / _STATE).is_file():
-            return cand
-    complete = sorted(p for p in root.glob("step_*") if (p / _STATE).is_file())
-    return complete[-1] if complete else None
+def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> int:
+    """Restore everything `save_checkpoint` wrote into live objects; returns the step."""
+    from megatron.core import dist_checkpointing
+
+    if not (path / "metadata.json").is_file():
+        raise CheckpointError(str(path), "is not a torch_dist checkpoint (no metadata.json)",
+                              hint="trainer.resume=false starts over")
+    state = dist_checkpointing.load(_sharded(model, optimizer, loading=True), str(path))
+    model.load_state_dict(state["model"], strict=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    return int(state["step"])
 
 
-def load_training_state(ckpt: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                        key: str) -> dict[str, Any]:
-    """Restore weights and optimizer from `ckpt`; refuse one made under other settings."""
-    state: dict[str, Any] = json.loads((ckpt / _STATE).read_text())
-    if state.get("resume_key") != key:
-        raise CheckpointError(str(ckpt), "was written under different training settings "
-                              f"(resume key {state.get('resume_key')} != {key})",
+def check_resumable(path: Path, resume_key: str) -> None:
+    """Refuse to resume a checkpoint saved under other training settings (its resume key)."""
+    saved = json.loads((path / MODEL_CONFIG).read_text()).get("resume_key")
+    if saved != resume_key:
+        raise CheckpointError(str(path), "was written under different training settings "
+                              f"(resume key {saved} != {resume_key})",
                               hint="use a new output_dir, or trainer.resume=false to start over")
-    try:
-        raw = getattr(model, "module", model)
-        raw.load_state_dict(torch.load(ckpt / "model.pt", map_location="cpu",
-                                       weights_only=True))
-        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", map_location="cpu",
-                                             weights_only=True))
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(str(ckpt), f"unreadable ({exc})", hint="delete this step "
-                              "directory to resume from an older one") from exc
-    return state
 
 
-class LoadedModel:
-    """A model directory read back: its shape, weights and recorded info."""
+def clear_checkpoints(root: Path) -> None:
+    """Start over (`trainer.resume=false`): drop the tracker, then the saves (rank 0 only), so
+    an older run's later steps can never be mistaken for this run's."""
+    if _rank() == 0 and root.is_dir():
+        (root / TRACKER).unlink(missing_ok=True)
+        for old in root.glob("iter_*"):
+            shutil.rmtree(old, ignore_errors=True)
+    _barrier()
 
-    def __init__(self, path: Path, config: ModelConfig, weights: dict[str, torch.Tensor],
-                 info: dict[str, Any]) -> None:
-        self.path = path
-        self.config = config
-        self.weights = weights
-        self.info = info
+
+@attrs.frozen
+class SavedModel:
+    """A saved model read back: its checkpoint folder, shape and recorded facts."""
+
+    path: Path
+    shape: ModelConfig
+    info: dict[str, Any]
 
 
-def load_model_dir(path: str) -> LoadedModel:
-    """Load the model a `ModelArtifact` points at (a checkpoint step directory)."""
+def read_saved_model(path: str | Path, step: int | None = None) -> SavedModel:
+    """The model a `ModelArtifact` points at: a run's `checkpoints/` folder (what the stages
+    publish: Megatron's own `--load` layout), its run folder, or one iter_NNNNNNN save. With
+    `step` (the artifact's), that step's save, never a later one. Reads `model_config.json`
+    only; the weights load into a built model (`load_model_weights`)."""
     p = Path(path)
-    if p.is_dir() and not (p / "model.pt").is_file():
-        latest = find_latest_checkpoint(p)
-        p = latest if latest is not None else p
-    meta, weights = p / "model_config.json", p / "model.pt"
-    if not meta.is_file() or not weights.is_file():
-        raise CheckpointError(str(p), "no model.pt + model_config.json here",
+    if not (p / MODEL_CONFIG).is_file():
+        root = p / "checkpoints" if (p / "checkpoints" / TRACKER).is_file() else p
+        found = _iter_dir(root, step) if step else latest_checkpoint(root)
+        if found is not None and not (found / MODEL_CONFIG).is_file() and step:
+            raise CheckpointError(str(found), f"the save of step {step} is gone (pruned or "
+                                  "cleared by a later run in the same output_dir)",
+                                  hint="retrain it, or point `model` at a later version")
+        p = found or p
+    file = p / MODEL_CONFIG
+    if not file.is_file():
+        raise CheckpointError(str(p), f"has no {MODEL_CONFIG}: not a model this recipe saved",
                               hint="point `model` at a ModelArtifact (${art:NAME})")
     try:
-        info = json.loads(meta.read_text())
-        cfg = ModelConfig(**info["model"])
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(str(p), f"unreadable model ({exc})") from exc
-    return LoadedModel(p, cfg, state, info)
+        info = json.loads(file.read_text())
+        shape = ModelConfig(**info["model"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(str(p), f"unreadable {MODEL_CONFIG} ({exc})",
+                              hint="point `model` at a ModelArtifact (${art:NAME})") from exc
+    return SavedModel(p, shape, info)
 
 
-def model_info(cfg: ModelConfig, **extra: Any) -> dict[str, Any]:
-    """The `model_config.json` body: the shape plus extra facts (tokenizer, stage, ...)."""
-    return {"model": attrs.asdict(cfg), **extra}
+def load_model_weights(path: Path, model: Any) -> None:
+    """Load only the model weights of a checkpoint into a freshly built GPTModel: what SFT and
+    evaluation do with a pretrained checkpoint."""
+    from megatron.core import dist_checkpointing
+
+    state = dist_checkpointing.load({"model": model.sharded_state_dict()}, str(path))
+    model.load_state_dict(state["model"], strict=True)

@@ -1,7 +1,8 @@
 """Typed configs of the nano3 training stages (pretrain, SFT, RL), with their own checks.
 
-The same config drives every backend: `local` trains with PyTorch here, `megatron-bridge` and
-`nemo-rl` translate it (see `_megatron_bridge.py`, `_nemo_rl.py`). Inputs are typed
+The same config drives every backend: `megatron-core` trains here with Megatron-Core (on CPU
+or GPU), `megatron-bridge` and `nemo-rl` translate it (`_megatron_bridge.py`, `_nemo_rl.py`).
+Inputs are typed
 artifacts (`data: PretrainBlendsArtifact`, `model: ModelArtifact`) written in the YAML as
 `${art:NAME}`: kit-artifacts resolves, loads and records each as a used input once, so a
 stage never reads `metadata.json` and lineage is never guessed. Each class's
@@ -37,9 +38,9 @@ __all__ = [
 ]
 
 BACKENDS: dict[str, tuple[str, ...]] = {
-    "pretrain": ("local", "megatron-bridge"),
-    "sft": ("local", "megatron-bridge"),
-    "rl": ("local", "nemo-rl"),
+    "pretrain": ("megatron-core", "megatron-bridge"),
+    "sft": ("megatron-core", "megatron-bridge"),
+    "rl": ("megatron-core", "nemo-rl"),
 }
 
 _REWARDS = ("exact_match", "prefix_match")
@@ -59,7 +60,7 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> list[ConfigProbl
 
 @attrs.frozen
 class ModelConfig:
-    """Shape of the decoder-only LM (GPT-style: pre-LayerNorm, learned positions, tied head)."""
+    """Shape of Megatron-Core's GPTModel (pre-LayerNorm, learned positions, tied head)."""
 
     vocab_size: int = 50304
     seq_length: int = 1024
@@ -93,8 +94,9 @@ class OptimizerConfig:
     beta2: float = 0.95
     clip_grad: float = 1.0
     warmup_steps: int = 0
-    # Glob patterns over parameter names (`blocks.0.ln1.weight`, `ln_f.bias`, `tok.weight`);
-    # parameters that match none stay frozen. ["*"]: train everything. Local backend only.
+    # Glob patterns over GPTModel parameter names (`embedding.word_embeddings.weight`,
+    # `decoder.layers.0.self_attention.linear_qkv.weight`, `decoder.final_layernorm.bias`);
+    # parameters that match none stay frozen. ["*"]: train everything. megatron-core only.
     trainable: list[str] = attrs.Factory(lambda: ["*"])
 
     def __kit_validate__(self) -> list[ConfigProblem]:
@@ -112,7 +114,8 @@ class OptimizerConfig:
             out.append(ConfigProblem("clip_grad", f"must be >= 0 (0 = off), got {self.clip_grad}"))
         if not self.trainable or any(not p.strip() for p in self.trainable):
             out.append(ConfigProblem("trainable", "must be a non-empty list of parameter-name "
-                                     "patterns such as ['*'] or ['ln_f.*'], "
+                                     "patterns such as ['*'] or "
+                                     "['decoder.final_layernorm.*'], "
                                      f"got {self.trainable!r}"))
         return out
 
@@ -156,9 +159,9 @@ def _stage_problems(stage: str, cfg: PretrainConfig | SFTConfig | RLConfig
     if cfg.output_dir is not None and not cfg.output_dir.strip():
         out.append(ConfigProblem("output_dir", "must be a path, or null for "
                                  "$NEMOTRON_HOME/models/<artifact_name>"))
-    if cfg.backend != "local" and cfg.optimizer.trainable != ["*"]:
+    if cfg.backend != "megatron-core" and cfg.optimizer.trainable != ["*"]:
         out.append(ConfigProblem("optimizer.trainable", f"backend {cfg.backend} trains every "
-                                 "parameter; freezing by name is local-backend only "
+                                 "parameter; freezing by name is megatron-core only "
                                  "(set it to ['*'])"))
     return out
 
@@ -170,7 +173,7 @@ class PretrainConfig:
     data: PretrainBlendsArtifact
     output_dir: str | None = None
     artifact_name: str = "nano3-pretrain-model"
-    backend: str = "local"
+    backend: str = "megatron-core"
     model: ModelConfig = attrs.Factory(ModelConfig)
     optimizer: OptimizerConfig = attrs.Factory(OptimizerConfig)
     trainer: TrainerConfig = attrs.Factory(TrainerConfig)
@@ -190,7 +193,7 @@ class SFTConfig:
     model: ModelArtifact
     output_dir: str | None = None
     artifact_name: str = "nano3-sft-model"
-    backend: str = "local"
+    backend: str = "megatron-core"
     optimizer: OptimizerConfig = attrs.Factory(
         lambda: OptimizerConfig(lr=1e-4, min_lr=1e-5, weight_decay=0.0)
     )
@@ -245,7 +248,7 @@ class RLConfig:
     model: ModelArtifact
     output_dir: str | None = None
     artifact_name: str = "nano3-rl-model"
-    backend: str = "local"
+    backend: str = "megatron-core"
     tokenizer: str | None = None
     grpo: GRPOConfig = attrs.Factory(GRPOConfig)
     optimizer: OptimizerConfig = attrs.Factory(

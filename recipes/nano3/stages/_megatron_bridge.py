@@ -115,7 +115,7 @@ def _sft_inputs(cfg: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
     """SFT's model and tokenizer (from the pretrain run's YAML) and its dataset section."""
     import yaml
 
-    from nano3.stages._sft_data import find_sft_splits
+    from nano3.stages._data_paths import load_blend
 
     model_dir = Path(cfg.model.path)
     # The ModelArtifact is `output_dir/checkpoints` (or `output_dir`); the YAML is in output_dir.
@@ -127,7 +127,8 @@ def _sft_inputs(cfg: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any
                                         "pretrain with backend=megatron-bridge first")
     pretrained = yaml.safe_load(pretrain_yaml.read_text())
     model = dict(pretrained["model"])
-    splits = find_sft_splits(cfg.data)
+    _, blend = load_blend(cfg.data)
+    splits = {s: [Path(e.prefix) for e in blend.get(s) or []] for s in ("train", "valid")}
     seq = int(model["seq_length"])
     specs = {"packed_sequence_size": seq,
              "packed_train_data_path": _parquet_spec(splits["train"], "train"),
@@ -224,7 +225,7 @@ def launch_megatron_bridge(stage: str, cfg: Any) -> StageResult:
         raise BackendUnavailableError(
             "megatron-bridge", "megatron.bridge",
             hint=f"wrote {entry} and {out / YAML_NAME}; in a Megatron-Bridge container run "
-                 f"`torchrun --nproc-per-node=N {entry}`, or use backend=local")
+                 f"`torchrun --nproc-per-node=N {entry}`, or use backend=megatron-core")
     code = subprocess.call([sys.executable, str(entry)])
     if code != 0:
         raise BackendRunError("megatron-bridge", code, str(out))

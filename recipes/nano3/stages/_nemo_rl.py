@@ -123,10 +123,11 @@ def render_nemo_rl(cfg: Any) -> str:
 
 def launch_nemo_rl(cfg: Any) -> StageResult:
     """Write the GRPO YAML into output_dir; run NeMo-RL's `run_grpo.py` where it imports."""
-    if (Path(cfg.model.path) / "model.pt").is_file():
-        raise StageConfigError("rl", "model", f"{cfg.model.path} is a local-backend "
-                                              "checkpoint; NeMo-RL needs a Hugging Face model "
-                                              "directory")
+    model = Path(cfg.model.path)
+    if (model / "latest_checkpointed_iteration.txt").is_file() or model.name.startswith("iter_"):
+        raise StageConfigError("rl", "model", f"{cfg.model.path} is a Megatron-Core "
+                               "checkpoint; NeMo-RL's GRPO example loads a Hugging Face model "
+                               "directory (convert it with Megatron-Bridge's AutoBridge first)")
     text = render_nemo_rl(cfg)
     out = Path(cfg.output_dir or default_output_dir(cfg.artifact_name))
     out.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,7 @@ def launch_nemo_rl(cfg: Any) -> StageResult:
         raise BackendUnavailableError(
             "nemo-rl", "nemo_rl",
             hint=f"wrote {config}; on a cluster with NeMo-RL installed run `cd {root} && "
-                 f"uv run python examples/run_grpo.py --config {config}`, or use backend=local")
+                 f"uv run python examples/run_grpo.py --config {config}`, or use backend=megatron-core")
     code = subprocess.call([sys.executable, f"{root}/examples/run_grpo.py", "--config",
                             str(config)])
     if code != 0:

@@ -20,16 +20,16 @@ __all__ = ["model_work", "train"]
 
 def train(stage: str, cfg: Any, sink: MetricsSink | None = None) -> StageResult:
     """Run `cfg` (already validated by `structure`) with its backend."""
-    if cfg.backend == "local":
+    if cfg.backend == "megatron-core":
         if stage == "pretrain":
-            from nano3.stages._local_pretrain import run_pretrain
+            from nano3.stages._pretrain import run_pretrain
 
             return run_pretrain(cfg, sink)
         if stage == "sft":
-            from nano3.stages._local_sft import run_sft
+            from nano3.stages._sft import run_sft
 
             return run_sft(cfg, sink)
-        from nano3.stages._local_rl import run_rl
+        from nano3.stages._rl import run_rl
 
         return run_rl(cfg, sink)
     if cfg.backend == "megatron-bridge":

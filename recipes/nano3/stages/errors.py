@@ -76,7 +76,7 @@ class BackendUnavailableError(StageError, ImportError):
             f"backend {backend!r} needs the Python module {module!r}, which is not installed here",
             hint=hint or (
                 "run the stage inside the framework's container (e.g. --run PROFILE with its "
-                "container_image), or use backend=local"
+                "container_image), or use backend=megatron-core"
             ),
         )
 

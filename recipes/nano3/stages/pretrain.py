@@ -1,6 +1,6 @@
 """The nano3 pretrain stage job: `python -m nano3.stages.pretrain --config FILE`.
 
-Backends: see `nano3.stages._config.BACKENDS`; `local` trains with PyTorch here.
+Backends: see `nano3.stages._config.BACKENDS`; `megatron-core` trains here.
 """
 from __future__ import annotations
 

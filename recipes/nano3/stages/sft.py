@@ -1,6 +1,6 @@
 """The nano3 sft stage job: `python -m nano3.stages.sft --config FILE`.
 
-Backends: see `nano3.stages._config.BACKENDS`; `local` trains with PyTorch here.
+Backends: see `nano3.stages._config.BACKENDS`; `megatron-core` trains here.
 """
 from __future__ import annotations
 

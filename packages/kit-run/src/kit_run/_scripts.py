@@ -23,6 +23,7 @@ __all__ = [
     "render_local_script",
     "render_sbatch",
     "render_secrets",
+    "task_layout",
 ]
 
 SCRIPT_NAME = "job.sbatch"
@@ -64,16 +65,28 @@ def render_launcher(spec: JobSpec, profile: Profile, remote_dir: str, job_id: st
     return "\n".join(lines) + "\n"
 
 
+def task_layout(spec: JobSpec, profile: Profile) -> tuple[int, int]:
+    """(nodes, tasks per node) of a Slurm job. Tasks per node: the profile's
+    `ntasks_per_node`, else one per GPU (`gpus_per_node`, Megatron's one rank per GPU), else
+    the job's own task count spread over the nodes. Every node runs them, so `nodes = 2`
+    alone gives two tasks, never one task on two allocated nodes."""
+    nodes = int(profile.get("nodes") or 1)
+    per_node = (profile.get("ntasks_per_node") or profile.get("gpus_per_node")
+                or max(1, -(-spec.ntasks // nodes)))
+    return nodes, int(per_node)
+
+
 def _sbatch_flags(spec: JobSpec, profile: Profile, remote_dir: str, job_id: str,
                   dependencies: Sequence[str]) -> list[tuple[str, Any]]:
     get = profile.get
+    nodes, per_node = task_layout(spec, profile)
     flags: list[tuple[str, Any]] = [
         ("job-name", f"{get('job_name_prefix', '')}{job_id}"),
         ("output", f"{remote_dir}/slurm-%j.out"),
         ("account", get("account")),
         ("partition", get("partition")),
-        ("nodes", get("nodes", 1)),
-        ("ntasks-per-node", get("ntasks_per_node") or max(1, spec.ntasks // get("nodes", 1))),
+        ("nodes", nodes),
+        ("ntasks-per-node", per_node),
         ("time", get("time", "00:10:00")),
         ("cpus-per-task", get("cpus_per_task")),
         ("gpus-per-node", get("gpus_per_node")),
@@ -99,10 +112,8 @@ def render_sbatch(spec: JobSpec, profile: Profile, remote_dir: str, job_id: str,
         lines.append(f"#SBATCH --{key}" if value is True else f"#SBATCH --{key}={q(str(value))}")
     lines += ["", "set -eo pipefail", *(profile.get("setup_lines") or [])]
     lines += (code.batch_setup if code else [])
-    srun = ["srun", "--kill-on-bad-exit=1"]
-    ntasks = spec.ntasks if profile.get("ntasks_per_node") is None else None
-    if ntasks:
-        srun.append(f"--ntasks={ntasks}")
+    nodes, per_node = task_layout(spec, profile)
+    srun = ["srun", "--kill-on-bad-exit=1", f"--ntasks={nodes * per_node}"]
     image = profile.get("container_image")
     if image:  # Pyxis/enroot: the job dir is mounted at the same path inside the container
         mounts = [*(profile.get("container_mounts") or profile.get("mounts") or []),

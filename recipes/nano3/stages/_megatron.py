@@ -14,10 +14,10 @@ import attrs
 import torch
 
 from nano3.formats import Blend, read_blend
-from nano3.mcore._config import ModelShape, OptimSettings, TrainSettings
+from nano3.stages._config import ModelConfig, OptimizerConfig, TrainerConfig
 
-__all__ = ["Built", "build_datasets", "build_model", "build_optimizer", "has_te",
-           "transformer_config"]
+__all__ = ["build_datasets", "build_model", "build_optimizer", "has_te", "logits_at",
+           "transformer_config", "unwrap", "wrap_ddp"]
 
 
 def has_te() -> bool:
@@ -29,7 +29,7 @@ def has_te() -> bool:
     return importlib.util.find_spec("transformer_engine") is not None
 
 
-def transformer_config(shape: ModelShape, use_cuda: bool) -> Any:
+def transformer_config(shape: ModelConfig, use_cuda: bool) -> Any:
     """Megatron's TransformerConfig for the shape: fp32 on CPU, bf16 on GPU.
 
     `gradient_accumulation_fusion`, `persist_layer_norm` and `apply_rope_fusion` need Apex / TE
@@ -50,7 +50,7 @@ def transformer_config(shape: ModelShape, use_cuda: bool) -> Any:
     )
 
 
-def build_model(shape: ModelShape, use_cuda: bool, packed: bool = False) -> Any:
+def build_model(shape: ModelConfig, use_cuda: bool, packed: bool = False) -> Any:
     """A GPTModel with the local spec (TE spec when TE and CUDA are present), unwrapped.
 
     `packed` (SFT's block-diagonal masks) keeps the local spec: its attention applies the
@@ -88,7 +88,7 @@ def wrap_ddp(model: Any, use_cuda: bool) -> Any:
     return DistributedDataParallel(config=cfg, ddp_config=ddp_cfg, module=inner)
 
 
-def build_optimizer(ddp: Any, opt: OptimSettings, max_steps: int, use_cuda: bool) -> Any:
+def build_optimizer(ddp: Any, opt: OptimizerConfig, max_steps: int, use_cuda: bool) -> Any:
     """Adam(W) from `get_megatron_optimizer` and Megatron's warmup + cosine scheduler."""
     from megatron.core.optimizer import OptimizerConfig, get_megatron_optimizer
     from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
@@ -117,7 +117,7 @@ class _Tokenizer:
     @property
     def unique_identifiers(self) -> dict[str, Any]:
         """Part of each dataset's cache key (Megatron hashes the config's description)."""
-        return {"class": "nano3.mcore", "vocab_size": self.vocab_size, "eod": self.eod}
+        return {"class": "nano3.stages", "vocab_size": self.vocab_size, "eod": self.eod}
 
 
 def _megatron_blend(entries: list[Any] | None) -> tuple[list[str], list[float]] | None:
@@ -126,8 +126,8 @@ def _megatron_blend(entries: list[Any] | None) -> tuple[list[str], list[float]] 
     return [e.prefix for e in entries], [e.weight for e in entries]
 
 
-def build_datasets(blend_path: Path, shape: ModelShape, train: TrainSettings, global_batch: int,
-                   cache_dir: Path) -> tuple[Any, Any]:
+def build_datasets(blend_path: Path, shape: ModelConfig, train: TrainerConfig,
+                   global_batch: int, cache_dir: Path) -> tuple[Any, Any]:
     """(train, valid) GPTDatasets from blend.json via `BlendedMegatronDatasetBuilder`.
 
     The train split is sized for the whole run (max_steps x global batch samples), the valid
@@ -142,7 +142,8 @@ def build_datasets(blend_path: Path, shape: ModelShape, train: TrainSettings, gl
     cfg = GPTDatasetConfig(
         random_seed=train.seed, sequence_length=shape.seq_length,
         blend_per_split=[_megatron_blend(blend["train"]), _megatron_blend(blend["valid"]), None],
-        tokenizer=_Tokenizer(shape.vocab_size, train.eod_id),  # type: ignore[arg-type]
+        # EOD is read only with reset_* / eod_mask_loss, which are off: documents run on.
+        tokenizer=_Tokenizer(shape.vocab_size, 0),  # type: ignore[arg-type]
         reset_position_ids=False, reset_attention_mask=False, eod_mask_loss=False,
         create_attention_mask=False, path_to_cache=str(cache_dir), mmap_bin_files=True)
     valid_n = train.eval_batches * global_batch if blend["valid"] else 0
@@ -157,11 +158,29 @@ def build_datasets(blend_path: Path, shape: ModelShape, train: TrainSettings, gl
     return out[0], out[1]
 
 
-@attrs.define
-class Built:
-    """The live objects of one run."""
+def unwrap(model: Any) -> Any:
+    """The GPTModel inside Megatron's DDP (and Float16Module) wrappers."""
+    while hasattr(model, "module"):
+        model = model.module
+    return model
 
-    model: Any
-    ddp: Any
-    optimizer: Any
-    scheduler: Any
+
+def logits_at(model: Any, tokens: torch.Tensor, position_ids: torch.Tensor,
+              attention_mask: torch.Tensor | None, select: torch.Tensor) -> torch.Tensor:
+    """Logits (N, vocab) at the positions where the boolean `select` (B, S) is True.
+
+    GPTModel's own forward projects every position onto the vocabulary; SFT's loss and RL's
+    sampling need only a few (assistant labels, the last token), and with a 50k vocabulary
+    the head is most of the compute. So this runs GPTModel's embedding and decoder (which
+    ends with the final LayerNorm) and its tied output layer on the selected rows only, the
+    way Megatron's inference path keeps only the last token's logits. Called on the DDP
+    wrapper's module, gradients still flow into Megatron's grad buffers."""
+    gpt = unwrap(model)
+    hidden = gpt.decoder(hidden_states=gpt.embedding(input_ids=tokens, position_ids=position_ids),
+                         attention_mask=attention_mask)  # [S, B, H]
+    rows = hidden.transpose(0, 1)[select]  # [N, H]
+    weight = gpt.shared_embedding_or_output_weight() if gpt.share_embeddings_and_output_weights \
+        else None
+    logits, _ = gpt.output_layer(rows.unsqueeze(1), weight=weight)
+    out: torch.Tensor = logits.squeeze(1)
+    return out

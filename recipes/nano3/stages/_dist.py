@@ -9,6 +9,8 @@ from collections.abc import Mapping
 import attrs
 import torch
 
+from kit_config import local_rank, process_rank, world_size
+
 __all__ = ["DistEnv", "dist_env", "init_distributed", "shutdown_distributed"]
 
 
@@ -37,17 +39,11 @@ def _free_port() -> int:
 
 
 def dist_env(env: Mapping[str, str] | None = None) -> DistEnv:
-    """torchrun's RANK/WORLD_SIZE/LOCAL_RANK first, then Slurm's `srun` task variables, else a
-    single process. The port of a single process is a free one (two local runs never clash)."""
+    """Rank, world and local rank in kit-config's one order (torchrun's variables, then Slurm's
+    `srun` task variables, else a single process). The port of a single process is a free one
+    (two local runs never clash)."""
     env = os.environ if env is None else env
-    if "RANK" in env and "WORLD_SIZE" in env:
-        rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
-        local = int(env.get("LOCAL_RANK", "0"))
-    elif "SLURM_PROCID" in env and "SLURM_NTASKS" in env:
-        rank, world = int(env["SLURM_PROCID"]), int(env["SLURM_NTASKS"])
-        local = int(env.get("SLURM_LOCALID", "0"))
-    else:
-        rank, world, local = 0, 1, 0
+    rank, world, local = process_rank(env), world_size(env), local_rank(env)
     addr = env.get("MASTER_ADDR")
     if addr is None:
         nodes = env.get("SLURM_JOB_NODELIST", "")

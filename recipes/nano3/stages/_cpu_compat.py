@@ -2,7 +2,7 @@
 
 Applied only when `torch.cuda.is_available()` is False (`apply_cpu_compat` is a no-op on a GPU
 machine, and idempotent). Each patch names the Megatron-Core call it covers and was checked
-against megatron-core 0.16.1 with torch 2.13 (CPU); `tests/test_nano3_mcore/test_cpu_compat.py`
+against megatron-core 0.16.1 with torch 2.13 (CPU); `tests/test_nano3_train/test_cpu_compat.py`
 shows each failure without its patch. Revisit them when the megatron-core pin moves.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`python -m test_nano3_mcore._compat_probe SCENARIO [WITHOUT]`: run one Megatron-Core call
+"""`python -m test_nano3_train._compat_probe SCENARIO [WITHOUT]`: run one Megatron-Core call
 that needs a CPU patch, with every patch applied except WITHOUT (a name of `CPU_PATCHES`, or
 `device_mode` to run outside `CpuDeviceMode`). Prints `ok` or the error and exits 1.
 
@@ -15,10 +15,10 @@ import torch
 
 
 def _model() -> Any:
-    from nano3.mcore._build import build_model
-    from nano3.mcore._config import ModelShape
+    from nano3.stages import ModelConfig
+    from nano3.stages._megatron import build_model
 
-    return build_model(ModelShape(vocab_size=64, seq_length=8, num_layers=1, hidden_size=16,
+    return build_model(ModelConfig(vocab_size=64, seq_length=8, num_layers=1, hidden_size=16,
                                   num_attention_heads=2, ffn_hidden_size=32), use_cuda=False)
 
 
@@ -33,7 +33,7 @@ def rng() -> None:
 
 def current_device() -> None:
     """Megatron DDP allocates its grad buffers on torch.cuda.current_device()."""
-    from nano3.mcore._build import wrap_ddp
+    from nano3.stages._megatron import wrap_ddp
 
     wrap_ddp(_model(), use_cuda=False)
 
@@ -78,8 +78,8 @@ SCENARIOS = {f.__name__: f for f in (rng, current_device, synchronize, clip_grad
 
 
 def main(scenario: str, without: str | None) -> int:
-    from nano3.mcore._cpu_compat import CPU_PATCHES, apply_cpu_compat
-    from nano3.mcore._dist import dist_env, init_distributed, shutdown_distributed
+    from nano3.stages._cpu_compat import CPU_PATCHES, apply_cpu_compat
+    from nano3.stages._dist import dist_env, init_distributed, shutdown_distributed
 
     mode = apply_cpu_compat(tuple(n for n in CPU_PATCHES if n != without))
     names = list(SCENARIOS) if scenario == "all" else [scenario]

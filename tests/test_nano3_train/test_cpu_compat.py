@@ -1,4 +1,4 @@
-"""Each CPU patch of nano3.mcore._cpu_compat is needed: the Megatron-Core call it covers fails
+"""Each CPU patch of nano3.stages._cpu_compat is needed: the Megatron-Core call it covers fails
 without it (in a fresh process) and works with all of them."""
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import sys
 import pytest
 import torch
 
-from nano3.mcore._cpu_compat import CPU_PATCHES, cpu_clip_grad_by_total_norm_fp32
-from test_nano3_mcore.conftest import RUN_TIMEOUT, child_env
+from nano3.stages._cpu_compat import CPU_PATCHES, cpu_clip_grad_by_total_norm_fp32
+
+from .conftest import RUN_TIMEOUT, child_env
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="CPU-only patches")
 
 
 def _probe(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "test_nano3_mcore._compat_probe", *args],
+    return subprocess.run([sys.executable, "-m", "test_nano3_train._compat_probe", *args],
                           env=child_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT)
 
 
