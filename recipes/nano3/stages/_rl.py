@@ -27,7 +27,7 @@ from nano3.stages._result import MetricsSink, PrintMetrics, StageResult
 from nano3.stages._rl_data import REWARDS, clean_completion, exact_match, load_rl_splits
 from nano3.stages.errors import DataFormatError, StageConfigError
 
-__all__ = ["generate", "group_advantages", "rl_forward_step", "run_rl"]
+__all__ = ["generate", "group_advantages", "rl_forward_step", "run_rl", "sample_prompts"]
 
 
 def group_advantages(rewards: torch.Tensor, normalize: bool = True) -> torch.Tensor:
@@ -43,24 +43,26 @@ def _positions(ids: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(next_logits: Callable[[torch.Tensor], torch.Tensor], prompt: list[int], n: int,
-             max_new: int, eod: int,
+def generate(next_logits: Callable[[torch.Tensor], torch.Tensor], prompts: list[list[int]],
+             n: int, max_new: int, eod: int,
              vocab: int, temperature: float, gen: torch.Generator | None,
              device: torch.device, greedy: bool = False,
              finished: Callable[[list[int]], bool] | None = None,
              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample `n` completions of `prompt`; returns tokens (n, max_new) and a validity mask.
+    """Sample `n` completions of each of `prompts` (all of one length) in one batch; returns
+    tokens (P*n, max_new), prompt-major, and a validity mask.
 
-    `next_logits(ids)` gives the logits of the token after each row of `ids` (n, t).
+    `next_logits(ids)` gives the logits of the token after each row of `ids` (rows, t).
 
     A completion ends with (and includes) its first end-of-document token, or the token after
     which `finished(completion_ids)` holds (a chat turn's end is text, several tokens long);
     positions after the end hold `eod` and are masked out, so they earn no credit.
     """
-    ids = torch.tensor([prompt] * n, dtype=torch.long, device=device)
-    out = torch.full((n, max_new), eod, dtype=torch.long, device=device)
-    mask = torch.zeros((n, max_new), dtype=torch.bool, device=device)
-    alive = torch.ones(n, dtype=torch.bool, device=device)
+    ids = torch.tensor([p for p in prompts for _ in range(n)], dtype=torch.long, device=device)
+    rows = ids.shape[0]
+    out = torch.full((rows, max_new), eod, dtype=torch.long, device=device)
+    mask = torch.zeros((rows, max_new), dtype=torch.bool, device=device)
+    alive = torch.ones(rows, dtype=torch.bool, device=device)
     for t in range(max_new):
         logits = next_logits(ids)[:, :vocab].float()
         if greedy:
@@ -83,6 +85,31 @@ def generate(next_logits: Callable[[torch.Tensor], torch.Tensor], prompt: list[i
         if not alive.any():
             break
     return out, mask
+
+
+Completions = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def sample_prompts(next_logits: Callable[[torch.Tensor], torch.Tensor],
+                   prompts: list[list[int]], n: int, *, max_rows: int = 256,
+                   **generate_kw: Any) -> Completions:
+    """`generate` for prompts of any lengths: (tokens, mask) of `n` completions per prompt,
+    in prompt order. Prompts of one length share a batch of at most `max_rows` rows: every
+    generated token is one GPTModel forward, whose fixed cost dominates at these sizes."""
+    by_length: dict[int, list[int]] = {}
+    for i, p in enumerate(prompts):
+        by_length.setdefault(len(p), []).append(i)
+    out: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * len(prompts)
+    per_batch = max(1, max_rows // n)
+    for length in sorted(by_length):
+        group = by_length[length]
+        for start in range(0, len(group), per_batch):
+            chunk = group[start:start + per_batch]
+            comps, masks = generate(next_logits, [prompts[i] for i in chunk], n,
+                                    **generate_kw)
+            for j, i in enumerate(chunk):
+                out[i] = (comps[j * n:(j + 1) * n], masks[j * n:(j + 1) * n])
+    return [c for c in out if c is not None]
 
 
 def _completion_text(tok: Tokenizer, ids: torch.Tensor, mask: torch.Tensor,
@@ -208,12 +235,14 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
         def batches(step: int) -> Batches:
             gen = torch.Generator().manual_seed(tr.seed * 7_777 + step * 131 + ctx.rank)
             rows, comp_masks, rewards = [], [], []
-            for j in range(per_rank):
-                k = (step * g.num_prompts_per_step + ctx.rank * per_rank + j) % len(train_ids)
+            ks = [(step * g.num_prompts_per_step + ctx.rank * per_rank + j) % len(train_ids)
+                  for j in range(per_rank)]
+            sampled = sample_prompts(sample, [train_ids[k] for k in ks], n_gen,
+                                     max_new=g.max_new_tokens, eod=eod, vocab=tok.vocab_size,
+                                     temperature=g.temperature, gen=gen, device=ctx.device,
+                                     finished=finished)
+            for k, (comps, masks) in zip(ks, sampled, strict=True):
                 prompt = train_ids[k]
-                comps, masks = generate(sample, prompt, n_gen, g.max_new_tokens, eod,
-                                        tok.vocab_size, g.temperature, gen, ctx.device,
-                                        finished=finished)
                 for c, m in zip(comps, masks, strict=True):
                     text = _completion_text(tok, c, m, g.stop_strings)
                     rewards.append(reward_fn(text, train_ex[k].answer))
@@ -238,19 +267,21 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
         @torch.no_grad()
         def evaluate() -> dict[str, float]:
             gen = torch.Generator().manual_seed(tr.seed + 99)
-            sampled, greedy = [], []
-            for ex, prompt in zip(held_ex, held_ids, strict=True):
-                comps, masks = generate(sample, prompt, g.eval_generations, g.max_new_tokens,
-                                        eod, tok.vocab_size, g.temperature, gen, ctx.device,
-                                        finished=finished)
-                sampled += [reward_fn(_completion_text(tok, c, mk, g.stop_strings), ex.answer)
+            common: dict[str, Any] = {"max_new": g.max_new_tokens, "eod": eod,
+                                      "vocab": tok.vocab_size, "device": ctx.device,
+                                      "finished": finished}
+            sampled = sample_prompts(sample, held_ids, g.eval_generations,
+                                     temperature=g.temperature, gen=gen, **common)
+            greedy_out = sample_prompts(sample, held_ids, 1, temperature=1.0, gen=None,
+                                        greedy=True, **common)
+            rewards, greedy = [], []
+            for ex, (comps, masks), (c1, m1) in zip(held_ex, sampled, greedy_out, strict=True):
+                rewards += [reward_fn(_completion_text(tok, c, mk, g.stop_strings), ex.answer)
                             for c, mk in zip(comps, masks, strict=True)]
-                c1, m1 = generate(sample, prompt, 1, g.max_new_tokens, eod, tok.vocab_size,
-                                  1.0, None, ctx.device, greedy=True, finished=finished)
                 greedy.append(exact_match(_completion_text(tok, c1[0], m1[0], g.stop_strings),
                                           ex.answer))
             policy.train()
-            return {"mean_reward": sum(sampled) / len(sampled),
+            return {"mean_reward": sum(rewards) / len(rewards),
                     "greedy_exact_match": sum(greedy) / len(greedy)}
 
         return Task(rl_forward_step, batches, evaluate)
