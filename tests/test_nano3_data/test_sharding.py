@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_iter_lines_partitions_lines_whatever_the_block_size(data: bytes, cuts: 
         want.append((pos, line.removesuffix(b"\n")))
         pos += len(line)
     bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
-    got = [item for a, b in zip(bounds, bounds[1:])
+    got = [item for a, b in itertools.pairwise(bounds)
            for item in iter_lines(io.BytesIO(data), a, b, block)]
     assert got == want
 
