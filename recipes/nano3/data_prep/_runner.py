@@ -216,7 +216,7 @@ def load_receipts(out_dir: Path, shards: Iterable[WorkShard]) -> dict[str, dict[
 
 
 def wait_for_receipts(out_dir: Path, shards: Sequence[WorkShard], timeout_s: float, *,
-                      poll_s: float = 0.5,
+                      poll_s: float = 0.2,
                       clock: Callable[[], float] = time.monotonic) -> list[dict[str, Any]]:
     """Block until every shard has a valid receipt (other ranks finishing), in shard order."""
     deadline = clock() + timeout_s
