@@ -158,11 +158,13 @@ def ours(backend: str, corpus: Path, out: Path, workers: int, shard_mb: float) -
         f"tokenizer=TokenizerSpec(source='gpt2', backend={backend!r}), "
         f"shard_bytes={int(shard_mb * 2**20)},"
         f" parallel=ParallelSpec(num_workers={workers}, progress=False))\n"
-        "r=resource.getrusage; t0=time.perf_counter(); a=prepare_pretrain(cfg)\n"
-        "dt=time.perf_counter()-t0\n"
-        # CPU of this process and its (reaped) pool workers: robust when cores are shared.
-        "cpu=sum(x.ru_utime+x.ru_stime for x in (r(resource.RUSAGE_SELF),"
+        # CPU of this process and its (reaped) pool workers over the same interval as the
+        # wall clock (interpreter start and imports excluded from both).
+        "r=resource.getrusage\n"
+        "cpu_now=lambda: sum(x.ru_utime+x.ru_stime for x in (r(resource.RUSAGE_SELF),"
         " r(resource.RUSAGE_CHILDREN)))\n"
+        "c0=cpu_now(); t0=time.perf_counter(); a=prepare_pretrain(cfg)\n"
+        "dt=time.perf_counter()-t0; cpu=cpu_now()-c0\n"
         "b=json.load(open(a.blend_path))['train'][1::2]\n"
         # VmHWM, not ru_maxrss: the latter keeps the forking bench's size across exec.
         "hwm=[int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"

@@ -191,8 +191,15 @@ class TiktokenTokenizer:
 
     def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]:
         """Encode each text as ordinary text (special-token strings are plain text)."""
-        enc = self._enc.encode_to_numpy
-        return [enc(t, disallowed_special=()) for t in texts]
+        # encode_to_numpy(t, disallowed_special=()) is exactly this call on the Rust core
+        # plus per-call argument checks and an import: ~3% of a pretrain run. Use the core
+        # when this tiktoken has it (tests compare both paths), else the public method.
+        core = getattr(getattr(self._enc, "_core_bpe", None), "encode_to_tiktoken_buffer", None)
+        if core is None:
+            enc = self._enc.encode_to_numpy
+            return [enc(t, disallowed_special=()) for t in texts]
+        frombuffer, none, u32 = np.frombuffer, frozenset[str](), np.uint32
+        return [frombuffer(core(t, none), dtype=u32) for t in texts]
 
     def encode(self, text: str) -> list[int]:
         """Encode one text as ordinary text."""
