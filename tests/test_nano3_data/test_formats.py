@@ -176,6 +176,17 @@ def test_special_token_text_is_encoded_as_plain_text(gpt2_tiktoken: Tokenizer,
     assert a.tolist() == b.tolist() and 50256 not in a.tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60)
+                      | st.just("a <|endoftext|> b"), max_size=6))
+def test_tiktoken_core_path_equals_public_encode_to_numpy(gpt2_tiktoken: Tokenizer,
+                                                          texts: list[str]) -> None:
+    """encode_batch's direct call on tiktoken's core gives what `encode_to_numpy` gives."""
+    enc = gpt2_tiktoken._enc  # type: ignore[attr-defined]
+    want = [enc.encode_to_numpy(t, disallowed_special=()).tolist() for t in texts]
+    assert [a.tolist() for a in gpt2_tiktoken.encode_batch(texts)] == want
+
+
 def test_tiktoken_rank_file(tmp_path: Path) -> None:
     """A .tiktoken rank file loads; EOD gets the next id; the digest is the file's."""
     ranks = [bytes([i]) for i in range(256)] + [b"ab", b"abc"]

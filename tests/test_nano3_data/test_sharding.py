@@ -1,6 +1,8 @@
 """Shard planning: any shard size reads every record exactly once; tiny configs end to end."""
 from __future__ import annotations
 
+import io
+import itertools
 import json
 import subprocess
 from pathlib import Path
@@ -13,6 +15,7 @@ from nano3.data_prep import DatasetSpec
 from nano3.data_prep._inputs import (
     CORPUS_DIR,
     IssueCounter,
+    iter_lines,
     iter_record_batches,
     plan_shards,
     resolve_dataset_files,
@@ -47,6 +50,23 @@ def test_every_record_read_exactly_once_for_any_shard_size(
     assert seen == list(range(len(docs)))
     assert consumed == path.stat().st_size
     assert [s.key for s in shards] == [f"d_{i:06d}" for i in range(len(shards))]
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\r\n", b"xyz\n"]), max_size=30)
+       .map(b"".join), cuts=st.lists(st.integers(0, 80), max_size=4), block=st.integers(1, 9))
+def test_iter_lines_partitions_lines_whatever_the_block_size(data: bytes, cuts: list[int],
+                                                            block: int) -> None:
+    """Block reads give the lines `readline` gives: each line once, owned by the range its
+    first byte lies in, with its byte offset (block boundaries inside lines included)."""
+    want, pos = [], 0
+    for line in io.BytesIO(data).readlines():
+        want.append((pos, line.removesuffix(b"\n")))
+        pos += len(line)
+    bounds = sorted({0, len(data), *(c for c in cuts if c < len(data))})
+    got = [item for a, b in itertools.pairwise(bounds)
+           for item in iter_lines(io.BytesIO(data), a, b, block)]
+    assert got == want
 
 
 @pytest.mark.parametrize(("stage", "name", "check"), [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import glob as globlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ __all__ = [
     "IssueCounter",
     "RecordBatch",
     "WorkShard",
+    "iter_lines",
     "iter_record_batches",
     "plan_shards",
     "resolve_dataset_files",
@@ -35,6 +36,7 @@ __all__ = [
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
 _GLOB_CHARS = set("*?[")
 _FINGERPRINT_BYTES = 1 << 16
+_READ_BLOCK = 1 << 22
 
 
 @attrs.frozen
@@ -204,12 +206,10 @@ class RecordBatch:
 
 
 def _parse_line(line: bytes, pos: int, file: InputFile, fields: Sequence[str],
-                issues: IssueCounter) -> dict[str, Any] | None:
-    import orjson
-
+                issues: IssueCounter, loads: Callable[[bytes], Any]) -> dict[str, Any] | None:
     try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
+        obj = loads(line)
+    except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
         try:
             line.decode("utf-8")
         except UnicodeDecodeError as uexc:
@@ -231,30 +231,63 @@ def _parse_line(line: bytes, pos: int, file: InputFile, fields: Sequence[str],
     return obj
 
 
+def iter_lines(f: Any, start: int, end: int, block: int = _READ_BLOCK
+               ) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without its newline) of each line of `f` whose first byte is in
+    [start, end): the line straddling `start` belongs to the previous range, the one
+    straddling `end` to this one.
+
+    Reads blocks of at most `block` bytes and splits them in C (one `bytes.split` per block
+    instead of one `readline` call per line); memory is one block plus one line.
+    """
+    if start > 0:
+        f.seek(start - 1)
+        start += len(f.readline()) - 1
+    pos = off = start
+    carry = b""
+    while off < end:
+        data = f.read(min(block, end - off))
+        if not data:
+            break
+        off += len(data)
+        if carry:
+            data = carry + data
+        if off >= end and not data.endswith(b"\n"):
+            data += f.readline()  # finish the line that straddles `end`
+        lines = data.split(b"\n")
+        carry = lines.pop()  # a partial line (b"" when `data` ends with a newline)
+        for line in lines:
+            yield pos, line
+            pos += len(line) + 1
+    if carry:  # the file's last line, without a newline
+        yield pos, carry
+
+
 def _iter_jsonl(shard: WorkShard, fields: Sequence[str], batch_docs: int,
                 issues: IssueCounter) -> Iterator[RecordBatch]:
+    import orjson
+
     fs, path = _fs_and_path(shard.file.url)
-    with fs.open(path, "rb", block_size=1 << 22) as f:
-        pos = shard.start
-        if pos > 0:  # the line that straddles `start` belongs to the previous shard
-            f.seek(pos - 1)
-            pos += len(f.readline()) - 1
-        batch = RecordBatch([], [], 0)
-        while pos < shard.end:
-            line = f.readline()
-            if not line:
-                break
-            start, pos = pos, pos + len(line)
-            batch.nbytes += len(line)
+    loads, file = orjson.loads, shard.file
+    with fs.open(path, "rb") as f:
+        # `consumed`/`stop`: the bytes of the lines this shard owns, reported batch by batch
+        # (their sum over all shards is the file size).
+        batch, consumed, stop = RecordBatch([], [], 0), -1, -1
+        for pos, line in iter_lines(f, shard.start, shard.end):
+            if consumed < 0:
+                consumed = pos
+            stop = min(pos + len(line) + 1, file.size)
             if not line.strip():
                 continue
-            obj = _parse_line(line, start, shard.file, fields, issues)
+            obj = _parse_line(line, pos, file, fields, issues, loads)
             if obj is not None:
-                batch.positions.append(start)
+                batch.positions.append(pos)
                 batch.records.append(obj)
                 if len(batch.records) >= batch_docs:
+                    batch.nbytes, consumed = stop - consumed, stop
                     yield batch
                     batch = RecordBatch([], [], 0)
+        batch.nbytes = max(stop - consumed, 0)
         if batch.records or batch.nbytes:
             yield batch
 

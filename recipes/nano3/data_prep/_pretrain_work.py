@@ -15,7 +15,8 @@ from nano3.data_prep._runner import ProgressSink
 from nano3.data_prep.errors import TokenizerError
 from nano3.formats import BLEND_FILENAME, IndexedWriter, Tokenizer, token_dtype, write_blend
 
-__all__ = ["PretrainShardProcessor", "encode_checked", "merge_pretrain", "split_draws"]
+__all__ = ["PretrainShardProcessor", "encode_checked", "flatten", "merge_pretrain",
+           "split_draws"]
 
 
 def split_draws(rng: np.random.Generator, n: int, fractions: Sequence[float],
@@ -49,13 +50,30 @@ def encode_checked(tok: Tokenizer, texts: list[str], positions: list[int], file:
     return encs, kept
 
 
+def flatten(encs: list[npt.NDArray[Any]], eod: int | None
+            ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Documents as one flat token array (each followed by `eod` unless None) and lengths.
+
+    One `np.concatenate` per batch: the EOD ids are interleaved as shared one-element
+    arrays, so no second pass over the tokens (`np.insert`) is needed.
+    """
+    lengths = np.fromiter(map(len, encs), dtype=np.int64, count=len(encs))
+    if not encs:
+        return np.zeros(0, dtype=np.int64), lengths
+    if eod is not None:
+        tail = np.array([eod], dtype=encs[0].dtype)
+        encs = [x for e in encs for x in (e, tail)]
+        lengths += 1
+    return np.concatenate(encs), lengths
+
+
 class PretrainShardProcessor:
     """Tokenizes one shard into up to three bin/idx files (`SPLIT/KEY`), one per split."""
 
     def __init__(self, cfg: PretrainDataConfig, tokenizer: Tokenizer) -> None:
         self.cfg = cfg
         self.tok = tokenizer
-        self.dtype = token_dtype(tokenizer.vocab_size)
+        self.dtype = np.dtype(token_dtype(tokenizer.vocab_size))
 
     def process(self, shard: WorkShard, out_dir: Path, sink: ProgressSink) -> dict[str, Any]:
         """Write `out_dir/SPLIT/KEY.{bin,idx}`; returns tokens/docs per split and skips."""
@@ -71,11 +89,14 @@ class PretrainShardProcessor:
                 texts, positions = self._texts(batch.records, batch.positions, ds.text_field,
                                                shard.file, issues)
                 split, keep = split_draws(rng, len(texts), fractions, cfg.sample.fraction)
-                sel = np.flatnonzero(keep)
-                encs, kept = encode_checked(self.tok, [texts[i] for i in sel],
-                                            [positions[i] for i in sel], shard.file, issues)
-                split_of = split[sel[kept]] if kept else np.zeros(0, dtype=np.intp)
-                ntok = self._write(encs, split_of, writers, out_dir, shard.key, tokens, docs)
+                if not keep.all():
+                    sel = np.flatnonzero(keep)
+                    texts, positions, split = ([texts[i] for i in sel],
+                                               [positions[i] for i in sel], split[sel])
+                encs, kept = encode_checked(self.tok, texts, positions, shard.file, issues)
+                if len(kept) != len(texts):
+                    split = split[kept]
+                ntok = self._write(encs, split, writers, out_dir, shard.key, tokens, docs)
                 sink.advance(batch.nbytes, ntok)
         except BaseException:
             for w in writers.values():
@@ -91,46 +112,50 @@ class PretrainShardProcessor:
     @staticmethod
     def _texts(records: list[dict[str, Any]], positions: list[int], field: str,
                file: InputFile, issues: IssueCounter) -> tuple[list[str], list[int]]:
-        texts, pos = [], []
-        for rec, p in zip(records, positions, strict=True):
-            text = rec[field]
+        texts = [rec[field] for rec in records]
+        if all(isinstance(t, str) and t and not t.isspace() for t in texts):  # usual batch
+            return texts, positions
+        kept, pos = [], []
+        for text, p in zip(texts, positions, strict=True):
             if not isinstance(text, str):
                 issues.report("bad_field_type", file=file, pos=p,
                               detail=f"field {field!r} is a {type(text).__name__}, not a string")
                 continue
-            if not text.strip():  # Megatron drops empty documents too; counted, never an error
+            if not text or text.isspace():  # Megatron drops empty documents: counted
                 issues.counts["empty_text"] += 1
                 continue
-            texts.append(text)
+            kept.append(text)
             pos.append(p)
-        return texts, pos
+        return kept, pos
 
     def _write(self, encs: list[npt.NDArray[Any]], split_of: npt.NDArray[np.intp],
                writers: dict[int, IndexedWriter], out_dir: Path, key: str,
                tokens: Counter[str], docs: Counter[str]) -> int:
-        eod = self.cfg.append_eod
-        written = 0
-        for s in range(3):
-            idx = np.flatnonzero(split_of == s)
-            if len(idx) == 0:
-                continue
-            parts = [encs[i] for i in idx]
-            lengths = np.fromiter((len(p) for p in parts), dtype=np.int64, count=len(parts))
-            flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-            if flat.size and (flat.max() >= self.tok.vocab_size or flat.min() < 0):
-                raise TokenizerError(self.tok.uri, f"produced id {int(flat.max())} outside "
-                                     f"its vocabulary of {self.tok.vocab_size}")
-            if eod:
-                flat = np.insert(flat, np.cumsum(lengths), self.tok.eod_id)
-                lengths = lengths + 1
+        if not encs:
+            return 0
+        tok = self.tok
+        eod = tok.eod_id if self.cfg.append_eod else None
+        flat, lengths = flatten(encs, eod)
+        if flat.size and (flat.max() >= tok.vocab_size or flat.min() < 0):  # before the cast
+            raise TokenizerError(tok.uri, f"produced id {int(flat.max())} outside "
+                                 f"its vocabulary of {tok.vocab_size}")
+        flat = flat.astype(self.dtype, copy=False)
+        splits = [int(split_of[0])] if (split_of == split_of[0]).all() else range(3)
+        for s in splits:
+            if len(splits) == 1:
+                part, part_len = flat, lengths
+            else:
+                mine = split_of == s
+                if not mine.any():
+                    continue
+                part, part_len = flat[np.repeat(mine, lengths)], lengths[mine]
             if s not in writers:
                 (out_dir / SPLITS[s]).mkdir(parents=True, exist_ok=True)
                 writers[s] = IndexedWriter(out_dir / SPLITS[s] / key, self.dtype)
-            writers[s].add_batch(flat, lengths)
-            tokens[SPLITS[s]] += int(flat.size)
-            docs[SPLITS[s]] += len(parts)
-            written += int(flat.size)
-        return written
+            writers[s].add_batch(part, part_len)
+            tokens[SPLITS[s]] += int(part.size)
+            docs[SPLITS[s]] += len(part_len)
+        return int(flat.size)
 
 
 def merge_pretrain(cfg: PretrainDataConfig, out_dir: Path, shards: Sequence[WorkShard],

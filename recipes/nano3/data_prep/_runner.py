@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -101,6 +102,12 @@ class _QueueSink:
 _WORKER_STATE: dict[str, Any] = {}
 
 
+def _worker_init() -> None:
+    # One core per worker process: HF tokenizers' own thread pool inside each of P workers
+    # would oversubscribe the machine (P x cores threads). Read by tokenizers at each call.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+
+
 def _worker_run(shard: WorkShard) -> str:
     proc: ShardProcessor = _WORKER_STATE["processor"]
     out_dir: Path = _WORKER_STATE["out_dir"]
@@ -182,7 +189,7 @@ def _run_pool(processor: ShardProcessor, todo: Sequence[WorkShard], out_dir: Pat
             bar.advance(nbytes, ntokens)
 
     try:
-        with ctx.Pool(min(num_workers, len(todo))) as pool:
+        with ctx.Pool(min(num_workers, len(todo)), initializer=_worker_init) as pool:
             # The drain thread starts only after the pool has forked its workers: a thread
             # running at fork time (holding the queue's or stdout's lock) is copied into a
             # worker as a held lock, and the worker can hang on it (seen once under load).
@@ -209,7 +216,7 @@ def load_receipts(out_dir: Path, shards: Iterable[WorkShard]) -> dict[str, dict[
 
 
 def wait_for_receipts(out_dir: Path, shards: Sequence[WorkShard], timeout_s: float, *,
-                      poll_s: float = 0.5,
+                      poll_s: float = 0.2,
                       clock: Callable[[], float] = time.monotonic) -> list[dict[str, Any]]:
     """Block until every shard has a valid receipt (other ranks finishing), in shard order."""
     deadline = clock() + timeout_s

@@ -34,6 +34,11 @@ class SFTShardProcessor:
         heads = tokenizer.encode_batch([t.turn_start.format(role=r) for r in ROLES])
         self._head = {r: h.astype(np.int32) for r, h in zip(ROLES, heads, strict=True)}
         self._tail = tokenizer.encode_batch([t.turn_end])[0].astype(np.int32)
+        self._head_mask = {r: np.zeros(len(h), dtype=np.uint8) for r, h in self._head.items()}
+        self._tail_mask = {learn: np.full(len(self._tail), learn, dtype=np.uint8)
+                           for learn in (False, True)}
+        self._eod = np.asarray([tokenizer.eod_id], dtype=np.int32)
+        self._one = np.ones(1, dtype=np.uint8)
 
     def _messages(self, rec: dict[str, Any], field: str, pos: int, file: InputFile,
                   issues: IssueCounter) -> list[tuple[str, str]] | None:
@@ -59,18 +64,21 @@ class SFTShardProcessor:
         return out
 
     def _assemble(self, chat: list[tuple[str, str]], contents: list[npt.NDArray[Any]]) -> Seq:
-        ids: list[npt.NDArray[np.int32]] = []
+        # Masks of the template parts are built once (`__init__`); the ids are cast to int32
+        # by the one concatenate (no per-part astype copy).
+        ids: list[npt.NDArray[Any]] = []
         mask: list[npt.NDArray[np.uint8]] = []
         for (role, _), content in zip(chat, contents, strict=True):
-            learn = np.uint8(role == "assistant")
-            for part, m in ((self._head[role], 0), (content.astype(np.int32), learn),
-                            (self._tail, learn)):
-                ids.append(part)
-                mask.append(np.full(len(part), m, dtype=np.uint8))
+            learn = role == "assistant"
+            ids += (self._head[role], content, self._tail)
+            mask += (self._head_mask[role],
+                     (np.ones if learn else np.zeros)(len(content), dtype=np.uint8),
+                     self._tail_mask[learn])
         # EOD after the conversation is learned: the model must learn to stop.
-        ids.append(np.asarray([self.tok.eod_id], dtype=np.int32))
-        mask.append(np.ones(1, dtype=np.uint8))
-        return np.concatenate(ids), np.concatenate(mask)
+        ids.append(self._eod)
+        mask.append(self._one)
+        return (np.concatenate(ids, dtype=np.int32, casting="unsafe"),
+                np.concatenate(mask))
 
     def process(self, shard: WorkShard, out_dir: Path, sink: ProgressSink) -> dict[str, Any]:
         """Write `out_dir/SPLIT/KEY.parquet`; returns counts per split and skips."""

@@ -137,7 +137,8 @@ class IndexedWriter:
         """Append documents given as one flat token array and each document's length."""
         if len(lengths) == 0:
             return
-        self._bin.write(np.ascontiguousarray(flat_tokens, dtype=self.dtype).tobytes())
+        # `.data` hands the array's buffer to write(): no `tobytes()` copy of the batch.
+        self._bin.write(np.ascontiguousarray(flat_tokens, dtype=self.dtype).data)
         self._lengths.append(np.asarray(lengths, dtype=np.int32))
         self.num_tokens += int(flat_tokens.shape[0])
         self.num_docs += len(lengths)
