@@ -30,7 +30,8 @@ PACKAGE_TARGET_S = 300.0
 
 
 def _load() -> str:
-    return "load %.2f/%.2f/%.2f" % os.getloadavg()
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f}/{fifteen:.2f}"
 
 
 def _pants(clone: Path, cache: Path, args: list[str], env: dict[str, str], pantsd: bool,
