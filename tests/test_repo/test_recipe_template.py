@@ -44,7 +44,9 @@ def installed_recipe(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     dist_info.joinpath("entry_points.txt").write_text("".join(
         f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items())
         for group, eps in groups.items()))
-    path = os.pathsep.join([str(tmp_path / "recipes"), str(site), *filter(None, sys.path)])
+    # Absolute: Pants puts relative source roots on sys.path, and the child runs elsewhere.
+    path = os.pathsep.join([str(tmp_path / "recipes"), str(site),
+                            *(str(Path(p).resolve()) for p in sys.path if p)])
     env = {k: v for k, v in os.environ.items() if k not in {"NEMOTRON_RECIPES", "PYTHONPATH"}}
     env |= {"PYTHONPATH": path, "NEMOTRON_HOME": str(tmp_path / "home"),
             "NEMOTRON_ENV_FILE": str(tmp_path / "no-env.toml")}
