@@ -86,7 +86,8 @@ def kit_closure(direct: set[str]) -> set[str]:
 
 def _metadata(wheel: Path, member: str) -> str:
     with zipfile.ZipFile(wheel) as zf:
-        return zf.read(next(n for n in zf.namelist() if n.endswith(".dist-info/" + member))).decode()
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/" + member))
+        return zf.read(name).decode()
 
 
 def _requirements(wheel: Path) -> dict[str, set[str]]:
