@@ -12,7 +12,8 @@ itself, ~/.cache/pants/setup, is reused: that is installing the tool, not buildi
 
 Pants runs with its daemon, as users run it (`--no-pantsd` turns it off); the daemon this
 script started is stopped at the end. Other processes on the machine slow every step: the load
-average is printed next to each time. Run: `python bench/build_times.py [--no-pantsd]`.
+average is printed next to each time. Run: `python bench/build_times.py [--no-pantsd] [--rev COMMIT] [--package-only]`; a
+baseline is the same script with `--rev` at a commit before the change.
 """
 from __future__ import annotations
 
@@ -69,9 +70,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--no-pantsd", action="store_true", help="run Pants without its daemon")
     parser.add_argument("--skip-package", action="store_true", help="only the launcher steps")
+    parser.add_argument("--package-only", action="store_true", help="only `package ::`")
+    parser.add_argument("--rev", default="HEAD",
+                        help="commit to measure (e.g. a baseline before a build change)")
     opts = parser.parse_args()
     repo = Path(__file__).resolve().parent.parent
-    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True,
+    rev = subprocess.run(["git", "rev-parse", opts.rev], cwd=repo, capture_output=True,
                          text=True, check=True).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="kit-build-times-") as tmp_name:
         tmp = Path(tmp_name)
@@ -83,22 +87,8 @@ def main() -> None:
         pantsd = not opts.no_pantsd
         print(f"fresh clone of {rev[:10]} in {clone}; pantsd {'on' if pantsd else 'off'}")
         try:
-            print(f"1. first launcher (cold caches) ... {_load()}", flush=True)
-            first, _ = _pants(clone, tmp / "cache-run",
-                              ["run", "recipes/nano3:data-prep-pretrain", "--", "-c", "tiny"],
-                              env, pantsd)
-            print(f"   {first:7.1f} s  {_load()}")
-            print("2. second launcher (pretrain --dry-run) ...", flush=True)
-            second, stderr = _pants(clone, tmp / "cache-run",
-                                    ["run", "recipes/nano3:pretrain", "--", "-c", "tiny",
-                                     "--dry-run"], env, pantsd)
-            warnings = _warnings(stderr)
-            print(f"   {second:7.1f} s  {_load()}  = {second / first:.2f}x the first launcher;"
-                  f" target <= {SECOND_LAUNCHER_TARGET_S:.0f} s:"
-                  f" {'ok' if second <= SECOND_LAUNCHER_TARGET_S else 'MISSED'};"
-                  f" {len(warnings)} warning(s)")
-            for line in warnings:
-                print(f"     {line}")
+            if not opts.package_only:
+                _launchers(clone, tmp, env, pantsd)
             if not opts.skip_package:
                 _stop_pantsd(clone)
                 print(f"3. ./pants package :: (cold caches) ... {_load()}", flush=True)
@@ -109,6 +99,26 @@ def main() -> None:
                       f" {'ok' if package <= PACKAGE_TARGET_S else 'MISSED'}")
         finally:
             _stop_pantsd(clone)
+
+
+def _launchers(clone: Path, tmp: Path, env: dict[str, str], pantsd: bool) -> None:
+    """Steps 1 and 2: a first launcher on cold caches, then another one."""
+    print(f"1. first launcher (cold caches) ... {_load()}", flush=True)
+    first, _ = _pants(clone, tmp / "cache-run",
+                      ["run", "recipes/nano3:data-prep-pretrain", "--", "-c", "tiny"],
+                      env, pantsd)
+    print(f"   {first:7.1f} s  {_load()}")
+    print("2. second launcher (pretrain --dry-run) ...", flush=True)
+    second, stderr = _pants(clone, tmp / "cache-run",
+                            ["run", "recipes/nano3:pretrain", "--", "-c", "tiny",
+                             "--dry-run"], env, pantsd)
+    warnings = _warnings(stderr)
+    print(f"   {second:7.1f} s  {_load()}  = {second / first:.2f}x the first launcher;"
+          f" target <= {SECOND_LAUNCHER_TARGET_S:.0f} s:"
+          f" {'ok' if second <= SECOND_LAUNCHER_TARGET_S else 'MISSED'};"
+          f" {len(warnings)} warning(s)")
+    for line in warnings:
+        print(f"     {line}")
 
 
 if __name__ == "__main__":
