@@ -12,8 +12,9 @@ itself, ~/.cache/pants/setup, is reused: that is installing the tool, not buildi
 
 Pants runs with its daemon, as users run it (`--no-pantsd` turns it off); the daemon this
 script started is stopped at the end. Other processes on the machine slow every step: the load
-average is printed next to each time. Run: `python bench/build_times.py [--no-pantsd] [--rev COMMIT] [--package-only]`; a
-baseline is the same script with `--rev` at a commit before the change.
+average is printed next to each time. Run:
+`python bench/build_times.py [--no-pantsd] [--rev COMMIT] [--package-only|--skip-package]`;
+a baseline is the same script with `--rev` at a commit before the change.
 """
 from __future__ import annotations
 
