@@ -147,3 +147,26 @@ def test_job_pex_holds_its_stage_and_no_cli_stack(job: str) -> None:
         held = [n for n in names if n.startswith((f"{banned}/", f".deps/{banned}-"))]
         assert not held, f"{job} holds {banned}: {held[:3]}"
 
+
+
+@pytest.mark.parametrize("argv", [pytest.param(["nope", "-c", "tiny"], id="unknown-name"),
+                                  pytest.param([], id="no-name")])
+def test_launcher_refuses_an_unknown_name(argv: list[str],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The shared launcher PEX names its launchers when given none of them (exit 2)."""
+    from nano3.launch import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "data-prep-pretrain" in err and "./pants run" in err
+
+
+def test_launcher_names_are_the_build_targets() -> None:
+    """Every stage launcher in nano3.launch is a stage of the recipe (command words match)."""
+    from nano3.launch import LAUNCHERS
+    from nano3.recipe import RECIPE
+
+    words = {" ".join((*stage.group, stage.name)) for stage in RECIPE.stages}
+    assert set(LAUNCHERS.values()) == words
