@@ -1,48 +1,53 @@
-"""Entry points of the `pants run recipes/nano3:<stage>` launchers.
+"""The one launcher binary behind `./pants run recipes/nano3:<name> -- ARGS`.
 
-Each launcher hands its arguments to kit-cli's one stage runner, which composes the config,
-pins `${art:...}` inputs, saves provenance, then runs the stage module here or submits it with
-`--run/--batch PROFILE`. The exit code passes through unchanged.
+Every launcher target in ./BUILD runs this same PEX with its name first (`launcher.pex
+pretrain -c tiny ...`), so all of them share one built set of third-party requirements: after
+any launcher was built, another starts in seconds. A stage name hands the arguments to kit-cli's
+one stage runner (compose the config, pin `${art:...}` inputs, save provenance, then run the
+stage module here or submit it with `--run/--batch PROFILE`); the exit code passes through.
 """
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-from kit_cli import run_stage
-from nano3.recipe import RECIPE
+__all__ = ["LAUNCHERS", "main"]
 
-__all__ = ["data_prep_pretrain", "data_prep_rl", "data_prep_sft", "pretrain", "rl", "sft"]
-
-
-def _launch(stage: str) -> None:
-    sys.exit(run_stage(RECIPE, stage, sys.argv[1:]))
-
-
-def pretrain() -> None:
-    """`pants run recipes/nano3:pretrain -- [-c CONFIG] [--run|--batch PROFILE] [overrides]`."""
-    _launch("pretrain")
-
-
-def sft() -> None:
-    """`pants run recipes/nano3:sft -- ...`."""
-    _launch("sft")
+# Launcher name -> the stage's command words; `pipeline` and `nemotron` are handled in main().
+LAUNCHERS = {
+    "pretrain": "pretrain",
+    "sft": "sft",
+    "rl": "rl",
+    "data-prep-pretrain": "data prep pretrain",
+    "data-prep-sft": "data prep sft",
+    "data-prep-rl": "data prep rl",
+}
+_USAGE = ("usage: launcher.pex {" + ",".join([*LAUNCHERS, "pipeline", "nemotron"])
+          + "} [ARGS...] (run it as `./pants run recipes/nano3:<name> -- ARGS`)")
 
 
-def rl() -> None:
-    """`pants run recipes/nano3:rl -- ...`."""
-    _launch("rl")
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the launcher named by the first argument with the remaining arguments."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    name = args.pop(0) if args else ""
+    if name == "pipeline":
+        from nano3.pipeline import main as pipeline_main
+
+        pipeline_main(args)
+    elif name == "nemotron":
+        from nano3.cli import main as cli_main
+
+        sys.argv = ["nemotron", *args]
+        cli_main()
+    elif name in LAUNCHERS:
+        from kit_cli import run_stage
+        from nano3.recipe import RECIPE
+
+        sys.exit(run_stage(RECIPE, LAUNCHERS[name], args))
+    else:
+        print(f"error: unknown launcher {name!r}; {_USAGE}", file=sys.stderr)
+        sys.exit(2)
 
 
-def data_prep_pretrain() -> None:
-    """`pants run recipes/nano3:data-prep-pretrain -- ...`."""
-    _launch("data prep pretrain")
-
-
-def data_prep_sft() -> None:
-    """`pants run recipes/nano3:data-prep-sft -- ...`."""
-    _launch("data prep sft")
-
-
-def data_prep_rl() -> None:
-    """`pants run recipes/nano3:data-prep-rl -- ...`."""
-    _launch("data prep rl")
+if __name__ == "__main__":
+    main()

@@ -33,6 +33,8 @@ RUN_ELSEWHERE = {
     "pip install --find-links dist/ kit-config": (".ci/check-wheels", "--find-links"),
     "pip install --find-links dist/ kit-track": (".ci/check-wheels", "--find-links"),
     "pip install --find-links dist/ nemotron-kit": (".ci/check-wheels", "--find-links"),
+    "pip install --find-links dist/ nano3": (".ci/check-wheels", "--find-links"),
+    'pip install --find-links dist/ "nano3[data]"': (".ci/check-wheels", '"${wheel}[data]"'),
     "pip install dist/kit_artifacts-0.1.0-py3-none-any.whl --find-links dist/":
         (".ci/check-wheels", "--find-links"),
     # The test command of one package, as `./pants test` runs it (same files, same roots).
@@ -76,7 +78,7 @@ def _stage_argv(command: str) -> tuple[str, list[str]] | None:
     """How a stage command launches (`nemotron` or `pants run`) and its arguments; else None.
 
     `nemotron` gets its whole argv; a `pants run recipes/nano3:<stage>` launcher gets the stage
-    name and the words after `--`, as `nano3.launch` hands them to `kit_cli.run_stage`.
+    name and the words after `--`, as the launcher target hands them to `nano3.launch.main`.
     """
     words = shlex.split(command)
     if words[0] == "nemotron":
@@ -85,8 +87,7 @@ def _stage_argv(command: str) -> tuple[str, list[str]] | None:
         else None
     if target is None or target.group(1) == "pipeline":
         return None
-    stage = target.group(1).replace("data-prep-", "data prep ")
-    return "pants run", [stage, *(words[4:] if words[3:4] == ["--"] else words[3:])]
+    return "pants run", [target.group(1), *(words[4:] if words[3:4] == ["--"] else words[3:])]
 
 
 @pytest.fixture
@@ -118,8 +119,7 @@ def test_stage_command_runs_as_written(home: Path, command: str) -> None:
     if not {"-d", "--dry-run", "--dry-run-out"} & set(argv):
         argv.append("--dry-run")
     code = {"nemotron": "import sys; from kit_cli.main import main; main(sys.argv[1:])",
-            "pants run": "import sys; from kit_cli import run_stage; from nano3.recipe import "
-                         "RECIPE; sys.exit(run_stage(RECIPE, sys.argv[1], sys.argv[2:]))"}[how]
+            "pants run": "import sys; from nano3.launch import main; main(sys.argv[1:])"}[how]
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
                           timeout=300, check=False,
                           env={**os.environ, "PYTHONPATH": CHILD_PYTHONPATH})
