@@ -138,7 +138,8 @@ def launch_nemo_rl(cfg: Any) -> StageResult:
         raise BackendUnavailableError(
             "nemo-rl", "nemo_rl",
             hint=f"wrote {config}; on a cluster with NeMo-RL installed run `cd {root} && "
-                 f"uv run python examples/run_grpo.py --config {config}`, or use backend=megatron-core")
+                 f"uv run python examples/run_grpo.py --config {config}`, or use "
+                 "backend=megatron-core")
     code = subprocess.call([sys.executable, f"{root}/examples/run_grpo.py", "--config",
                             str(config)])
     if code != 0:
