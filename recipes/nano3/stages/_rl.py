@@ -287,6 +287,7 @@ def run_rl(cfg: RLConfig, sink: MetricsSink | None = None, *,
         return Task(rl_forward_step, batches, evaluate)
 
     key = config_digest({"stage": "rl", "data": cfg.data.path, "model": cfg.model.path,
+                         "model_step": cfg.model.step,
                          "tokenizer": tok.uri, "grpo": attrs.asdict(g),
                          "optimizer": attrs.asdict(cfg.optimizer), "seed": tr.seed,
                          "max_steps": tr.max_steps})

@@ -145,6 +145,7 @@ def run_sft(cfg: SFTConfig, sink: MetricsSink | None = None, *,
         return task
 
     key = config_digest({"stage": "sft", "data": cfg.data.path, "model": cfg.model.path,
+                         "model_step": cfg.model.step,
                          "optimizer": attrs.asdict(cfg.optimizer), "seed": tr.seed,
                          "max_steps": tr.max_steps, "micro_batch_size": tr.micro_batch_size,
                          "grad_accum_steps": tr.grad_accum_steps})
