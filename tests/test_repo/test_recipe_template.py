@@ -1,6 +1,6 @@
-"""A second recipe family is one new folder: made from recipes/_template, listed, runnable.
+"""A second recipe family is one new folder: made from templates/recipe, listed, runnable.
 
-`recipes/_template/new-recipe NAME DEST` renders the template; the rendered BUILD's
+`templates/recipe/new-recipe NAME DEST` renders the template; the rendered BUILD's
 `nemotron.recipes` entry point is installed as a wheel would install it (a `.dist-info` folder
 on the import path), and `nemotron --help` must list the recipe with nothing else configured
 (no NEMOTRON_RECIPES, no env.toml); its stage runs locally end to end.
@@ -17,7 +17,7 @@ import pytest
 
 ROOT = next((p for p in Path(__file__).resolve().parents if (p / "packages").is_dir()),
             Path.cwd())
-NEW_RECIPE = ROOT / "recipes" / "_template" / "new-recipe"
+NEW_RECIPE = ROOT / "templates" / "recipe" / "new-recipe"
 NEMOTRON = "import sys; from kit_cli.main import main; main(sys.argv[1:])"
 
 
