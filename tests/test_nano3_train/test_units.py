@@ -68,6 +68,16 @@ def _saved(root: Path, step: int, **info: object) -> Path:
     return path
 
 
+def test_a_bad_model_shape_names_the_field(tmp_path: Path) -> None:
+    """model_config.json is structured with cattrs: a wrong type names its key."""
+    path = _saved(tmp_path, 5)
+    info = json.loads((path / "model_config.json").read_text())
+    info["model"]["hidden_size"] = "wide"
+    (path / "model_config.json").write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="hidden_size"):
+        read_saved_model(path)
+
+
 @pytest.mark.parametrize("where", ["iter-folder", "run-folder", "checkpoints-folder"])
 def test_saved_model_is_found_from_any_of_its_folders(tmp_path: Path, where: str) -> None:
     """A ModelArtifact may point at the save itself, its run or its checkpoints folder."""
@@ -81,9 +91,9 @@ def test_saved_model_is_found_from_any_of_its_folders(tmp_path: Path, where: str
 
 
 def test_resume_guard_names_both_keys_and_a_working_fix(tmp_path: Path) -> None:
-    path = _saved(tmp_path, 5, resume_key="sha256:a")
-    check_resumable(path, "sha256:a")
+    saved = read_saved_model(_saved(tmp_path, 5, resume_key="sha256:a"))
+    check_resumable(saved, "sha256:a")
     with pytest.raises(CheckpointError, match="different training settings") as info:
-        check_resumable(path, "sha256:b")
+        check_resumable(saved, "sha256:b")
     assert "sha256:a != sha256:b" in str(info.value)
     assert "trainer.resume=false" in str(info.value)

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 import torch
 
+from kit_config import structure
 from nano3.stages._config import ModelConfig
 from nano3.stages.errors import CheckpointError
 
@@ -98,12 +99,21 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> i
     return int(state["step"])
 
 
-def check_resumable(path: Path, resume_key: str) -> None:
-    """Refuse to resume a checkpoint saved under other training settings (its resume key)."""
-    saved = json.loads((path / MODEL_CONFIG).read_text()).get("resume_key")
-    if saved != resume_key:
-        raise CheckpointError(str(path), "was written under different training settings "
-                              f"(resume key {saved} != {resume_key})",
+@attrs.frozen
+class SavedModel:
+    """A saved model read back: its checkpoint folder, shape and recorded facts."""
+
+    path: Path
+    shape: ModelConfig
+    info: dict[str, Any]
+
+
+def check_resumable(saved: SavedModel, resume_key: str) -> None:
+    """Refuse to resume a save made under other training settings (its resume key)."""
+    key = saved.info.get("resume_key")
+    if key != resume_key:
+        raise CheckpointError(str(saved.path), "was written under different training settings "
+                              f"(resume key {key} != {resume_key})",
                               hint="use a new output_dir, or trainer.resume=false to start over")
 
 
@@ -117,15 +127,6 @@ def clear_checkpoints(root: Path) -> None:
     _barrier()
 
 
-@attrs.frozen
-class SavedModel:
-    """A saved model read back: its checkpoint folder, shape and recorded facts."""
-
-    path: Path
-    shape: ModelConfig
-    info: dict[str, Any]
-
-
 def read_saved_model(path: str | Path, step: int | None = None) -> SavedModel:
     """The model a `ModelArtifact` points at: a run's `checkpoints/` folder (what the stages
     publish: Megatron's own `--load` layout), its run folder, or one iter_NNNNNNN save. With
@@ -134,20 +135,22 @@ def read_saved_model(path: str | Path, step: int | None = None) -> SavedModel:
     p = Path(path)
     if not (p / MODEL_CONFIG).is_file():
         root = p / "checkpoints" if (p / "checkpoints" / TRACKER).is_file() else p
-        found = _iter_dir(root, step) if step else latest_checkpoint(root)
-        if found is not None and not (found / MODEL_CONFIG).is_file() and step:
-            raise CheckpointError(str(found), f"the save of step {step} is gone (pruned or "
-                                  "cleared by a later run in the same output_dir)",
-                                  hint="retrain it, or point `model` at a later version")
-        p = found or p
+        if step and (root / TRACKER).is_file():
+            p = _iter_dir(root, step)
+            if not (p / MODEL_CONFIG).is_file():
+                raise CheckpointError(str(p), f"the save of step {step} is gone (pruned or "
+                                      "cleared by a later run in the same output_dir)",
+                                      hint="retrain it, or point `model` at a later version")
+        else:
+            p = latest_checkpoint(root) or p
     file = p / MODEL_CONFIG
     if not file.is_file():
         raise CheckpointError(str(p), f"has no {MODEL_CONFIG}: not a model this recipe saved",
                               hint="point `model` at a ModelArtifact (${art:NAME})")
     try:
         info = json.loads(file.read_text())
-        shape = ModelConfig(**info["model"])
-    except (ValueError, KeyError, TypeError) as exc:
+        shape = structure(info["model"], ModelConfig)
+    except (ValueError, KeyError, TypeError) as exc:  # ConfigValidationError is a ValueError
         raise CheckpointError(str(p), f"unreadable {MODEL_CONFIG} ({exc})",
                               hint="point `model` at a ModelArtifact (${art:NAME})") from exc
     return SavedModel(p, shape, info)

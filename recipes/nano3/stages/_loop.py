@@ -23,6 +23,7 @@ from nano3.stages._checkpoint import (
     latest_checkpoint,
     load_checkpoint,
     load_model_weights,
+    read_saved_model,
     save_checkpoint,
 )
 from nano3.stages._config import ModelConfig, OptimizerConfig, TrainerConfig
@@ -186,8 +187,9 @@ def run_loop(spec: LoopSpec, sink: MetricsSink, stop_at_step: int | None = None
             torch.manual_seed(tr.seed)
             model_parallel_cuda_manual_seed(tr.seed)
             last = latest_checkpoint(ckpt_root) if tr.resume else None
-            if last is not None:
-                check_resumable(last, spec.resume_key)
+            saved = read_saved_model(last) if last is not None else None
+            if saved is not None:
+                check_resumable(saved, spec.resume_key)
             elif not tr.resume:
                 clear_checkpoints(ckpt_root)
             gpt = build_model(spec.model, use_cuda, spec.packed)
@@ -202,9 +204,10 @@ def run_loop(spec: LoopSpec, sink: MetricsSink, stop_at_step: int | None = None
             optimizer, sched = build_optimizer(ddp, spec.optimizer, tr.max_steps, use_cuda)
             task = spec.make_task(Context(de.rank, de.world_size, device, ddp))
             start, initial = 0, {}
-            if last is not None:
-                start = load_checkpoint(last, gpt, optimizer, sched)
-                initial = _saved_initial_eval(last)
+            if saved is not None:
+                start = load_checkpoint(saved.path, gpt, optimizer, sched)
+                # The first eval, saved with the model, so a resumed run still reports it.
+                initial = dict(saved.info.get("initial_eval") or {})
                 if de.rank == 0:
                     print(f"[{spec.stage}] resumed from {last} at step {start}", flush=True)
             else:
@@ -266,12 +269,3 @@ def run_loop(spec: LoopSpec, sink: MetricsSink, stop_at_step: int | None = None
             return StageResult(str(ckpt_root), step, final_loss, True, meta)
         finally:
             shutdown_distributed()
-
-
-def _saved_initial_eval(path: Path) -> dict[str, float]:
-    """The held-out metrics the run measured before its first step (saved with each model)."""
-    import json
-
-    saved: dict[str, float] = json.loads((path / "model_config.json").read_text()).get(
-        "initial_eval", {})
-    return saved

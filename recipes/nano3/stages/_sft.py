@@ -54,14 +54,22 @@ class PackedSFTDataset:
                                   f"seq_length={seq_length} fits {seq_length + 1}",
                                   hint=f"re-pack the SFT data with pack_size<={seq_length + 1}")
         self.rows = packed
+        self._epoch: tuple[int, np.ndarray] | None = None  # (epoch, its permutation)
+
+    def _row(self, i: int) -> int:
+        """The row that sample i reads: one seeded permutation per epoch, drawn once (it is
+        O(rows), and every sample of the epoch reads it)."""
+        epoch, at = divmod(i, len(self.rows))
+        if self._epoch is None or self._epoch[0] != epoch:
+            self._epoch = (epoch, np.random.default_rng(self.seed + epoch).permutation(
+                len(self.rows)))
+        return int(self._epoch[1][at])
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        n = len(self.rows)
-        perm = np.random.default_rng(self.seed + i // n).permutation(n)
-        ids, mask, start_ids = self.rows.row(int(perm[i % n]))
+        ids, mask, start_ids = self.rows.row(self._row(i))
         starts = start_ids.tolist() or [0]
         s = self.seq_length
         tokens, labels = np.zeros(s, np.int64), np.zeros(s, np.int64)
