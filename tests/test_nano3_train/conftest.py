@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import random
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,14 +213,13 @@ def child_env(**extra: str) -> dict[str, str]:
 def run_losses(home: Path) -> dict[int, float]:
     """train/loss by step over every tracked run under `home` (oldest run first, so a step
     logged twice, by a killed run and by its resumption, keeps the later value)."""
+    from kit_track import load_run
+
     losses: dict[int, float] = {}
     for run in sorted((home / "runs").iterdir()):
-        file = run / "metrics.jsonl"
-        for line in file.read_text().splitlines() if file.is_file() else []:
-            row = json.loads(line)
-            metrics = row.get("metrics", row)
-            if "train/loss" in metrics:
-                losses[int(row["step"])] = float(metrics["train/loss"])
+        for point in load_run(run.name).metrics():
+            if point.step is not None and "train/loss" in point.metrics:
+                losses[point.step] = float(point.metrics["train/loss"])
     return losses
 
 
@@ -260,8 +260,11 @@ def train_in_child(stage: str, cfg: Any, *, stop_at_step: int | None = None,
                                   "tokenizer": tokenizer}))
     proc = subprocess.run([sys.executable, "-m", "test_nano3_train._stage_child", str(job)],
                           env=child_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = pickle.loads(job.with_suffix(".out.pkl").read_bytes())
+    try:
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        out = pickle.loads(job.with_suffix(".out.pkl").read_bytes())
+    finally:
+        shutil.rmtree(job.parent, ignore_errors=True)
     if "error" in out:
         raise ChildError(*out["error"])
     return Trained(out["result"], out["history"])
