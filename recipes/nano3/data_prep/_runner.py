@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -188,19 +189,26 @@ def _run_pool(processor: ShardProcessor, todo: Sequence[WorkShard], out_dir: Pat
                 continue
             bar.advance(nbytes, ntokens)
 
+    done: list[str] = []
+    # concurrent.futures, not multiprocessing.Pool: on a worker's error, Pool.terminate()
+    # SIGTERMs workers that may hold the result queue's lock, and its task thread then waits
+    # on that lock (a 10-minute stall was seen in CI). The executor cancels what has not
+    # started and lets running shards finish, whose receipts a rerun then reuses.
+    executor = ProcessPoolExecutor(min(num_workers, len(todo)), mp_context=ctx,
+                                   initializer=_worker_init)
+    thread = threading.Thread(target=drain, daemon=True)
     try:
-        with ctx.Pool(min(num_workers, len(todo)), initializer=_worker_init) as pool:
-            # The drain thread starts only after the pool has forked its workers: a thread
-            # running at fork time (holding the queue's or stdout's lock) is copied into a
-            # worker as a held lock, and the worker can hang on it (seen once under load).
-            thread = threading.Thread(target=drain, daemon=True)
-            thread.start()
-            try:
-                done = list(pool.imap_unordered(_worker_run, todo))
-            finally:
-                stop.set()
-                thread.join()
+        futures = [executor.submit(_worker_run, shard) for shard in todo]
+        # Started after the first submit has forked every worker: a thread running at fork
+        # time (holding the queue's or stdout's lock) is copied into a worker as a held lock.
+        thread.start()
+        for future in as_completed(futures):
+            done.append(future.result())
     finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        if thread.is_alive():
+            thread.join()
         _WORKER_STATE.clear()
     return sorted(done)
 
