@@ -2,11 +2,16 @@
 
 In one run, on a generated JSONL corpus (default 20 MB; the issue's figure is 200 MB:
 `--size-mb 200`), with P worker processes (default 2):
-  (a) raw tokenizer throughput: the library's own batch API on in-memory texts, no I/O
-      and none of our code (the limit);
+  (a) raw tokenizer throughput: the library's own batch API, timing only its calls (texts
+      parsed untimed, batch by batch), none of our code (the limit);
   (b) a baseline following Megatron-LM's preprocess_data.py loop: multiprocessing pool over
       lines (json.loads + per-document encode), per-document builder calls in the parent
-      (megatron-core's IndexedDatasetBuilder when installed);
+      (megatron-core's IndexedDatasetBuilder when installed). Each document is encoded the
+      way that loop does it: for HF, megatron-core's own `HuggingFaceTokenizer.text_to_ids`
+      (transformers' fast tokenizer: text -> token strings -> ids) when transformers is
+      importable; for tiktoken, `Encoding.encode` as Megatron's `TikTokenTokenizer` calls it.
+      The same loop calling the `tokenizers` library directly (no Megatron wrapper) is
+      printed beside it, so the effect of the wrapper is visible;
   (c) ours: `prepare_pretrain` (split=train, append_eod) with 1 and P workers;
 for the HF tokenizers BPE and the tiktoken build of GPT-2. Prints tokens/s, CPU-seconds per
 million tokens (user + system of every process involved: what a shared machine's load does
@@ -17,6 +22,7 @@ RSS of our run at two corpus sizes (memory must not grow with the corpus).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import random
@@ -46,12 +52,35 @@ def make_corpus(path: Path, size_mb: float, seed: int = 0) -> int:
     return n
 
 
-def load_texts(path: Path) -> list[str]:
-    """Every document's text (for the no-I/O tokenizer limit)."""
-    import orjson
+def raw_throughput(backend: str, corpus: Path, batch: int = 1024) -> dict[str, float]:
+    """(a): the tokenizer library's own batch API, ids out, timing only the encode calls.
 
-    with open(path, "rb") as f:
-        return [orjson.loads(line)["text"] for line in f]
+    Runs in a fresh process that parses the corpus batch by batch (untimed), so only a
+    batch of texts is ever held: with all 200 MB of texts in memory, HF's encode ran ~20%
+    slower on the same texts, which would flatter every ratio against this limit.
+    HF: `encode_batch_fast` (no offsets) and each encoding's ids; tiktoken: `encode_to_numpy`
+    per text. Called directly on the library objects, so our wrapper's work counts as ours.
+    """
+    code = (
+        "import itertools,json,sys,time,orjson\n"
+        "from nano3.data_prep import TokenizerSpec, load_tokenizer\n"
+        f"tok=load_tokenizer(TokenizerSpec(source='gpt2', backend={backend!r}))\n"
+        f"be, B = {backend!r}, {batch}\n"
+        "hf=tok._tok.encode_batch_fast if be=='hf' else None\n"
+        "tt=tok._enc.encode_to_numpy if be!='hf' else None\n"
+        "wall=cpu=0.0; n=0\n"
+        f"f=open({str(corpus)!r}, 'rb')\n"
+        "while True:\n"
+        "    texts=[orjson.loads(l)['text'] for l in itertools.islice(f, B)]\n"
+        "    if not texts: break\n"
+        "    t0=time.perf_counter(); c0=time.process_time()\n"
+        "    if hf: n+=sum(len(e.ids) for e in hf(texts, add_special_tokens=False))\n"
+        "    else: n+=sum(len(tt(t, disallowed_special=())) for t in texts)\n"
+        "    wall+=time.perf_counter()-t0; cpu+=time.process_time()-c0\n"
+        "print(json.dumps({'tps': n/wall, 'tokens': n, 'cpu_per_mtok': cpu/n*1e6}))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def cpu_seconds() -> float:
@@ -61,50 +90,52 @@ def cpu_seconds() -> float:
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
-def raw_throughput(backend: str, texts: list[str], batch: int = 1024) -> dict[str, float]:
-    """(a): the tokenizer library's own batch API over in-memory texts, ids out (no I/O).
-
-    HF: `encode_batch_fast` (no offsets) and each encoding's ids; tiktoken: `encode_to_numpy`
-    per text. Called directly on the library objects, so our wrapper's work counts as ours.
-    """
-    from nano3.data_prep import TokenizerSpec, load_tokenizer
-
-    tok = load_tokenizer(TokenizerSpec(source="gpt2", backend=backend))  # type: ignore[arg-type]
-    t0, c0, n = time.perf_counter(), time.process_time(), 0
-    if backend == "hf":
-        enc_batch = tok._tok.encode_batch_fast  # type: ignore[attr-defined]
-        for i in range(0, len(texts), batch):
-            n += sum(len(e.ids) for e in enc_batch(texts[i:i + batch], add_special_tokens=False))
-    else:
-        enc = tok._enc.encode_to_numpy  # type: ignore[attr-defined]
-        n = sum(len(enc(t, disallowed_special=())) for t in texts)
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {"tps": n / wall, "tokens": n, "cpu_per_mtok": cpu / n * 1e6}
-
-
 _BASE_TOK: Any = None
 
 
-def _base_init(backend: str) -> None:
-    global _BASE_TOK
+_BASE_ENCODE: Any = None
+
+
+def megatron_hf_wrapper(tok: Any) -> Any:
+    """megatron-core's HuggingFaceTokenizer over our HF tokenizer's `tokenizer.json`, or None
+    when transformers (which that wrapper needs) is not importable."""
+    if importlib.util.find_spec("transformers") is None:
+        return None
+    from megatron.core.tokenizers.text.libraries.huggingface_tokenizer import (
+        HuggingFaceTokenizer,
+    )
+
+    folder = tempfile.mkdtemp(prefix="bench-hf-tok-")
+    tok._tok.save(str(Path(folder) / "tokenizer.json"))
+    return HuggingFaceTokenizer(tokenizer_path=folder, use_fast=True)
+
+
+def _base_init(backend: str, wrapper: bool) -> None:
+    global _BASE_TOK, _BASE_ENCODE
     from nano3.data_prep import TokenizerSpec, load_tokenizer
 
-    _BASE_TOK = load_tokenizer(TokenizerSpec(source="gpt2", backend=backend))  # type: ignore[arg-type]
+    tok: Any = load_tokenizer(TokenizerSpec(source="gpt2", backend=backend))  # type: ignore[arg-type]
+    _BASE_TOK = tok
+    if backend == "tiktoken":  # Megatron's TikTokenTokenizer.text_to_ids is this call
+        _BASE_ENCODE = lambda text: tok._enc.encode(text, disallowed_special=())  # noqa: E731
+    elif wrapper and (megatron_tok := megatron_hf_wrapper(tok)) is not None:
+        _BASE_ENCODE = megatron_tok.text_to_ids
+    else:
+        _BASE_ENCODE = lambda text: tok._tok.encode(text, add_special_tokens=False).ids  # noqa: E731
 
 
 def _base_encode(line: str) -> tuple[list[int], int]:
     # Megatron's Encoder.encode: json.loads, tokenize the one document, append EOD.
-    text = json.loads(line)["text"]
-    tok = _BASE_TOK
-    ids = (tok._tok.encode(text, add_special_tokens=False).ids if tok.backend == "hf"
-           else tok._enc.encode(text, disallowed_special=()))
+    ids: list[int] = _BASE_ENCODE(json.loads(line)["text"])
     if ids:
-        ids.append(tok.eod_id)
+        ids.append(_BASE_TOK.eod_id)
     return ids, len(line)
 
 
-def megatron_loop(backend: str, corpus: Path, prefix: str, workers: int) -> dict[str, float]:
-    """(b): pool.imap(encode, lines, 32) + one builder.add_item per document."""
+def megatron_loop(backend: str, corpus: Path, prefix: str, workers: int,
+                  wrapper: bool = True) -> dict[str, float]:
+    """(b): pool.imap(encode, lines, 32) + one builder.add_item per document; `wrapper`: HF
+    documents go through megatron-core's tokenizer wrapper (else `tokenizers` directly)."""
     import multiprocessing as mp
 
     import numpy as np
@@ -137,7 +168,7 @@ def megatron_loop(backend: str, corpus: Path, prefix: str, workers: int) -> dict
     t0, c0, n = time.perf_counter(), cpu_seconds(), 0
     builder = IndexedDatasetBuilder(prefix + ".bin", dtype=np.uint16)
     with open(corpus, encoding="utf-8") as fin, mp.get_context("fork").Pool(
-            workers, initializer=_base_init, initargs=(backend,)) as pool:
+            workers, initializer=_base_init, initargs=(backend, wrapper)) as pool:
         for ids, _ in pool.imap(_base_encode, fin, 32):
             if ids:
                 builder.add_item(to_item(ids))
@@ -222,14 +253,21 @@ def main() -> int:
         corpus, half = root / "corpus.jsonl", root / "half.jsonl"
         docs = make_corpus(corpus, args.size_mb)
         make_corpus(half, args.size_mb / 2)
-        texts = load_texts(corpus)
         size_mb = corpus.stat().st_size / 1e6
         print(f"corpus: {size_mb:.1f} MB, {docs} documents, P={P} workers")
+        has_transformers = importlib.util.find_spec("transformers") is not None
+        print("megatron loop [hf] tokenizes with " + (
+            "megatron-core's HuggingFaceTokenizer (transformers)" if has_transformers else
+            "the tokenizers library directly: transformers is not importable, so megatron-core's"
+            " HuggingFaceTokenizer cannot be built (pip install transformers for it)"))
         big_shard = args.size_mb * 2  # one shard: compare with the baseline byte for byte
         rows: dict[str, dict[str, float]] = {}
         for be in ("hf", "tiktoken"):
-            rows[f"raw_{be}"] = raw_throughput(be, texts)
+            rows[f"raw_{be}"] = raw_throughput(be, corpus)
             rows[f"base_{be}"] = megatron_loop(be, corpus, str(root / f"base_{be}"), P)
+            if be == "hf" and has_transformers:  # the same loop without Megatron's wrapper
+                rows["direct_hf"] = megatron_loop(be, corpus, str(root / "direct_hf"), P,
+                                                  wrapper=False)
             one = ours(be, corpus, root / f"o1_{be}", 1, big_shard)
             many = ours(be, corpus, root / f"oP_{be}", P, args.size_mb / (4 * P))
             rows[f"ours1_{be}"], rows[f"oursP_{be}"] = one, many
@@ -238,7 +276,10 @@ def main() -> int:
             print(f"[{be}] tokens={rows[f'raw_{be}']['tokens']:,}  byte-identical-to-baseline="
                   f"{ident}  peak-rss(1)={one['rss_mb']:.0f}MB")
             for k, label in (("raw", "raw tokenizer"), ("base", f"megatron loop (P={P})"),
+                             ("direct", "  same, no wrapper"),
                              ("ours1", "ours (1 worker)"), ("oursP", f"ours (P={P})")):
+                if f"{k}_{be}" not in rows:
+                    continue
                 r = rows[f"{k}_{be}"]
                 print(f"  {label:<22} {r['tps'] / 1e6:6.2f} M tokens/s   "
                       f"{r['cpu_per_mtok']:6.3f} CPU-s per M tokens")

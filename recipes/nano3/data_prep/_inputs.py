@@ -10,6 +10,7 @@ reads a whole file into memory.
 from __future__ import annotations
 
 import glob as globlib
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ __all__ = [
     "IssueCounter",
     "RecordBatch",
     "WorkShard",
-    "iter_lines",
+    "iter_line_blocks",
     "iter_record_batches",
     "plan_shards",
     "resolve_dataset_files",
@@ -231,11 +232,11 @@ def _parse_line(line: bytes, pos: int, file: InputFile, fields: Sequence[str],
     return obj
 
 
-def iter_lines(f: Any, start: int, end: int, block: int = _READ_BLOCK
-               ) -> Iterator[tuple[int, bytes]]:
-    """(offset, line without its newline) of each line of `f` whose first byte is in
-    [start, end): the line straddling `start` belongs to the previous range, the one
-    straddling `end` to this one.
+def iter_line_blocks(f: Any, start: int, end: int, block: int = _READ_BLOCK
+                     ) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of `f` whose first byte is in [start, end), without their newlines, one
+    list per block read, each with the byte offset of its first line: the line straddling
+    `start` belongs to the previous range, the one straddling `end` to this one.
 
     Reads blocks of at most `block` bytes and splits them in C (one `bytes.split` per block
     instead of one `readline` call per line); memory is one block plus one line.
@@ -250,17 +251,45 @@ def iter_lines(f: Any, start: int, end: int, block: int = _READ_BLOCK
         if not data:
             break
         off += len(data)
-        if carry:
-            data = carry + data
         if off >= end and not data.endswith(b"\n"):
             data += f.readline()  # finish the line that straddles `end`
         lines = data.split(b"\n")
+        lines[0] = carry + lines[0]  # not `carry + data`: a copy of the whole block
         carry = lines.pop()  # a partial line (b"" when `data` ends with a newline)
-        for line in lines:
-            yield pos, line
-            pos += len(line) + 1
+        if lines:
+            yield pos, lines
+            pos += sum(map(len, lines)) + len(lines)
     if carry:  # the file's last line, without a newline
-        yield pos, carry
+        yield pos, [carry]
+
+
+def _parse_block(lines: list[bytes], offsets: list[int], file: InputFile,
+                 fields: Sequence[str], issues: IssueCounter, loads: Callable[[bytes], Any]
+                 ) -> tuple[list[dict[str, Any]], Sequence[int]]:
+    """Records of a block's lines and the index of each one's line (blank and bad lines
+    left out); `offsets[k]` is where line k starts.
+
+    The usual block (every line a JSON object with the fields) is parsed and checked by
+    C-level `map` calls; a block with any other line takes the per-line path, which applies
+    the error policy to each bad line.
+    """
+    try:
+        objs = list(map(loads, lines))
+    except ValueError:  # orjson.JSONDecodeError: a blank or bad line in this block
+        pass
+    else:
+        if set(map(type, objs)) <= {dict} and all(
+                all(map(dict.__contains__, objs, itertools.repeat(f))) for f in fields):
+            return objs, range(len(objs))
+    records, kept = [], []
+    for k, line in enumerate(lines):
+        if not line.strip():
+            continue
+        obj = _parse_line(line, offsets[k], file, fields, issues, loads)
+        if obj is not None:
+            records.append(obj)
+            kept.append(k)
+    return records, kept
 
 
 def _iter_jsonl(shard: WorkShard, fields: Sequence[str], batch_docs: int,
@@ -271,22 +300,26 @@ def _iter_jsonl(shard: WorkShard, fields: Sequence[str], batch_docs: int,
     loads, file = orjson.loads, shard.file
     with fs.open(path, "rb") as f:
         # `consumed`/`stop`: the bytes of the lines this shard owns, reported batch by batch
-        # (their sum over all shards is the file size).
+        # (their sum over all shards is the file size). The last line may lack its newline.
         batch, consumed, stop = RecordBatch([], [], 0), -1, -1
-        for pos, line in iter_lines(f, shard.start, shard.end):
+        for pos, lines in iter_line_blocks(f, shard.start, shard.end, _READ_BLOCK):
             if consumed < 0:
                 consumed = pos
-            stop = min(pos + len(line) + 1, file.size)
-            if not line.strip():
-                continue
-            obj = _parse_line(line, pos, file, fields, issues, loads)
-            if obj is not None:
-                batch.positions.append(pos)
-                batch.records.append(obj)
+            # offsets[k]: where line k starts; offsets[k + 1]: where the line after it does
+            offsets = list(itertools.accumulate(map((1).__add__, map(len, lines)), initial=pos))
+            records, kept = _parse_block(lines, offsets, file, fields, issues, loads)
+            i = 0
+            while i < len(records):
+                take = min(batch_docs - len(batch.records), len(records) - i)
+                batch.records += records[i:i + take]
+                batch.positions += [offsets[k] for k in kept[i:i + take]]
+                i += take
                 if len(batch.records) >= batch_docs:
+                    stop = min(offsets[kept[i - 1] + 1], file.size)
                     batch.nbytes, consumed = stop - consumed, stop
                     yield batch
                     batch = RecordBatch([], [], 0)
+            stop = min(offsets[-1], file.size)
         batch.nbytes = max(stop - consumed, 0)
         if batch.records or batch.nbytes:
             yield batch
