@@ -109,10 +109,6 @@ def _code_line(plan: StagePlan) -> str:
             f"digest {digest or '(when built)'} of {source}")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
     digest, source = _plan_code(plan)
     return LaunchRecord(
@@ -130,7 +126,7 @@ def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
         inputs=[attrs.asdict(item) for item in plan.inputs],
         git_commit=plan.git_commit,
         git_dirty=plan.git_dirty,
-        created_at=_now(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         rerun_of=rerun_of,
         after=list(plan.after),
         deferred=list(plan.deferred),
