@@ -113,7 +113,6 @@ class LaunchRecord:
     module: str
     argv: list[str]
     overrides: list[str]
-    passthrough: list[str]
     config_source: str | None
     profile: str | None
     mode: str  # "local", "attached" or "batch"

@@ -94,7 +94,7 @@ def rerun(
     deferred_names = [str(item.get("ref")) for item in record.inputs if item.get("deferred")]
     # Compare as recorded: deferred inputs were left unpinned in the recorded config.
     plan = plan_stage(recipe, stage, args, argv, fixed_pins=record.pins, config_source=source,
-                      composed=composed, defer_inputs=_names(deferred_names))
+                      composed=composed, defer_inputs=[_name(r) for r in deferred_names])
     recorded = (record.directory / JOB_CONFIG_NAME).read_text(encoding="utf-8")
     current = plan.config_yaml()
     if current != recorded:
@@ -190,7 +190,3 @@ def _name(uri: str) -> str:
         return parse_art_uri(uri).name
     except ValueError:
         return uri
-
-
-def _names(refs: list[str]) -> list[str]:
-    return [_name(ref) for ref in refs]

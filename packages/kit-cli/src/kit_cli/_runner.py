@@ -118,7 +118,6 @@ def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
         module=plan.stage.module,
         argv=mask_argv(plan.argv),
         overrides=mask_argv(plan.args.overrides),
-        passthrough=[],
         config_source=str(plan.config_source) if plan.config_source else None,
         profile=plan.args.profile,
         mode=plan.mode,
