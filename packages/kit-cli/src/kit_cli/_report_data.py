@@ -177,7 +177,7 @@ def _artifact_node(node: Any, registry: Any, verify: bool) -> ReportNode:
     return ReportNode(node.id, "artifact", node.label, tuple(facts), tuple(problems))
 
 
-def _run_node(node: Any, runs_root: Path | None) -> tuple[ReportNode, list[MetricSeries]]:
+def _run_node(node: Any) -> tuple[ReportNode, list[MetricSeries]]:
     from kit_config import mask_secrets
 
     info: Mapping[str, Any] = node.attrs or {}
@@ -193,7 +193,7 @@ def _run_node(node: Any, runs_root: Path | None) -> tuple[ReportNode, list[Metri
     try:
         from kit_track import load_run
 
-        record: Any = load_run(run_id, root=runs_root)
+        record: Any = load_run(run_id)
     except Exception as exc:  # missing or unreadable run folder: say so, draw the rest
         return ReportNode(node.id, "run", node.label, tuple(facts),
                           (f"run record missing or unreadable: {exc}",)), []
@@ -219,7 +219,7 @@ def _run_node(node: Any, runs_root: Path | None) -> tuple[ReportNode, list[Metri
 
 
 def collect(title: str, nodes: Iterable[Any], edges: Iterable[tuple[str, str]], *,
-            registry: Any, runs_root: Path | None = None, verify: bool = True) -> ReportData:
+            registry: Any, verify: bool = True) -> ReportData:
     """Report data for lineage nodes (`kit_artifacts.LineageNode`) and their edges."""
     out: list[ReportNode] = []
     metrics: list[MetricSeries] = []
@@ -227,7 +227,7 @@ def collect(title: str, nodes: Iterable[Any], edges: Iterable[tuple[str, str]], 
         if node.kind == "artifact":
             out.append(_artifact_node(node, registry, verify))
         elif node.kind == "run":
-            report_node, series = _run_node(node, runs_root)
+            report_node, series = _run_node(node)
             out.append(report_node)
             metrics += series
         else:

@@ -58,8 +58,7 @@ class WandbConfig:
         return bool(self.project) and self.mode != "disabled"
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, Any], *, file: str | None = None,
-                     where: str = "wandb") -> WandbConfig:
+    def from_mapping(cls, table: Mapping[str, Any], *, file: str | None = None) -> WandbConfig:
         """Validate a plain table (env.toml `[wandb]`): every unknown key, an API key and a
         bad mode are reported at once as a one-line `ConfigValidationError`."""
         import difflib
@@ -76,11 +75,11 @@ class WandbConfig:
                 tip = " (an API key is never a setting)"
                 hint = ("run `wandb login` or export WANDB_API_KEY: jobs get it through "
                         "their secrets file")
-            problems.append(ConfigProblem(f"{where}.{key}", f"unknown key {key!r}{tip}", file))
+            problems.append(ConfigProblem(f"wandb.{key}", f"unknown key {key!r}{tip}", file))
         mode = table.get("mode")
         if mode is not None and mode not in _MODES:
             problems.append(ConfigProblem(
-                f"{where}.mode", f"expected one of {', '.join(_MODES)}, got {mode!r}", file))
+                "wandb.mode", f"expected one of {', '.join(_MODES)}, got {mode!r}", file))
         if problems:
             raise ConfigValidationError(problems, schema="WandbConfig",
                                         hint=hint or "fix each key listed")

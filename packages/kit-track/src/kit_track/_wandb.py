@@ -33,13 +33,13 @@ _MODES = {"online": "online", "offline": "offline", "dryrun": "offline", "disabl
 _STATE_EVERY = 50
 
 
-def probe_wandb_server(timeout_s: float = 2.0, environ: Mapping[str, str] | None = None) -> None:
+def probe_wandb_server(timeout_s: float = 2.0) -> None:
     """Raise ConnectionError within `timeout_s` if the W&B server (or proxy) is unreachable.
 
     wandb.init against a dead server retries for ~14 s even with a 3 s init timeout;
     one TCP connect tells us in milliseconds.
     """
-    env = os.environ if environ is None else environ
+    env = os.environ
     url = env.get("WANDB_BASE_URL") or "https://api.wandb.ai"
     parsed = urlparse(url)
     scheme = parsed.scheme or "https"
