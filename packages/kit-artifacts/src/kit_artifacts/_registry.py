@@ -36,7 +36,6 @@ from kit_artifacts._records import (
     RECORD_FORMAT,
     VersionRecord,
     parse_record,
-    producer_json,
     resolve_remote,
 )
 from kit_artifacts._ref import ArtifactRef
@@ -323,7 +322,7 @@ class ArtifactRegistry:
             "created_at": body["created_at"],
             "inputs": input_list,
             "run_inputs": run_inputs,
-            "producer": producer_json(who),
+            "producer": attrs.asdict(who),
             "manifest": manifest_key,
             "integrity": integrity,
             "copied": copy,
