@@ -361,9 +361,7 @@ class ArtifactRegistry:
                 "'latest' is maintained automatically", uri=alias, hint="choose another alias"
             )
         validate_alias(alias)
-        target = self.resolve(
-            f"{name}:{version}" if not isinstance(version, str) else f"{name}:{version}"
-        )
+        target = self.resolve(f"{name}:{version}")
         with self.storage.lock(f"{name}/.lock"):
             self.storage.write_pointer(f"{name}/aliases/{alias}", str(target.version))
         return target
