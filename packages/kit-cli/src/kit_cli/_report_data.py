@@ -124,17 +124,6 @@ def _duration(started: str | None, finished: str | None) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def _argv(args: Iterable[Any]) -> str:
-    """The command line with the value of every `SECRET_KEY=value` argument masked."""
-    from kit_config import is_secret_key
-
-    def mask(arg: str) -> str:
-        key, sep, _ = arg.partition("=")
-        return f"{key}=***" if sep and is_secret_key(key.lstrip("+~-").split("@", 1)[0]) else arg
-
-    return " ".join(mask(str(a)) for a in args)
-
-
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -178,11 +167,13 @@ def _artifact_node(node: Any, registry: Any, verify: bool) -> ReportNode:
 
 
 def _run_node(node: Any) -> tuple[ReportNode, list[MetricSeries]]:
-    from kit_config import mask_secrets
+    from kit_config import mask_argv, mask_secrets
 
     info: Mapping[str, Any] = node.attrs or {}
     run_id = str(info.get("run_id") or node.id.removeprefix("run:"))
-    facts = [("run id", run_id), ("argv", _argv(info.get("argv") or ())),
+    # The argv as recorded, its secrets masked again (`--token V`, `KEY=V`: kit_config's rule).
+    argv = " ".join(mask_argv([str(a) for a in info.get("argv") or ()]))
+    facts = [("run id", run_id), ("argv", argv),
              ("config digest", _text(info.get("config_digest"))),
              ("git commit", _text(info.get("git_commit"))
               + (" (dirty)" if info.get("git_dirty") else "")),
