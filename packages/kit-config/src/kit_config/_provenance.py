@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kit_config._files import atomic_write_bytes, config_digest
+from kit_config._files import atomic_write_bytes, atomic_write_json, config_digest
 from kit_config._readers import SUPPORTED_SUFFIXES, read_text_config
 from kit_config._secrets import is_secret_key, mask_argv, mask_override, mask_secrets
 from kit_config._sources import SourceInfo, sources_of
@@ -185,7 +185,7 @@ def save_provenance(
         "pins": dict(sorted((pins or {}).items())),
     }
     target = out_dir / PROVENANCE_FILE
-    atomic_write_bytes(target, (json.dumps(record, indent=2, default=str) + "\n").encode())
+    atomic_write_json(target, record)
     return target
 
 
