@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kit_config._sources import Location
+from kit_config._validate import join_path
 from kit_config.errors import ConfigFileError
 
 __all__ = ["READERS", "SUPPORTED_SUFFIXES", "caret_excerpt", "read_text_config"]
@@ -102,13 +103,12 @@ def _yaml_locations(node: Any, file: str) -> dict[str, Location]:
         prefix, cur = stack.pop()
         if cur.id == "mapping":
             for key_node, value_node in cur.value:
-                key = str(key_node.value)
-                path = f"{prefix}.{key}" if prefix else key
+                path = join_path(prefix, str(key_node.value))
                 out[path] = Location(file, key_node.start_mark.line + 1)
                 stack.append((path, value_node))
         elif cur.id == "sequence":
             for i, item in enumerate(cur.value):
-                path = f"{prefix}[{i}]"
+                path = join_path(prefix, i)
                 out[path] = Location(file, item.start_mark.line + 1)
                 stack.append((path, item))
     return out

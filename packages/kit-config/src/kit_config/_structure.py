@@ -16,7 +16,7 @@ from kit_config._converter import TypeMismatch, describe, get_converter, type_na
 from kit_config._resolvers import known_resolvers, load_resolver_plugins, plugin_failures
 from kit_config._sources import SourceInfo, sources_of
 from kit_config._suggest import did_you_mean
-from kit_config._validate import join_path, partial_problems, semantic_problems
+from kit_config._validate import _parts, join_path, partial_problems, semantic_problems
 from kit_config.errors import ConfigProblem, ConfigValidationError, InterpolationError, KitError
 
 __all__ = ["plain_value", "resolve_collecting", "structure", "to_container", "unstructure"]
@@ -126,9 +126,9 @@ def to_container(cfg: Any) -> dict[str, Any]:
 def _raw_at(cfg: Any, path: str) -> str | None:
     """The unresolved text at a dotted `path` (the interpolation as written), if a string."""
     node: Any = cfg
-    for part in path.replace("[", ".").replace("]", "").split("."):
+    for part in _parts(path):
         try:
-            node = node._get_node(int(part) if part.isdigit() else part)
+            node = node._get_node(part)
         except Exception:
             return None
         if node is None:
