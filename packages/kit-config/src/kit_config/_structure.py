@@ -16,7 +16,13 @@ from kit_config._converter import TypeMismatch, describe, get_converter, type_na
 from kit_config._resolvers import known_resolvers, load_resolver_plugins, plugin_failures
 from kit_config._sources import SourceInfo, sources_of
 from kit_config._suggest import did_you_mean
-from kit_config._validate import _parts, join_path, partial_problems, semantic_problems
+from kit_config._validate import (
+    _is_config,
+    _parts,
+    join_path,
+    partial_problems,
+    semantic_problems,
+)
 from kit_config.errors import ConfigProblem, ConfigValidationError, InterpolationError, KitError
 
 __all__ = ["plain_value", "resolve_collecting", "structure", "to_container", "unstructure"]
@@ -258,8 +264,9 @@ def _located(info: SourceInfo, path: str, message: str) -> ConfigProblem:
 
 
 def plain_value(obj: Any) -> Any:
-    """`obj` as plain data: config objects as dicts, collections as lists, paths as text and
-    enums as their values."""
+    """`obj` as plain data: config objects as dicts (through the converter, so registered
+    types such as artifacts unstructure as configured), collections as lists, paths as text
+    and enums as their values. A value without config objects never loads cattrs."""
     import enum
     from pathlib import PurePath
 
@@ -272,9 +279,11 @@ def plain_value(obj: Any) -> Any:
             return str(value)
         if isinstance(value, enum.Enum):
             return plain(value.value)
+        if _is_config(value) and not isinstance(value, type):
+            return plain(get_converter().unstructure(value))
         return value
 
-    return plain(get_converter().unstructure(obj))
+    return plain(obj)
 
 
 def unstructure(obj: Any) -> dict[str, Any]:
