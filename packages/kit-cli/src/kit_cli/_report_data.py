@@ -162,7 +162,7 @@ def _artifact_node(node: Any, registry: Any, verify: bool) -> ReportNode:
               ("producer config digest", _text(producer.config_digest)),
               ("producer git commit", _text(producer.git_commit)
                + (" (dirty)" if producer.git_dirty else "")),
-              ("producer code digest", _text(getattr(producer, "code_digest", None)))]
+              ("producer code digest", _text(producer.code_digest))]
     return ReportNode(node.id, "artifact", node.label, tuple(facts), tuple(problems))
 
 
@@ -192,8 +192,7 @@ def _run_node(node: Any) -> tuple[ReportNode, list[MetricSeries]]:
                  ("config digest", _text(record.config_digest or info.get("config_digest"))),
                  ("git commit", _text(record.git_commit or info.get("git_commit"))
                   + (" (dirty)" if record.git_dirty else "")),
-                 ("code digest", _text(getattr(record, "code_digest", None)
-                                       or info.get("code_digest")))]
+                 ("code digest", _text(record.code_digest or info.get("code_digest")))]
     details = RunDetails(
         status=record.status + (f" (exit {record.exit_code})" if record.exit_code else ""),
         duration=_duration(record.started_at, record.finished_at),
