@@ -134,16 +134,13 @@ def rerun(
 
 def _outputs(run_id: str) -> dict[str, str] | None:
     """`{artifact name: art://name:vN}` a run published, from its tracker record."""
-    from kit_artifacts import parse_art_uri
-
     try:
         from kit_track import load_run
 
         record = load_run(run_id)
     except Exception:  # no tracker record: nothing to compare against
         return None
-    return {str(getattr(parse_art_uri(o.uri), "name", o.uri)): o.uri
-            for o in record.outputs if o.uri.startswith("art://")}
+    return {_name(o.uri): o.uri for o in record.outputs if o.uri.startswith("art://")}
 
 
 def _files(uri: str) -> dict[str, tuple[int, str | None]] | None:
