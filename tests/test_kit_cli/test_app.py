@@ -143,7 +143,7 @@ def test_launch_record_round_trip(isolated_home: Path):
 
     record = LaunchRecord(
         run_id=new_run_id(), recipe="demo", stage="train", module="m", argv=["-c", "x"],
-        overrides=["a=1"], passthrough=[], config_source=None, profile=None, mode="local",
+        overrides=["a=1"], config_source=None, profile=None, mode="local",
         pins={"art://d": "art://d:v1"}, inputs=[], git_commit=None, git_dirty=None,
         created_at="2026-01-01T00:00:00+00:00",
     )

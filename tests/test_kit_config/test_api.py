@@ -49,6 +49,7 @@ EXPECTED = [
     "mask_secrets",
     "nemotron_home",
     "new_run_id",
+    "plain_data",
     "process_rank",
     "recompose",
     "register_resolver",

@@ -94,7 +94,7 @@ def test_secrets_masked_everywhere(
             for secret in ("env-secret-123", "tok-secret-456", "pw-789", "argv-secret"):
                 assert secret not in text, (f, secret)
     prov = load_provenance(out)
-    assert prov.masked_overrides == ("+hf_token=***", "+db.password=***")
+    assert prov.overrides == ("+hf_token=***", "+db.password=***")
     assert prov.argv[-1] == "***"
     # the secret re-supplied at rerun time reaches the config again
     again = recompose(prov, extra_overrides=["hf_token=new"])

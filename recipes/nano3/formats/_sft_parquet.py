@@ -93,10 +93,6 @@ class PackedRows:
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
-    def row_length(self, i: int) -> int:
-        """Number of tokens in row `i`."""
-        return int(self.offsets[i + 1] - self.offsets[i])
-
     def row(self, i: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8],
                                    npt.NDArray[np.int64]]:
         """Row `i`'s ids, loss mask and conversation starts."""

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import torch
 
-from kit_config import structure
+from kit_config import atomic_write_json, atomic_write_text, structure
 from nano3.stages._config import ModelConfig
 from nano3.stages.errors import CheckpointError
 
@@ -73,10 +73,8 @@ def save_checkpoint(root: Path, step: int, model: Any, optimizer: Any, scheduler
     dist_checkpointing.save(state, str(path), sharded_strategy=("torch_dist", 1))
     _barrier()
     if _rank() == 0:
-        (path / MODEL_CONFIG).write_text(json.dumps(model_info, indent=2, sort_keys=True))
-        tmp = root / (TRACKER + ".tmp")
-        tmp.write_text(str(step))
-        tmp.replace(root / TRACKER)
+        atomic_write_json(path / MODEL_CONFIG, model_info, sort_keys=True)
+        atomic_write_text(root / TRACKER, str(step))
         saves = sorted(root.glob("iter_*"))
         for old in saves[:-keep]:
             shutil.rmtree(old, ignore_errors=True)

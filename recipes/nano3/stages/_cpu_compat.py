@@ -8,7 +8,7 @@ shows each failure without its patch. Revisit them when the megatron-core pin mo
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -19,7 +19,6 @@ __all__ = [
     "CpuDeviceMode",
     "apply_cpu_compat",
     "cpu_clip_grad_by_total_norm_fp32",
-    "cpu_compat",
 ]
 
 _CPU = torch.device("cpu")
@@ -141,10 +140,3 @@ def apply_cpu_compat(only: tuple[str, ...] | None = None) -> contextlib.Abstract
             patch()
             _applied.add(name)
     return CpuDeviceMode()
-
-
-@contextlib.contextmanager
-def cpu_compat() -> Iterator[None]:
-    """`with cpu_compat():` apply the patches and run the block under the device mode."""
-    with apply_cpu_compat():
-        yield

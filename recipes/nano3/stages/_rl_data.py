@@ -6,6 +6,7 @@ to the answer after stripping whitespace.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from kit_artifacts import SplitJsonlDataArtifact
@@ -44,11 +45,7 @@ def prefix_match(completion: str, answer: str) -> float:
     got, want = completion.strip(), answer.strip()
     if got == want:
         return 1.0
-    n = 0
-    for a, b in zip(got, want, strict=False):
-        if a != b:
-            break
-        n += 1
+    n = len(os.path.commonprefix([got, want]))
     return 0.5 * n / max(len(want), len(got), 1)
 
 

@@ -13,8 +13,7 @@ from kit_artifacts._artifacts import (
     register_artifact_type,
 )
 from kit_artifacts._fsspec_storage import FsspecStorage
-from kit_artifacts._gc import GcReport
-from kit_artifacts._gc import gc as _gc
+from kit_artifacts._gc import GcReport, gc
 from kit_artifacts._inputs import is_artifact_type, structure_artifact, unstructure_artifact
 from kit_artifacts._integrity import Manifest, VerifyReport
 from kit_artifacts._lineage import LineageEdge, LineageGraph, LineageNode, lineage
@@ -96,19 +95,6 @@ __all__ = [
 def verify(uri: str | ArtifactRef, *, registry: ArtifactRegistry | None = None) -> VerifyReport:
     """Re-hash a version's files against its manifest: missing, changed and extra files."""
     return (registry if registry is not None else get_registry()).verify(uri)
-
-
-def gc(
-    dry_run: bool = True,
-    *,
-    keep_last: int = 1,
-    registry: ArtifactRegistry | None = None,
-    min_temp_age_s: float = 3600.0,
-) -> GcReport:
-    """Remove unreferenced versions (by default only report them)."""
-    return _gc(
-        dry_run=dry_run, keep_last=keep_last, registry=registry, min_temp_age_s=min_temp_age_s
-    )
 
 
 def _register_with_kit_config() -> None:

@@ -34,8 +34,8 @@ class GcReport:
 
 
 def gc(
-    *,
     dry_run: bool = True,
+    *,
     keep_last: int = 1,
     registry: ArtifactRegistry | None = None,
     min_temp_age_s: float = 3600.0,

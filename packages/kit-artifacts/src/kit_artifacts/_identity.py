@@ -77,11 +77,8 @@ _cached_checkout_state = functools.lru_cache(maxsize=16)(checkout_state)
 
 @functools.lru_cache(maxsize=16)
 def _cached_digest(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+        return f"sha256:{hashlib.file_digest(handle, 'sha256').hexdigest()}"
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:

@@ -126,17 +126,6 @@ class VerifyReport:
             hint="restore the files, or publish the current data as a new version",
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON form for CLIs."""
-        return {
-            "uri": self.uri,
-            "ok": self.ok,
-            "checked": self.checked,
-            "missing": list(self.missing),
-            "changed": list(self.changed),
-            "extra": list(self.extra),
-        }
-
 
 def list_files(root: str) -> Iterator[tuple[str, str]]:
     """`(relative, absolute)` for every regular file under `root` (or `root` itself)."""

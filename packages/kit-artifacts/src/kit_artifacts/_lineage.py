@@ -135,19 +135,7 @@ def _artifact_node(record: VersionRecord) -> LineageNode:
 
 def _run_node(record: VersionRecord) -> LineageNode:
     p = record.producer
-    return LineageNode(
-        _run_id(record),
-        "run",
-        f"run {p.run_id}",
-        {
-            "run_id": p.run_id,
-            "argv": list(p.argv),
-            "git_commit": p.git_commit,
-            "git_dirty": p.git_dirty,
-            "config_digest": p.config_digest,
-            "code_digest": p.code_digest,
-        },
-    )
+    return LineageNode(_run_id(record), "run", f"run {p.run_id}", attrs.asdict(p))
 
 
 def lineage(

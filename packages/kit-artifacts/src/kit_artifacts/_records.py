@@ -11,7 +11,7 @@ from kit_artifacts._ref import ArtifactRef
 from kit_artifacts._uri import WandbArtURI, parse_art_uri
 from kit_artifacts.errors import ArtifactMetadataError, ArtifactURIError
 
-__all__ = ["RECORD_FORMAT", "VersionRecord", "parse_record", "producer_json", "resolve_remote"]
+__all__ = ["RECORD_FORMAT", "VersionRecord", "parse_record", "resolve_remote"]
 
 # /2 added `producer.code_digest` and `run_inputs` (a version of an implicit run points at
 # the run's input log instead of copying it); /1 records read the same way.
@@ -46,17 +46,6 @@ class VersionRecord:
     def uri(self) -> str:
         """`art://name:vN`."""
         return f"art://{self.name}:v{self.version}"
-
-
-def producer_json(p: hooks.Producer) -> dict[str, Any]:
-    return {
-        "run_id": p.run_id,
-        "argv": list(p.argv),
-        "git_commit": p.git_commit,
-        "git_dirty": p.git_dirty,
-        "config_digest": p.config_digest,
-        "code_digest": p.code_digest,
-    }
 
 
 def resolve_remote(uri: str) -> str | None:

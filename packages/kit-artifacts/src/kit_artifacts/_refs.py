@@ -59,6 +59,15 @@ def _registry_uri(uri: str) -> ArtURI | None:
     return parsed if isinstance(parsed, ArtURI) else None
 
 
+def _map_strings(node: Any, fn: Callable[[str], str]) -> Any:
+    """A copy of a plain config (mappings, lists) with `fn` applied to every string."""
+    if isinstance(node, Mapping):
+        return {key: _map_strings(value, fn) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_map_strings(value, fn) for value in node]
+    return fn(node) if isinstance(node, str) else node
+
+
 def find_refs(container: Any) -> tuple[str, ...]:
     """Every registry reference in a plain config, as `art://NAME[:VER]`, first-seen order.
 
@@ -119,19 +128,12 @@ def pin_refs(
             return match.group(0)
         return "${art:" + uri.removeprefix("art://") + comma + field + "}"
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, Mapping):
-            return {key: walk(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [walk(value) for value in node]
-        if isinstance(node, str):
-            if node.startswith("art://") and "${" not in node:
-                return pin_uri(node) or node
-            if "${art:" in node:
-                return _INTERPOLATION.sub(rewrite, node)
-        return node
+    def pin_text(text: str) -> str:
+        if text.startswith("art://") and "${" not in text:
+            return pin_uri(text) or text
+        return _INTERPOLATION.sub(rewrite, text) if "${art:" in text else text
 
-    return walk(container), list(inputs.values())
+    return _map_strings(container, pin_text), list(inputs.values())
 
 
 def escape_refs(container: Any, names: Collection[str]) -> Any:
@@ -147,13 +149,6 @@ def escape_refs(container: Any, names: Collection[str]) -> Any:
         hit = parsed is not None and parsed.name in wanted
         return "\\" + match.group(0) if hit else match.group(0)
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, Mapping):
-            return {key: walk(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [walk(value) for value in node]
-        if isinstance(node, str) and "${art:" in node:
-            return _INTERPOLATION.sub(escape, node)
-        return node
-
-    return walk(container) if wanted else container
+    if not wanted:
+        return container
+    return _map_strings(container, lambda text: _INTERPOLATION.sub(escape, text))

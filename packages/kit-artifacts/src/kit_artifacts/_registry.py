@@ -36,7 +36,6 @@ from kit_artifacts._records import (
     RECORD_FORMAT,
     VersionRecord,
     parse_record,
-    producer_json,
     resolve_remote,
 )
 from kit_artifacts._ref import ArtifactRef
@@ -323,7 +322,7 @@ class ArtifactRegistry:
             "created_at": body["created_at"],
             "inputs": input_list,
             "run_inputs": run_inputs,
-            "producer": producer_json(who),
+            "producer": attrs.asdict(who),
             "manifest": manifest_key,
             "integrity": integrity,
             "copied": copy,
@@ -362,9 +361,7 @@ class ArtifactRegistry:
                 "'latest' is maintained automatically", uri=alias, hint="choose another alias"
             )
         validate_alias(alias)
-        target = self.resolve(
-            f"{name}:{version}" if not isinstance(version, str) else f"{name}:{version}"
-        )
+        target = self.resolve(f"{name}:{version}")
         with self.storage.lock(f"{name}/.lock"):
             self.storage.write_pointer(f"{name}/aliases/{alias}", str(target.version))
         return target

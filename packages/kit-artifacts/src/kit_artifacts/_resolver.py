@@ -24,7 +24,6 @@ __all__ = [
 
 _pins: dict[tuple[str, str, str], str] = {}  # (registry root, name, version) -> pinned uri
 _lock = threading.Lock()
-_SPECIAL = ("name", "path", "type", "uri", "version")
 
 
 def pinned_refs() -> dict[str, str]:
@@ -71,23 +70,17 @@ def resolve_art(*args: Any) -> Any:
         _pins.setdefault(key, ref.uri)
     registry.note_used(ref)
     ref_path = f"{ref.path.rstrip('/')}/{parsed.subpath}" if parsed.subpath else ref.path
-    if field is None or field == "path":
-        return ref_path
-    if field == "uri":
-        return ref.uri
-    if field == "version":
-        return ref.version
-    if field == "name":
-        return ref.name
-    if field == "type":
-        return ref.type
+    special = {"name": ref.name, "path": ref_path, "type": ref.type, "uri": ref.uri,
+               "version": ref.version}
+    if field is None or field in special:
+        return special[field or "path"]
     body = registry.record(ref).artifact
     if field in body and field not in ("metadata", "tracking"):
         return body[field]
     meta = body.get("metadata") or {}
     if field in meta:
         return meta[field]
-    known = sorted({*_SPECIAL, *(k for k in body if k not in ("metadata", "tracking")), *meta})
+    known = sorted({*special, *(k for k in body if k not in ("metadata", "tracking")), *meta})
     raise ArtifactURIError(
         f"{ref.uri} has no field {field!r}",
         uri=f"{uri},{field}",

@@ -62,10 +62,9 @@ def _token() -> str:
 class LocalStorage:
     """A registry on the local filesystem (or a shared POSIX filesystem)."""
 
-    def __init__(self, root: str, *, fsync: bool = False) -> None:
+    def __init__(self, root: str) -> None:
         self.url = root
         self.root = os.path.abspath(os.path.expanduser(root))
-        self.fsync = fsync  # survive power loss, not only process crashes (slower)
 
     def _abs(self, key: str) -> str:
         return os.path.join(self.root, key) if key else self.root
@@ -88,8 +87,6 @@ class LocalStorage:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            if self.fsync:
-                os.fsync(fd)
         finally:
             os.close(fd)
         return tmp

@@ -1,9 +1,13 @@
-"""Helpers shared by the app's commands: completion sources and plain-data output."""
+"""Helpers shared by the app's commands: completion sources and plain-data output.
+
+`as_data` is `kit_config.plain_data` (JSON-ready attrs objects, dataclasses, containers).
+"""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
+
+from kit_config import plain_data as as_data
 
 __all__ = ["as_data", "complete_artifact", "complete_profile", "echo_json", "guarded"]
 
@@ -24,25 +28,6 @@ def complete_artifact(incomplete: str) -> list[str]:
     except Exception:  # completion must never print a traceback into the shell
         return []
     return [str(name) for name in names if str(name).startswith(incomplete)]
-
-
-def as_data(obj: Any) -> Any:
-    """Plain JSON-able data from attrs classes, dataclasses, paths and containers."""
-    import dataclasses
-
-    import attrs
-
-    if attrs.has(type(obj)):
-        return as_data(attrs.asdict(obj, recurse=False))
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return as_data({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
-    if isinstance(obj, Mapping):
-        return {str(k): as_data(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [as_data(v) for v in obj]
-    if obj is None or isinstance(obj, bool | int | float | str):
-        return obj
-    return str(obj)
 
 
 def echo_json(data: Any) -> None:

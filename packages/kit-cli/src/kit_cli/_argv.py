@@ -115,11 +115,6 @@ def parse_stage_argv(argv: Sequence[str]) -> StageArgs:
             "--run and --batch exclude each other",
             hint="use --run PROFILE to wait for the job, --batch PROFILE to detach",
         )
-    return StageArgs(
-        config=values.get("config"),
-        run=values.get("run"),
-        batch=values.get("batch"),
-        dry_run=dry_run or "dry_run_out" in values,
-        dry_run_out=values.get("dry_run_out"),
-        overrides=tuple(overrides),
-    )
+    # `values` is keyed by field name (config, run, batch, dry_run_out).
+    return StageArgs(**values, dry_run=dry_run or "dry_run_out" in values,
+                     overrides=tuple(overrides))

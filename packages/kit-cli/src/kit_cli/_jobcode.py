@@ -81,21 +81,17 @@ def job_pex(stage: Stage) -> Path | None:
     """
     from kit_cli.errors import JobCodeError
 
-    override = os.environ.get("NEMOTRON_JOB_PEX")
-    if override:
-        path = Path(override).expanduser()
-        if not path.is_file():
+    path, target = planned_job_pex(stage)
+    if path is None:
+        return None
+    if target is None:  # a PEX file: NEMOTRON_JOB_PEX, else the stage's job_target
+        if path.is_file():
+            return path.resolve()
+        override = os.environ.get("NEMOTRON_JOB_PEX")
+        if override:
             raise JobCodeError(stage.name, override, "NEMOTRON_JOB_PEX names no file",
                                hint="unset NEMOTRON_JOB_PEX or point it at a built PEX")
-        return path.resolve()
-    target = stage.job_target
-    if not target:
-        return None
-    if not is_pants_address(target):
-        path = Path(target).expanduser()
-        if not path.is_file():
-            raise JobCodeError(stage.name, target, "the PEX file does not exist")
-        return path.resolve()
+        raise JobCodeError(stage.name, str(stage.job_target), "the PEX file does not exist")
     root = build_root()
     if root is None or not (root / "pants").is_file():
         raise JobCodeError(

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from kit_config import atomic_write_text, home_dir
+from kit_config import atomic_write_json, home_dir
 
 __all__ = [
     "LaunchRecord",
@@ -113,7 +113,6 @@ class LaunchRecord:
     module: str
     argv: list[str]
     overrides: list[str]
-    passthrough: list[str]
     config_source: str | None
     profile: str | None
     mode: str  # "local", "attached" or "batch"
@@ -141,7 +140,7 @@ class LaunchRecord:
 def save_launch(record: LaunchRecord) -> Path:
     """Write (or update) `launch.json` atomically; return its folder."""
     path = record.directory / "launch.json"
-    atomic_write_text(path, json.dumps(attrs.asdict(record), indent=2, sort_keys=True) + "\n")
+    atomic_write_json(path, attrs.asdict(record), sort_keys=True)
     return record.directory
 
 

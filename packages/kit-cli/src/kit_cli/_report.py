@@ -5,7 +5,6 @@ and each run's record. Default destination: `$NEMOTRON_HOME/reports/<what>.html`
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +14,10 @@ __all__ = ["default_report_path", "write_art_report", "write_run_report"]
 
 def default_report_path(what: str) -> Path:
     """`$NEMOTRON_HOME/reports/<what>.html`, `what` made file-name safe."""
-    home = os.environ.get("NEMOTRON_HOME") or str(Path.home() / ".nemotron")
+    from kit_config import nemotron_home
+
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", what.removeprefix("art://")).strip("-")
-    return Path(home).expanduser() / "reports" / f"{slug or 'report'}.html"
+    return nemotron_home() / "reports" / f"{slug or 'report'}.html"
 
 
 def _write(title: str, nodes: dict[str, Any], edges: set[tuple[str, str]], output: Path,

@@ -124,17 +124,6 @@ def _duration(started: str | None, finished: str | None) -> str:
     return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-def _argv(args: Iterable[Any]) -> str:
-    """The command line with the value of every `SECRET_KEY=value` argument masked."""
-    from kit_config import is_secret_key
-
-    def mask(arg: str) -> str:
-        key, sep, _ = arg.partition("=")
-        return f"{key}=***" if sep and is_secret_key(key.lstrip("+~-").split("@", 1)[0]) else arg
-
-    return " ".join(mask(str(a)) for a in args)
-
-
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -173,16 +162,18 @@ def _artifact_node(node: Any, registry: Any, verify: bool) -> ReportNode:
               ("producer config digest", _text(producer.config_digest)),
               ("producer git commit", _text(producer.git_commit)
                + (" (dirty)" if producer.git_dirty else "")),
-              ("producer code digest", _text(getattr(producer, "code_digest", None)))]
+              ("producer code digest", _text(producer.code_digest))]
     return ReportNode(node.id, "artifact", node.label, tuple(facts), tuple(problems))
 
 
-def _run_node(node: Any, runs_root: Path | None) -> tuple[ReportNode, list[MetricSeries]]:
-    from kit_config import mask_secrets
+def _run_node(node: Any) -> tuple[ReportNode, list[MetricSeries]]:
+    from kit_config import mask_argv, mask_secrets
 
     info: Mapping[str, Any] = node.attrs or {}
     run_id = str(info.get("run_id") or node.id.removeprefix("run:"))
-    facts = [("run id", run_id), ("argv", _argv(info.get("argv") or ())),
+    # The argv as recorded, its secrets masked again (`--token V`, `KEY=V`: kit_config's rule).
+    argv = " ".join(mask_argv([str(a) for a in info.get("argv") or ()]))
+    facts = [("run id", run_id), ("argv", argv),
              ("config digest", _text(info.get("config_digest"))),
              ("git commit", _text(info.get("git_commit"))
               + (" (dirty)" if info.get("git_dirty") else "")),
@@ -193,7 +184,7 @@ def _run_node(node: Any, runs_root: Path | None) -> tuple[ReportNode, list[Metri
     try:
         from kit_track import load_run
 
-        record: Any = load_run(run_id, root=runs_root)
+        record: Any = load_run(run_id)
     except Exception as exc:  # missing or unreadable run folder: say so, draw the rest
         return ReportNode(node.id, "run", node.label, tuple(facts),
                           (f"run record missing or unreadable: {exc}",)), []
@@ -201,8 +192,7 @@ def _run_node(node: Any, runs_root: Path | None) -> tuple[ReportNode, list[Metri
                  ("config digest", _text(record.config_digest or info.get("config_digest"))),
                  ("git commit", _text(record.git_commit or info.get("git_commit"))
                   + (" (dirty)" if record.git_dirty else "")),
-                 ("code digest", _text(getattr(record, "code_digest", None)
-                                       or info.get("code_digest")))]
+                 ("code digest", _text(record.code_digest or info.get("code_digest")))]
     details = RunDetails(
         status=record.status + (f" (exit {record.exit_code})" if record.exit_code else ""),
         duration=_duration(record.started_at, record.finished_at),
@@ -219,7 +209,7 @@ def _run_node(node: Any, runs_root: Path | None) -> tuple[ReportNode, list[Metri
 
 
 def collect(title: str, nodes: Iterable[Any], edges: Iterable[tuple[str, str]], *,
-            registry: Any, runs_root: Path | None = None, verify: bool = True) -> ReportData:
+            registry: Any, verify: bool = True) -> ReportData:
     """Report data for lineage nodes (`kit_artifacts.LineageNode`) and their edges."""
     out: list[ReportNode] = []
     metrics: list[MetricSeries] = []
@@ -227,7 +217,7 @@ def collect(title: str, nodes: Iterable[Any], edges: Iterable[tuple[str, str]], 
         if node.kind == "artifact":
             out.append(_artifact_node(node, registry, verify))
         elif node.kind == "run":
-            report_node, series = _run_node(node, runs_root)
+            report_node, series = _run_node(node)
             out.append(report_node)
             metrics += series
         else:

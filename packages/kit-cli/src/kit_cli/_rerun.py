@@ -94,7 +94,7 @@ def rerun(
     deferred_names = [str(item.get("ref")) for item in record.inputs if item.get("deferred")]
     # Compare as recorded: deferred inputs were left unpinned in the recorded config.
     plan = plan_stage(recipe, stage, args, argv, fixed_pins=record.pins, config_source=source,
-                      composed=composed, defer_inputs=_names(deferred_names))
+                      composed=composed, defer_inputs=[_name(r) for r in deferred_names])
     recorded = (record.directory / JOB_CONFIG_NAME).read_text(encoding="utf-8")
     current = plan.config_yaml()
     if current != recorded:
@@ -134,16 +134,13 @@ def rerun(
 
 def _outputs(run_id: str) -> dict[str, str] | None:
     """`{artifact name: art://name:vN}` a run published, from its tracker record."""
-    from kit_artifacts import parse_art_uri
-
     try:
         from kit_track import load_run
 
         record = load_run(run_id)
     except Exception:  # no tracker record: nothing to compare against
         return None
-    return {str(getattr(parse_art_uri(o.uri), "name", o.uri)): o.uri
-            for o in record.outputs if o.uri.startswith("art://")}
+    return {_name(o.uri): o.uri for o in record.outputs if o.uri.startswith("art://")}
 
 
 def _files(uri: str) -> dict[str, tuple[int, str | None]] | None:
@@ -190,7 +187,3 @@ def _name(uri: str) -> str:
         return parse_art_uri(uri).name
     except ValueError:
         return uri
-
-
-def _names(refs: list[str]) -> list[str]:
-    return [_name(ref) for ref in refs]

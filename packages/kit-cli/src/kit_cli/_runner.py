@@ -109,10 +109,6 @@ def _code_line(plan: StagePlan) -> str:
             f"digest {digest or '(when built)'} of {source}")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
     digest, source = _plan_code(plan)
     return LaunchRecord(
@@ -122,7 +118,6 @@ def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
         module=plan.stage.module,
         argv=mask_argv(plan.argv),
         overrides=mask_argv(plan.args.overrides),
-        passthrough=[],
         config_source=str(plan.config_source) if plan.config_source else None,
         profile=plan.args.profile,
         mode=plan.mode,
@@ -130,7 +125,7 @@ def _record(plan: StagePlan, rerun_of: str | None) -> LaunchRecord:
         inputs=[attrs.asdict(item) for item in plan.inputs],
         git_commit=plan.git_commit,
         git_dirty=plan.git_dirty,
-        created_at=_now(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         rerun_of=rerun_of,
         after=list(plan.after),
         deferred=list(plan.deferred),

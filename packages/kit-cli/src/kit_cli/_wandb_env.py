@@ -20,12 +20,10 @@ __all__ = ["wandb_env", "wandb_env_defaults"]
 
 
 def wandb_env(
-    env_file: str | Path | None,
-    *,
-    environ: Mapping[str, str] | None = None,
-    profile_env: Mapping[str, object] | None = None,
+    env_file: str | Path | None, *, profile_env: Mapping[str, object] | None = None
 ) -> dict[str, str]:
-    """`WANDB_*` settings from env.toml `[wandb]` under `environ`; none that `profile_env` sets.
+    """`WANDB_*` settings from env.toml `[wandb]` under the environment's; none that
+    `profile_env` sets.
 
     A bad `[wandb]` table (unknown key, an API key, a bad mode) raises
     `kit_config.ConfigValidationError` naming the file.
@@ -38,7 +36,7 @@ def wandb_env(
 
         table = load_env_file(env_file).wandb
     configured = WandbConfig.from_mapping(table, file=str(env_file))
-    effective = WandbConfig.from_env(environ).over(configured)
+    effective = WandbConfig.from_env().over(configured)
     return {k: v for k, v in effective.env().items() if k not in (profile_env or {})}
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         atomic_write_text,
         atomic_writer,
         config_digest,
+        plain_data,
     )
     from kit_config._home import home_dir, nemotron_home
     from kit_config._loading import load_config, load_omegaconf_yaml
@@ -103,6 +104,7 @@ __all__ = [
     "mask_secrets",
     "nemotron_home",
     "new_run_id",
+    "plain_data",
     "process_rank",
     "recompose",
     "register_resolver",
@@ -146,6 +148,7 @@ _LAZY: dict[str, str] = {
     "mask_secrets": "_secrets",
     "nemotron_home": "_home",
     "new_run_id": "_process",
+    "plain_data": "_files",
     "process_rank": "_process",
     "recompose": "_provenance",
     "register_resolver": "_resolvers",

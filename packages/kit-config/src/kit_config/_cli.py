@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from kit_config._converter import type_name
+from kit_config._structure import plain_value
+from kit_config._validate import _is_config
 from kit_config.errors import KitError, OverrideError
 
 __all__ = ["cli", "defaults_of", "render_help"]
@@ -67,30 +69,6 @@ def _fields(cls: Any) -> list[_Field]:
     return out
 
 
-def _is_config_class(tp: Any) -> bool:
-    import attrs
-
-    return isinstance(tp, type) and (attrs.has(tp) or dataclasses.is_dataclass(tp))
-
-
-def _plain(value: Any) -> Any:
-    from kit_config._structure import unstructure
-
-    if _is_config_class(type(value)):
-        return unstructure(value)
-    if isinstance(value, Path):
-        return str(value)
-    import enum
-
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
 def defaults_of(cls: Any) -> dict[str, Any]:
     """The config a class describes by itself: defaults, `???` for required fields.
 
@@ -99,24 +77,24 @@ def defaults_of(cls: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for f in _fields(cls):
-        if f.default == _MISSING and _is_config_class(f.type):
+        if f.default == _MISSING and _is_config(f.type):
             out[f.name] = defaults_of(f.type)
         else:
-            out[f.name] = _plain(f.default)
+            out[f.name] = plain_value(f.default)
     return out
 
 
 def _walk_help(cls: Any, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
     for f in _fields(cls):
         path = f"{prefix}{f.name}"
-        if _is_config_class(f.type):
+        if _is_config(f.type):
             yield path, f.type.__name__, "", f.help
             yield from _walk_help(f.type, path + ".")
             continue
         if f.default == _MISSING:
             default = "required"
         else:
-            shown = repr(_plain(f.default))
+            shown = repr(plain_value(f.default))
             default = f"default: {shown if len(shown) < 40 else shown[:37] + '...'}"
         yield path, type_name(f.type), default, f.help
 

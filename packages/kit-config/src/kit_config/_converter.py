@@ -163,15 +163,15 @@ def _is_mapping(tp: Any) -> bool:
     )
 
 
-def _exact(tp: type, name: str, *, numeric: bool = False) -> Callable[[Any, Any], Any]:
-    """A scalar hook for typed sources (TOML, JSON): the value must already be of the type."""
+def _exact(tp: type) -> Callable[[Any, Any], Any]:
+    """A scalar hook for typed sources (TOML, JSON): the value must already be of the type
+    (an int is a float too)."""
 
     def hook(value: Any, _: Any) -> Any:
-        if isinstance(value, bool) and tp is not bool:
-            raise TypeMismatch(f"expected {name}, got {describe(value)}")
-        if isinstance(value, tp) or (numeric and isinstance(value, int)):
+        numeric = tp is float and isinstance(value, int)
+        if (not isinstance(value, bool) or tp is bool) and (isinstance(value, tp) or numeric):
             return tp(value)
-        raise TypeMismatch(f"expected {name}, got {describe(value)}")
+        raise TypeMismatch(f"expected {tp.__name__}, got {describe(value)}")
 
     return hook
 
@@ -244,16 +244,10 @@ def _build(exact: bool) -> Any:
     from cattrs.cols import list_structure_factory, mapping_structure_factory
 
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    if exact:
-        conv.register_structure_hook(int, _exact(int, "int"))
-        conv.register_structure_hook(float, _exact(float, "float", numeric=True))
-        conv.register_structure_hook(bool, _exact(bool, "bool"))
-        conv.register_structure_hook(str, _exact(str, "str"))
-    else:
-        conv.register_structure_hook(int, _structure_int)
-        conv.register_structure_hook(float, _structure_float)
-        conv.register_structure_hook(bool, _structure_bool)
-        conv.register_structure_hook(str, _structure_str)
+    lenient: dict[type, Callable[[Any, Any], Any]] = {
+        int: _structure_int, float: _structure_float, bool: _structure_bool, str: _structure_str}
+    for tp, hook in lenient.items():
+        conv.register_structure_hook(tp, _exact(tp) if exact else hook)
     conv.register_structure_hook_func(
         lambda t: isinstance(t, type) and issubclass(t, PurePath), _structure_path
     )

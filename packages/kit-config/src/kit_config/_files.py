@@ -1,4 +1,4 @@
-"""Whole-file writes that are never half-done, and the one config digest.
+"""Whole-file writes that are never half-done, the one config digest, and plain JSON data.
 
 A reader (another rank, a rerun, `nemotron runs show`) sees either the old file or the new
 one: data goes to a temp file in the same directory, then `os.replace` swaps it in. A
@@ -8,11 +8,12 @@ failed write removes its temp file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,6 +23,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_writer",
     "config_digest",
+    "plain_data",
 ]
 
 
@@ -62,6 +64,27 @@ def atomic_write_json(
     """Write `obj` as indented JSON plus a newline, atomically; non-JSON values as `str`."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys, default=str) + "\n"
     return atomic_write_text(path, text)
+
+
+def plain_data(obj: Any) -> Any:
+    """JSON-ready data from attrs classes, dataclasses and containers (anything else as text).
+
+    attrs and dataclass objects become dicts of their fields, mapping keys strings, every
+    other collection a list; a value JSON cannot hold (a path, a date) becomes its `str`.
+    """
+    import attrs
+
+    if attrs.has(type(obj)):
+        return plain_data(attrs.asdict(obj, recurse=False))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return plain_data({f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)})
+    if isinstance(obj, Mapping):
+        return {str(k): plain_data(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [plain_data(v) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return str(obj)
 
 
 def config_digest(config: Any) -> str:

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from kit_config._files import atomic_write_bytes, config_digest
+from kit_config._files import atomic_write_bytes, atomic_write_json, config_digest
 from kit_config._readers import SUPPORTED_SUFFIXES, read_text_config
-from kit_config._secrets import SECRET_MASK, is_secret_key, mask_argv, mask_override, mask_secrets
+from kit_config._secrets import is_secret_key, mask_argv, mask_override, mask_secrets
 from kit_config._sources import SourceInfo, sources_of
 from kit_config.errors import ConfigNotFoundError, ProvenanceError
 
@@ -74,11 +74,6 @@ class Provenance:
     root: str | None
     base: dict[str, Any] | None
     pins: dict[str, str] = attrs.field(factory=dict)
-
-    @property
-    def masked_overrides(self) -> tuple[str, ...]:
-        """Overrides whose secret value was masked (a rerun must supply them again)."""
-        return tuple(o for o in self.overrides if o.endswith("=" + SECRET_MASK))
 
 
 def _file_sha256(path: Path) -> str:
@@ -190,7 +185,7 @@ def save_provenance(
         "pins": dict(sorted((pins or {}).items())),
     }
     target = out_dir / PROVENANCE_FILE
-    atomic_write_bytes(target, (json.dumps(record, indent=2, default=str) + "\n").encode())
+    atomic_write_json(target, record)
     return target
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kit_config._sources import Location
+from kit_config._validate import join_path
 from kit_config.errors import ConfigFileError
 
 __all__ = ["READERS", "SUPPORTED_SUFFIXES", "caret_excerpt", "read_text_config"]
@@ -86,6 +87,14 @@ def caret_excerpt(text: str, line: int | None, column: int | None) -> str | None
     return f"{line:>5} | {src}\n      | {' ' * (col - 1)}^"
 
 
+def _syntax_error(kind: str, reason: str, text: str, file: str, line: int | None,
+                  column: int | None) -> ConfigFileError:
+    """`invalid KIND: reason` at file:line:column, with a caret excerpt of that line."""
+    return ConfigFileError(f"invalid {kind}: {reason}", file=file, line=line, column=column,
+                           excerpt=caret_excerpt(text, line, column),
+                           hint="fix the syntax at that position")
+
+
 def _yaml_locations(node: Any, file: str) -> dict[str, Location]:
     """Walk a composed YAML node tree: key path -> line of the key (or item)."""
     out: dict[str, Location] = {}
@@ -94,13 +103,12 @@ def _yaml_locations(node: Any, file: str) -> dict[str, Location]:
         prefix, cur = stack.pop()
         if cur.id == "mapping":
             for key_node, value_node in cur.value:
-                key = str(key_node.value)
-                path = f"{prefix}.{key}" if prefix else key
+                path = join_path(prefix, str(key_node.value))
                 out[path] = Location(file, key_node.start_mark.line + 1)
                 stack.append((path, value_node))
         elif cur.id == "sequence":
             for i, item in enumerate(cur.value):
-                path = f"{prefix}[{i}]"
+                path = join_path(prefix, i)
                 out[path] = Location(file, item.start_mark.line + 1)
                 stack.append((path, item))
     return out
@@ -121,14 +129,7 @@ def _read_yaml(text: str, file: str) -> tuple[Any, dict[str, Location]]:
         line = mark.line + 1 if mark is not None else None
         col = mark.column + 1 if mark is not None else None
         reason = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "invalid YAML"
-        raise ConfigFileError(
-            f"invalid YAML: {' '.join(reason.split())}",
-            file=file,
-            line=line,
-            column=col,
-            excerpt=caret_excerpt(text, line, col),
-            hint="fix the syntax at that position",
-        ) from None
+        raise _syntax_error("YAML", " ".join(reason.split()), text, file, line, col) from None
     except yaml.YAMLError as exc:
         raise ConfigFileError(f"invalid YAML: {' '.join(str(exc).split())}", file=file) from None
     finally:
@@ -192,14 +193,7 @@ def _read_toml(text: str, file: str) -> tuple[Any, dict[str, Location]]:
         line = int(m.group("line")) if m else None
         col = int(m.group("col")) if m else None
         reason = m.group("msg") if m else str(exc)
-        raise ConfigFileError(
-            f"invalid TOML: {reason}",
-            file=file,
-            line=line,
-            column=col,
-            excerpt=caret_excerpt(text, line, col),
-            hint="fix the syntax at that position",
-        ) from None
+        raise _syntax_error("TOML", reason, text, file, line, col) from None
     return _toml_plain(data), _toml_locations(text, file)
 
 
@@ -207,14 +201,7 @@ def _read_json(text: str, file: str) -> tuple[Any, dict[str, Location]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigFileError(
-            f"invalid JSON: {exc.msg}",
-            file=file,
-            line=exc.lineno,
-            column=exc.colno,
-            excerpt=caret_excerpt(text, exc.lineno, exc.colno),
-            hint="fix the syntax at that position",
-        ) from None
+        raise _syntax_error("JSON", exc.msg, text, file, exc.lineno, exc.colno) from None
     return data, {"": Location(file, 1)}
 
 

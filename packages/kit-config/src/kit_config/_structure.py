@@ -8,6 +8,7 @@ with its key path and the file and line it came from.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -15,10 +16,16 @@ from kit_config._converter import TypeMismatch, describe, get_converter, type_na
 from kit_config._resolvers import known_resolvers, load_resolver_plugins, plugin_failures
 from kit_config._sources import SourceInfo, sources_of
 from kit_config._suggest import did_you_mean
-from kit_config._validate import join_path, partial_problems, semantic_problems
+from kit_config._validate import (
+    _is_config,
+    _parts,
+    join_path,
+    partial_problems,
+    semantic_problems,
+)
 from kit_config.errors import ConfigProblem, ConfigValidationError, InterpolationError, KitError
 
-__all__ = ["resolve_collecting", "structure", "to_container", "unstructure"]
+__all__ = ["plain_value", "resolve_collecting", "structure", "to_container", "unstructure"]
 
 T = TypeVar("T")
 
@@ -60,12 +67,6 @@ def resolve_collecting(cfg: Any) -> tuple[Any, list[ConfigProblem]]:
     info = sources_of(cfg) or SourceInfo()
     problems: list[ConfigProblem] = []
 
-    def problem(path: str, message: str) -> None:
-        loc = info.locate(path)
-        problems.append(
-            ConfigProblem(path, message, loc.file if loc else None, loc.line if loc else None)
-        )
-
     def walk(node: Any, path: str) -> Any:
         if isinstance(node, DictConfig):
             keys: list[Any] = list(node.keys())
@@ -76,14 +77,14 @@ def resolve_collecting(cfg: Any) -> tuple[Any, list[ConfigProblem]]:
             child_path = join_path(path, key)
             child = node._get_node(key)
             if child is not None and child._is_missing() and not child._is_interpolation():
-                problem(child_path, "missing required value (???)")
+                problems.append(_located(info, child_path, "missing required value (???)"))
                 continue
             try:
                 value = node[key]
             except OmegaConfBaseException as exc:
                 raw = child._value() if child is not None else None
                 expr = raw if isinstance(raw, str) else None
-                problem(child_path, _interpolation_message(exc, expr))
+                problems.append(_located(info, child_path, _interpolation_message(exc, expr)))
                 continue
             if isinstance(value, DictConfig | ListConfig):
                 value = None if value._is_none() else walk(value, child_path)
@@ -131,9 +132,9 @@ def to_container(cfg: Any) -> dict[str, Any]:
 def _raw_at(cfg: Any, path: str) -> str | None:
     """The unresolved text at a dotted `path` (the interpolation as written), if a string."""
     node: Any = cfg
-    for part in path.replace("[", ".").replace("]", "").split("."):
+    for part in _parts(path):
         try:
-            node = node._get_node(int(part) if part.isdigit() else part)
+            node = node._get_node(part)
         except Exception:
             return None
         if node is None:
@@ -165,10 +166,7 @@ def _value_at(data: Any, parts: list[Any]) -> tuple[bool, Any]:
 
 
 def _path_of(parts: list[Any]) -> str:
-    path = ""
-    for part in parts:
-        path = join_path(path, part)
-    return path
+    return functools.reduce(join_path, parts, "")
 
 
 def _cattrs_problems(exc: BaseException, data: Any) -> list[tuple[str, str]]:
@@ -205,24 +203,18 @@ def _cattrs_problems(exc: BaseException, data: Any) -> list[tuple[str, str]]:
             msg = f"{type(err).__name__}: {err}"
         out.append((_path_of(parts), msg))
 
-    def walk(err: BaseException, parts: list[Any]) -> None:
-        if isinstance(err, ClassValidationError | IterableValidationError):
-            with_notes, without = err.group_exceptions()
-            for sub, note in with_notes:
-                key = getattr(note, "name", None)
-                if key is None:
-                    key = getattr(note, "index", None)
-                walk_or_leaf(sub, [*parts, key], getattr(note, "type", None))
-            for sub in without:
-                walk_or_leaf(sub, parts, None)
-        else:
-            leaf(err, parts, None)
-
-    def walk_or_leaf(err: BaseException, parts: list[Any], tp: Any) -> None:
-        if isinstance(err, ClassValidationError | IterableValidationError):
-            walk(err, parts)
-        else:
+    def walk(err: BaseException, parts: list[Any], tp: Any = None) -> None:
+        if not isinstance(err, ClassValidationError | IterableValidationError):
             leaf(err, parts, tp)
+            return
+        with_notes, without = err.group_exceptions()
+        for sub, note in with_notes:
+            key = getattr(note, "name", None)
+            if key is None:
+                key = getattr(note, "index", None)
+            walk(sub, [*parts, key], getattr(note, "type", None))
+        for sub in without:
+            walk(sub, parts)
 
     walk(exc, [])
     return out
@@ -242,10 +234,7 @@ def structure(cfg: Any, cls: type[T], *, exact: bool = False) -> T:
     if not _fields_of(cls):
         raise TypeError(f"structure() needs an attrs class or dataclass, got {cls!r}")
     data, problems = resolve_collecting(cfg)
-    if isinstance(cfg, DictConfig | ListConfig):
-        info = sources_of(cfg) or SourceInfo()
-    else:
-        info = SourceInfo()
+    info = (sources_of(cfg) if isinstance(cfg, DictConfig | ListConfig) else None) or SourceInfo()
     if not isinstance(data, Mapping):
         raise ConfigValidationError(
             [ConfigProblem("", f"expected a mapping for {cls.__name__}, got {describe(data)}")],
@@ -274,13 +263,12 @@ def _located(info: SourceInfo, path: str, message: str) -> ConfigProblem:
     return ConfigProblem(path, message, loc.file if loc else None, loc.line if loc else None)
 
 
-def unstructure(obj: Any) -> dict[str, Any]:
-    """Turn a typed config (attrs/dataclass) back into plain dicts (paths and enums as text)."""
+def plain_value(obj: Any) -> Any:
+    """`obj` as plain data: config objects as dicts (through the converter, so registered
+    types such as artifacts unstructure as configured), collections as lists, paths as text
+    and enums as their values. A value without config objects never loads cattrs."""
     import enum
     from pathlib import PurePath
-
-    conv = get_converter()
-    raw = conv.unstructure(obj)
 
     def plain(value: Any) -> Any:
         if isinstance(value, dict):
@@ -291,9 +279,16 @@ def unstructure(obj: Any) -> dict[str, Any]:
             return str(value)
         if isinstance(value, enum.Enum):
             return plain(value.value)
+        if _is_config(value) and not isinstance(value, type):
+            return plain(get_converter().unstructure(value))
         return value
 
-    out = plain(raw)
+    return plain(obj)
+
+
+def unstructure(obj: Any) -> dict[str, Any]:
+    """Turn a typed config (attrs/dataclass) back into plain dicts (paths and enums as text)."""
+    out = plain_value(obj)
     if not isinstance(out, dict):
         raise TypeError(
             f"unstructure() needs an attrs instance or dataclass, got {type(obj).__name__}"

@@ -58,11 +58,10 @@ class WandbConfig:
         return bool(self.project) and self.mode != "disabled"
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, Any], *, file: str | None = None,
-                     where: str = "wandb") -> WandbConfig:
+    def from_mapping(cls, table: Mapping[str, Any], *, file: str | None = None) -> WandbConfig:
         """Validate a plain table (env.toml `[wandb]`): every unknown key, an API key and a
         bad mode are reported at once as a one-line `ConfigValidationError`."""
-        import difflib
+        from kit_config._suggest import closest
 
         known = [f.name for f in attrs.fields(cls)]
         problems: list[ConfigProblem] = []
@@ -70,17 +69,17 @@ class WandbConfig:
         for key in table:
             if key in known:
                 continue
-            near = difflib.get_close_matches(str(key), known, n=1)
-            tip = f" (did you mean {near[0]!r}?)" if near else f" (known: {', '.join(known)})"
+            near = closest(str(key), known)
+            tip = f" (did you mean {near!r}?)" if near else f" (known: {', '.join(known)})"
             if "key" in str(key).lower() or "token" in str(key).lower():
                 tip = " (an API key is never a setting)"
                 hint = ("run `wandb login` or export WANDB_API_KEY: jobs get it through "
                         "their secrets file")
-            problems.append(ConfigProblem(f"{where}.{key}", f"unknown key {key!r}{tip}", file))
+            problems.append(ConfigProblem(f"wandb.{key}", f"unknown key {key!r}{tip}", file))
         mode = table.get("mode")
         if mode is not None and mode not in _MODES:
             problems.append(ConfigProblem(
-                f"{where}.mode", f"expected one of {', '.join(_MODES)}, got {mode!r}", file))
+                "wandb.mode", f"expected one of {', '.join(_MODES)}, got {mode!r}", file))
         if problems:
             raise ConfigValidationError(problems, schema="WandbConfig",
                                         hint=hint or "fix each key listed")

@@ -171,8 +171,7 @@ def list_profiles(path: str | Path | None = None) -> list[str]:
 
 def load_env_profile(name: str, path: str | Path | None = None) -> Profile:
     """Load profile `name` from env.toml, apply its `extends` chain and validate it."""
-    env = load_env_file(path)
-    return _resolve(env, name)
+    return _resolve(load_env_file(path), name)
 
 
 def profile_from_mapping(name: str, settings: Mapping[str, Any],

@@ -21,6 +21,7 @@ from typing import Any
 from kit_config import home_dir, scrub_text
 from kit_run._backend import PreparedJob
 from kit_run._envfile import Profile
+from kit_run._executors import build_executor
 from kit_run._spec import JobState, JobStatus
 from kit_run.errors import SubmissionError
 
@@ -77,18 +78,12 @@ def _quiet() -> Iterator[io.StringIO]:
         yield buffer
 
 
-def _build(profile: Profile, own_secrets: Mapping[str, str]) -> Any:
-    from kit_run._executors import build_executor
-
-    return build_executor(profile, secrets=own_secrets)
-
-
 def nemo_dry_run(profile: Profile, secrets: Mapping[str, str]) -> str:
     """NeMo-Run's own dry run of the task (offline), in a temp dir that is then removed."""
     import nemo_run as run
 
     own, _job = executor_secrets(profile, secrets)
-    executor = _build(profile, own)
+    executor = build_executor(profile, secrets=own)
     with tempfile.TemporaryDirectory(prefix="kit-run-nemo-dry-") as tmp, _quiet() as out, \
             run.Experiment("kit-dry-run", executor=executor, base_dir=tmp, log_level="ERROR",
                            skip_status_at_exit=True) as exp:
@@ -135,7 +130,7 @@ class NemoRunBackend:
 
         profile = job.profile
         _preflight(profile)
-        executor = _build(profile, job.executor_secrets)
+        executor = build_executor(profile, secrets=job.executor_secrets)
         base = home_dir("jobs") / "nemo_run"
         files = {name: str(src) for name, src in job.files.items()}
         private = []

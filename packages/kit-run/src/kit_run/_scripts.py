@@ -16,7 +16,6 @@ from kit_run._spec import JobSpec
 
 __all__ = [
     "LAUNCHER_NAME",
-    "SCRIPT_NAME",
     "SECRETS_NAME",
     "job_command",
     "render_launcher",
@@ -26,7 +25,6 @@ __all__ = [
     "task_layout",
 ]
 
-SCRIPT_NAME = "job.sbatch"
 LAUNCHER_NAME = "launch.sh"
 SECRETS_NAME = "secrets.env"
 q = shlex.quote

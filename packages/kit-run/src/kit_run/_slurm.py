@@ -60,7 +60,7 @@ class SlurmBackend:
     kind = "slurm"
 
     def __init__(self, connect: Callable[[dict[str, Any]], Transport] | None = None) -> None:
-        self._connect = connect or (lambda info: open_transport(info))
+        self._connect = connect or open_transport
         self._cache: dict[str, Transport] = {}
 
     def _transport(self, record: dict[str, Any]) -> Transport:

@@ -74,17 +74,13 @@ def backend_for(kind: str) -> Executor:
     """
     name = "nemo_run" if kind in NEMO_EXECUTORS else kind
     if name not in _BACKENDS:
-        if name == "slurm":
-            _BACKENDS[name] = SlurmBackend()
-        elif name == "local":
-            _BACKENDS[name] = LocalBackend()
-        elif name == "nemo_run":
-            _BACKENDS[name] = NemoRunBackend()
-        else:
+        factories = {"slurm": SlurmBackend, "local": LocalBackend, "nemo_run": NemoRunBackend}
+        if name not in factories:
             raise SubmissionError(
                 f"kit-run has no backend for {kind!r}; use one of "
                 f"{', '.join(sorted(('local', 'slurm', *NEMO_EXECUTORS)))}",
                 hint="fix `executor` in the profile")
+        _BACKENDS[name] = factories[name]()
     return _BACKENDS[name]
 
 
@@ -212,8 +208,7 @@ def submit(spec: JobSpec, profile: Profile | str, *, attached: bool,
                 path.write_text(text, encoding="utf-8")
                 files[name] = path
         files.update(code.files if code else {})
-        for name, src in spec.files.items():
-            files[name] = Path(src)
+        files.update({name: Path(src) for name, src in spec.files.items()})
         if remote == str(staging):  # local job dir: put the shipped files in place now
             for name, src in files.items():
                 target = staging / name
@@ -317,7 +312,7 @@ def job_logs(job_id: str, follow: bool = False, *, poll_interval: float = 0.5,
 def cancel_job(job_id: str, *, wait: float = 30.0, executor: Executor | None = None
                ) -> JobStatus:
     """Cancel a job (by job, experiment or Slurm id) and wait up to `wait` s for it to end."""
-    records = [load_record(job_id)] if not find_records(job_id) else find_records(job_id)
+    records = find_records(job_id) or [load_record(job_id)]
     last: JobStatus | None = None
     for record in records:
         backend = _backend(record, executor)

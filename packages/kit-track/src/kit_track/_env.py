@@ -1,4 +1,4 @@
-"""Facts about the current process that only tracking needs: host, Python, time.
+"""The one timestamp format of run records (host and Python come from `socket`/`platform`).
 
 Run id, rank, world size and `$NEMOTRON_HOME` are kit-config's (`kit_config.new_run_id`,
 `process_rank`, `world_size`, `home_dir`); the code version is
@@ -7,22 +7,10 @@ Run id, rank, world size and `$NEMOTRON_HOME` are kit-config's (`kit_config.new_
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import sys
 
-__all__ = ["host_name", "python_version", "utc_now"]
+__all__ = ["utc_now"]
 
 
 def utc_now() -> str:
     """The current time as ISO-8601 with a UTC offset."""
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def host_name() -> str:
-    """This machine's host name."""
-    return socket.gethostname()
-
-
-def python_version() -> str:
-    """The running interpreter's version, e.g. `3.11.9`."""
-    return ".".join(str(part) for part in sys.version_info[:3])

@@ -9,11 +9,12 @@ W&B trouble is logged once and recorded, never raised into training code.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Iterable
 
 from kit_config import RUN_ID_ENV, new_run_id, process_rank
-from kit_track._env import host_name, utc_now
+from kit_track._env import utc_now
 from kit_track._guard import ErrorBook, TrackerGuard
 from kit_track._protocol import RunInfo
 from kit_track._run import current_run, status_for_exit_code
@@ -75,7 +76,7 @@ def init_wandb_if_configured(
     run_id = os.environ.get(RUN_ID_ENV) or new_run_id()
     info = RunInfo(
         run_id=run_id, stage=job_type or "run", name=f"{job_type or 'run'}-{run_id}",
-        tags=all_tags, argv=tuple(sys.argv), host=host_name(), pid=os.getpid(),
+        tags=all_tags, argv=tuple(sys.argv), host=socket.gethostname(), pid=os.getpid(),
         started_at=utc_now(),
     )
     guard = TrackerGuard(tracker, _standalone_book)

@@ -79,17 +79,12 @@ class MlflowTracker:
             artifacts = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts").as_uri()
         return uri, artifacts
 
-    def _make_backend(self, uri: str) -> MlflowBackend:
-        if self._backend_arg is not None:
-            return self._backend_arg
-        return RealMlflowBackend(uri)
-
     def start(self, run: RunInfo) -> None:
         """Create (or reuse) the experiment and open an MLflow run tagged with the kit run id."""
         if not run.is_rank_zero:
             return
         uri, artifact_root = self._resolve_uri()
-        backend = self._make_backend(uri)
+        backend = self._backend_arg if self._backend_arg is not None else RealMlflowBackend(uri)
         name = self.experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or "nemotron"
         tags = {
             "nemotron.run_id": run.run_id,

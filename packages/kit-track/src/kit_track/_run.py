@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import platform
 import re
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +26,7 @@ from kit_config import RUN_ID_ENV as ENV_RUN_ID
 from kit_config import config_digest, new_run_id, process_rank, scrub_text, world_size
 from kit_config import scrub_secrets as scrub
 from kit_track._config import config_to_dict
-from kit_track._env import host_name, python_version, utc_now
+from kit_track._env import utc_now
 from kit_track._file import FileTracker
 from kit_track._guard import ErrorBook, TrackerGuard
 from kit_track._protocol import (
@@ -35,6 +37,7 @@ from kit_track._protocol import (
     Tracker,
     TrackerErrorRecord,
 )
+from kit_track._selection import trackers_from_settings
 from kit_track.errors import RunStateError, TrackerConfigError
 
 __all__ = ["Run", "RunSummary", "current_run", "start_run", "status_for_exit_code"]
@@ -177,11 +180,6 @@ class Run:
             for guard in self._guards:
                 if guard.tracker is tracker:
                     guard.call("finish", tracker.finish, status, exit_code)
-            self.detach(tracker)
-
-    def detach(self, tracker: Tracker) -> None:
-        """Stop writing to `tracker` (it is not finished here)."""
-        with self._lock:
             self._guards = [g for g in self._guards if g.tracker is not tracker]
 
     def _record(self, kind: str, uri: str, artifact_type: str, path: str) -> None:
@@ -263,13 +261,6 @@ def _resolve_run_id(run_id: str | None) -> str:
     return chosen
 
 
-def default_trackers(config: Mapping[str, Any]) -> list[Tracker]:
-    """FileTracker always; W&B and MLflow when configured (see README: tracker selection)."""
-    from kit_track._selection import trackers_from_settings
-
-    return trackers_from_settings(config)
-
-
 @contextlib.contextmanager
 def start_run(
     *,
@@ -307,12 +298,10 @@ def start_run(
         plain = config_to_dict(config)
     finally:
         remove_listener()
-    file_root = None
-    chosen = list(trackers) if trackers is not None else default_trackers(plain)
-    for tracker in chosen:
-        if isinstance(tracker, FileTracker):
-            file_root = tracker.run_dir_for(chosen_id)
-            break
+    # FileTracker always; W&B and MLflow when configured (see README: tracker selection).
+    chosen = list(trackers) if trackers is not None else trackers_from_settings(plain)
+    file_root = next((t.run_dir_for(chosen_id) for t in chosen if isinstance(t, FileTracker)),
+                     None)
     info = RunInfo(
         run_id=chosen_id,
         stage=stage,
@@ -324,12 +313,12 @@ def start_run(
         git_dirty=identity.git_dirty,
         code_digest=identity.code_digest,
         config_digest=config_digest(plain),
-        host=host_name(),
+        host=socket.gethostname(),
         pid=os.getpid(),
         rank=rank,
         world_size=world_size(),
         started_at=utc_now(),
-        python=python_version(),
+        python=platform.python_version(),
         run_dir=str(file_root) if file_root is not None else None,
     )
     run = Run(info, chosen)

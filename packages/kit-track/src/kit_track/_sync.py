@@ -18,7 +18,7 @@ import attrs
 
 from kit_track._credentials import wandb_api_key, wandb_host
 from kit_track._records import RunRecord, list_runs, load_run
-from kit_track._wandb import probe_wandb_server
+from kit_track._wandb import probe_wandb_server, provenance
 from kit_track._wandb_client import RealWandbClient, WandbClient, WandbInitArgs
 from kit_track._wandb_config import setting
 from kit_track._wandb_state import SyncState, artifact_spec, load_state, save_state
@@ -75,15 +75,7 @@ def _sync_one(
         entity=state.entity or entity,
         run_id=record.run_id,
         name=record.name,
-        config={
-            **record.config,
-            "_nemotron": {
-                "run_id": record.run_id, "stage": record.stage, "git_commit": record.git_commit,
-                "git_dirty": record.git_dirty, "code_digest": record.code_digest,
-                "config_digest": record.config_digest,
-                "argv": list(record.argv), "host": record.host,
-            },
-        },
+        config={**record.config, "_nemotron": provenance(record)},
         tags=record.tags,
         job_type=record.stage,
         mode="online",

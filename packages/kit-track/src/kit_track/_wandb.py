@@ -20,11 +20,12 @@ from kit_track._credentials import wandb_api_key
 from kit_track._env import utc_now
 from kit_track._jsonio import append_jsonl
 from kit_track._protocol import RunInfo, RunStatus
+from kit_track._records import RunRecord
 from kit_track._wandb_client import RealWandbClient, WandbClient, WandbInitArgs, WandbRunHandle
 from kit_track._wandb_state import SyncState, artifact_spec, load_state, save_state
 from kit_track.errors import CredentialsError, TrackerConfigError
 
-__all__ = ["PENDING_FILE", "WandbTracker", "call_with_deadline", "probe_wandb_server"]
+__all__ = ["PENDING_FILE", "WandbTracker", "call_with_deadline", "probe_wandb_server", "provenance"]
 
 PENDING_FILE = "wandb_pending.jsonl"
 _T = TypeVar("_T")
@@ -33,13 +34,13 @@ _MODES = {"online": "online", "offline": "offline", "dryrun": "offline", "disabl
 _STATE_EVERY = 50
 
 
-def probe_wandb_server(timeout_s: float = 2.0, environ: Mapping[str, str] | None = None) -> None:
+def probe_wandb_server(timeout_s: float = 2.0) -> None:
     """Raise ConnectionError within `timeout_s` if the W&B server (or proxy) is unreachable.
 
     wandb.init against a dead server retries for ~14 s even with a 3 s init timeout;
     one TCP connect tells us in milliseconds.
     """
-    env = os.environ if environ is None else environ
+    env = os.environ
     url = env.get("WANDB_BASE_URL") or "https://api.wandb.ai"
     parsed = urlparse(url)
     scheme = parsed.scheme or "https"
@@ -87,8 +88,9 @@ def call_with_deadline(
     return result["value"]  # type: ignore[return-value]
 
 
-def _provenance(run: RunInfo) -> dict[str, object]:
-    """What W&B shows about the code and config behind the run (argv already scrubbed)."""
+def provenance(run: RunInfo | RunRecord) -> dict[str, object]:
+    """What W&B shows about the code and config behind a run, live or recorded (argv
+    already scrubbed)."""
     return {
         "run_id": run.run_id,
         "stage": run.stage,
@@ -181,7 +183,7 @@ class WandbTracker:
             entity=entity,
             run_id=run.run_id,
             name=run.name,
-            config={**run.config, "_nemotron": _provenance(run)},
+            config={**run.config, "_nemotron": provenance(run)},
             tags=tuple(dict.fromkeys([*run.tags, *self.tags])),
             job_type=self.job_type or run.stage,
             group=self.group,

@@ -263,7 +263,3 @@ class FakeWandbClient:
             raise LookupError(f"artifact {qualified_name} not found")
         return self.artifacts[qualified_name]
 
-    def all_calls(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(run id, op, kwargs) across all runs."""
-        return [(r.id, op, kw) for r in self.runs for op, kw in r.calls]
-
