@@ -95,7 +95,7 @@ def main() -> int:
         root = Path(tmp)
         corpus = root / "corpus.jsonl"
         make_corpus(corpus, args.size_mb)
-        shard = int(args.size_mb * 1e6 / (4 * args.tasks)) + 1  # 4 shards per task
+        shard = -(-corpus.stat().st_size // (4 * args.tasks))  # 4 equal shards per task
         rows = {n: run_tasks(n, corpus, root / f"t{n}", args.backend, shard, slurm)
                 for n in (1, args.tasks)}
         same = tree_bytes(Path(str(rows[1]["path"]))) == \

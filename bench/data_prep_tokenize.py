@@ -179,7 +179,7 @@ def megatron_loop(backend: str, corpus: Path, prefix: str, workers: int,
     return {"tps": n / wall, "tokens": n, "cpu_per_mtok": cpu / n * 1e6}
 
 
-def ours(backend: str, corpus: Path, out: Path, workers: int, shard_mb: float) -> dict[str, Any]:
+def ours(backend: str, corpus: Path, out: Path, workers: int, shard_bytes: int) -> dict[str, Any]:
     """(c): prepare_pretrain in a fresh process; returns tokens/s, prefixes and peak RSS."""
     code = (
         "import json,sys,time,resource\n"
@@ -187,7 +187,7 @@ def ours(backend: str, corpus: Path, out: Path, workers: int, shard_mb: float) -
         f"cfg=PretrainDataConfig(artifact_name='bench', output_dir={str(out)!r}, "
         f"blend=[DatasetSpec(name='c', path={str(corpus)!r}, split='train')], "
         f"tokenizer=TokenizerSpec(source='gpt2', backend={backend!r}), "
-        f"shard_bytes={int(shard_mb * 2**20)},"
+        f"shard_bytes={shard_bytes},"
         f" parallel=ParallelSpec(num_workers={workers}, progress=False))\n"
         # CPU of this process and its (reaped) pool workers over the same interval as the
         # wall clock (interpreter start and imports excluded from both).
@@ -260,7 +260,11 @@ def main() -> int:
             "megatron-core's HuggingFaceTokenizer (transformers)" if has_transformers else
             "the tokenizers library directly: transformers is not importable, so megatron-core's"
             " HuggingFaceTokenizer cannot be built (pip install transformers for it)"))
-        big_shard = args.size_mb * 2  # one shard: compare with the baseline byte for byte
+        nbytes = corpus.stat().st_size
+        big_shard = 2 * nbytes  # one shard: compare with the baseline byte for byte
+        # 4 equal byte ranges per worker (ceil: never a 4P+1-th sliver of a shard, which
+        # would leave one worker idle at the end for reasons of this bench, not of ours)
+        p_shard = -(-nbytes // (4 * P))
         rows: dict[str, dict[str, float]] = {}
         for be in ("hf", "tiktoken"):
             rows[f"raw_{be}"] = raw_throughput(be, corpus)
@@ -269,7 +273,7 @@ def main() -> int:
                 rows["direct_hf"] = megatron_loop(be, corpus, str(root / "direct_hf"), P,
                                                   wrapper=False)
             one = ours(be, corpus, root / f"o1_{be}", 1, big_shard)
-            many = ours(be, corpus, root / f"oP_{be}", P, args.size_mb / (4 * P))
+            many = ours(be, corpus, root / f"oP_{be}", P, p_shard)
             rows[f"ours1_{be}"], rows[f"oursP_{be}"] = one, many
             ident = (same_bytes(one["prefixes"], str(root / f"base_{be}"))
                      and same_bytes(many["prefixes"], str(root / f"base_{be}")))

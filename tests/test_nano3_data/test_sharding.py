@@ -45,6 +45,10 @@ def test_every_record_read_exactly_once_for_any_shard_size(
                 f.write(b"\n")
     ds = DatasetSpec(name="d", path=str(path))
     shards = plan_shards([ds], [resolve_dataset_files(ds)], shard_bytes)
+    sizes = [s.end - s.start for s in shards]  # equal byte ranges, none over shard_bytes
+    size = path.stat().st_size
+    assert len(shards) == -(-size // shard_bytes) and sum(sizes) == size
+    assert max(sizes) <= shard_bytes and max(sizes) - min(sizes) <= 1
     seen: list[int] = []
     consumed = 0
     with mock.patch.object(_inputs, "_READ_BLOCK", block):

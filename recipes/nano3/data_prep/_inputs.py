@@ -147,16 +147,17 @@ def _parquet_ranges(file: InputFile, shard_bytes: int) -> list[tuple[int, int]]:
 
 def plan_shards(blend: Sequence[DatasetSpec], files: Sequence[Sequence[InputFile]],
                 shard_bytes: int) -> list[WorkShard]:
-    """Cut every file into shards; shard keys are `DATASET_NNNNNN` in a stable order."""
+    """Cut every file into shards of at most `shard_bytes` (a JSONL file into equal byte
+    ranges); shard keys are `DATASET_NNNNNN` in a stable order."""
     shards: list[WorkShard] = []
     for di, (ds, ds_files) in enumerate(zip(blend, files, strict=True)):
         n = 0
         for fi, f in enumerate(ds_files):
             if f.format == "parquet":
                 ranges = _parquet_ranges(f, shard_bytes) if f.size else [(0, 0)]
-            else:
-                ranges = [(s, min(s + shard_bytes, f.size))
-                          for s in range(0, max(f.size, 1), shard_bytes)]
+            else:  # ceil(size / shard_bytes) equal byte ranges: no sliver of a last shard
+                count = max(-(-f.size // shard_bytes), 1)  # for workers to wait on at the end
+                ranges = list(itertools.pairwise(f.size * i // count for i in range(count + 1)))
             for start, end in ranges:
                 shards.append(WorkShard(index=len(shards), key=f"{ds.name}_{n:06d}",
                                         dataset_index=di, dataset=ds.name, file_index=fi,

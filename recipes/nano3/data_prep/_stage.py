@@ -12,8 +12,9 @@ from nano3.data_prep._inputs import InputFile, WorkShard, plan_shards, resolve_d
 
 __all__ = ["FORMAT_VERSION", "StagePlan", "plan_stage", "published_name"]
 
-#: Bumped whenever our writers' output bytes change for the same inputs.
-FORMAT_VERSION = 1
+#: Bumped whenever our writers' output bytes change for the same inputs (2: a JSONL file is
+#: cut into equal byte ranges, so shard boundaries moved).
+FORMAT_VERSION = 2
 
 
 def published_name(cfg: DataConfig) -> str:
