@@ -68,5 +68,6 @@ def slurm_env_toml(slurm_service: dict[str, str], write_env: Callable[[str], Pat
                  f'host = "{ssh["NEMOTRON_SSH_HOST"]}"\n'
                  f'port = {ssh["NEMOTRON_SSH_PORT"]}\nuser = "{ssh["NEMOTRON_SSH_USER"]}"\n'
                  f'identity = "{ssh["NEMOTRON_SSH_KEY"]}"\nssh_timeout = 10\n'
+                 f'known_hosts = "{ssh["NEMOTRON_SSH_KNOWN_HOSTS"]}"\n'
                  f'remote_job_dir = "{tmp_path / "remote"}"\n')
     return write_env(text)

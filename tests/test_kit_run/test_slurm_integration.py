@@ -174,3 +174,40 @@ def test_unreachable_ssh_fails_fast_without_prompt(slurm_env_toml: Path,
     with pytest.raises(TunnelError, match=match):
         submit(JobSpec("x", _py("pass")), profile, attached=False)
     assert time.monotonic() - start < 60
+
+
+def _other_host_key_line(tmp_path: Path, port: str) -> str:
+    """A known_hosts line for the test sshd's address holding a key it does not have."""
+    key = tmp_path / "other_host_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    kind, blob = key.with_suffix(".pub").read_text().split()[:2]
+    return f"[127.0.0.1]:{port} {kind} {blob}\n"
+
+
+@pytest.mark.parametrize(("known_hosts", "match"), [
+    pytest.param(None, "known_hosts file .* does not exist", id="file-missing"),
+    pytest.param("", r"\[127\.0\.0\.1\]:\d+ is not in the known_hosts file", id="host-unlisted"),
+    pytest.param("other-key", "host key of .* does not match", id="host-key-changed"),
+])
+def test_host_key_checked_against_the_profiles_known_hosts(
+        slurm_env_toml: Path, ssh_service: dict[str, str], tmp_path: Path,
+        known_hosts: str | None, match: str) -> None:
+    """`known_hosts` is checked strictly (as StrictHostKeyChecking=yes): an unlisted host or
+    a changed key refuses the connection before anything is shipped or queued, and the
+    error's hint is a command that fixes it (ssh-keyscan/ssh-keygen -R)."""
+    base = dict(load_env_profile("ssh", slurm_env_toml).settings)
+    path = tmp_path / "known_hosts"
+    if known_hosts is not None:
+        path.write_text(_other_host_key_line(tmp_path, ssh_service["NEMOTRON_SSH_PORT"])
+                        if known_hosts == "other-key" else known_hosts)
+    profile = kit_run.profile_from_mapping("ssh", {**base, "known_hosts": str(path)})
+    with pytest.raises(TunnelError, match=match) as info:
+        submit(JobSpec("x", _py("pass")), profile, attached=False)
+    assert not (Path(str(base["remote_job_dir"]))).exists()
+    hint = info.value.hint or ""
+    assert "ssh-keyscan -p" in hint
+    # The suggested fix works: run it, and the same profile now connects and submits.
+    fix = hint.split(": ", 1)[1] if ": " in hint else hint
+    subprocess.run(["bash", "-c", fix], check=True, timeout=60)
+    handle = submit(JobSpec("x", _py("pass")), profile, attached=False)
+    assert kit_run.wait_for_job(handle.job_id, poll_interval=0.3, timeout=120).state == "SUCCEEDED"

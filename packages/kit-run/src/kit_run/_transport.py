@@ -58,6 +58,7 @@ def tunnel_info(profile: Profile) -> dict[str, Any]:
         return {"kind": "local"}
     return {"kind": "ssh", "host": profile.get("host"), "user": profile.get("user"),
             "port": int(profile.get("port", 22)), "identity": profile.get("identity"),
+            "known_hosts": profile.get("known_hosts"),
             "timeout": int(profile.get("ssh_timeout", 20))}
 
 
@@ -118,12 +119,13 @@ def open_transport(info: dict[str, Any], *, profile: str | None = None,
     identity = info.get("identity")
     tunnel = SSHTunnel(host=host, user=user, port=port, job_dir=job_dir,
                        identity=str(identity) if identity else None)
-    tunnel.session = _connect(host, user, port, identity, timeout, profile)
+    tunnel.session = _connect(host, user, port, identity, timeout, profile,
+                              known_hosts=info.get("known_hosts"))
     return TunnelTransport(tunnel, local=False)
 
 
 def _connect(host: str, user: str, port: int, identity: Any, timeout: int,
-             profile: str | None) -> Any:
+             profile: str | None, *, known_hosts: Any = None) -> Any:
     import paramiko  # type: ignore[import-untyped]  # pants: no-infer-dep (via nemo-run)
     from fabric import Config, Connection  # type: ignore[import-untyped]  # pants: no-infer-dep
 
@@ -141,8 +143,26 @@ def _connect(host: str, user: str, port: int, identity: Any, timeout: int,
     connection = Connection(host, user=user, port=port, connect_kwargs=connect_kwargs,
                             connect_timeout=timeout, forward_agent=False,
                             config=Config(overrides={"run": {"in_stream": False}}))
+    where = f"{host}:{port}" if port == 22 else f"[{host}]:{port}"  # known_hosts' spelling
+    # Unset, Fabric still reads the user's file (a changed key there is refused too).
+    listed = known_hosts or "~/.ssh/known_hosts"
+    keyscan = f"ssh-keyscan -p {port} {host} >> {listed}"
+    if known_hosts:  # strict checking, as OpenSSH's StrictHostKeyChecking=yes
+        hosts_file = Path(str(known_hosts)).expanduser()
+        if not hosts_file.is_file():
+            raise TunnelError(f"known_hosts file {hosts_file} for {user}@{host}:{port} does "
+                              "not exist", host=host, port=port, user=user, profile=profile,
+                              hint=f"fix `known_hosts` in the profile, or create it: {keyscan}")
+        connection.client.load_host_keys(str(hosts_file))
+        connection.client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         connection.open()
+    except paramiko.BadHostKeyException:
+        raise TunnelError(f"the host key of {where} does not match its line in {listed}",
+                          host=host, port=port, user=user, profile=profile,
+                          hint="if the login node's key really changed, replace the line: "
+                               f"ssh-keygen -R '{where}' -f {listed} && {keyscan}"
+                          ) from None
     except paramiko.AuthenticationException as exc:
         raise TunnelError(f"SSH key authentication to {user}@{host}:{port} failed ({exc})",
                           host=host, port=port, user=user, profile=profile,
@@ -150,6 +170,10 @@ def _connect(host: str, user: str, port: int, identity: Any, timeout: int,
                                "never prompted for") from None
     except (OSError, paramiko.SSHException, EOFError) as exc:
         reason = str(exc) or type(exc).__name__
+        if known_hosts and "known_hosts" in reason:  # RejectPolicy: the host is not listed
+            raise TunnelError(f"{where} is not in the known_hosts file {known_hosts}",
+                              host=host, port=port, user=user, profile=profile,
+                              hint=f"check `host`/`port`, or add its key: {keyscan}") from None
         raise TunnelError(f"cannot reach {user}@{host}:{port} over SSH within {timeout}s "
                           f"({reason})", host=host, port=port, user=user, profile=profile,
                           hint="check `host`/`port` and that the login node is up") from None
