@@ -52,6 +52,13 @@ def make_corpus(path: Path, size_mb: float, seed: int = 0) -> int:
     return n
 
 
+def run_child(code: str) -> dict[str, Any]:
+    """Run `code` in a fresh interpreter; its last stdout line is a JSON object."""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ), check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
 def raw_throughput(backend: str, corpus: Path, batch: int = 1024) -> dict[str, float]:
     """(a): the tokenizer library's own batch API, ids out, timing only the encode calls.
 
@@ -78,9 +85,7 @@ def raw_throughput(backend: str, corpus: Path, batch: int = 1024) -> dict[str, f
         "    else: n+=sum(len(tt(t, disallowed_special=())) for t in texts)\n"
         "    wall+=time.perf_counter()-t0; cpu+=time.process_time()-c0\n"
         "print(json.dumps({'tps': n/wall, 'tokens': n, 'cpu_per_mtok': cpu/n*1e6}))\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ), check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_child(code)
 
 
 def cpu_seconds() -> float:
@@ -202,9 +207,7 @@ def ours(backend: str, corpus: Path, out: Path, workers: int, shard_bytes: int) 
         "rss=max(hwm, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         "print(json.dumps({'tps': a.total_tokens/dt, 'tokens': a.total_tokens,"
         " 'prefixes': b, 'rss_mb': rss/1024, 'cpu_per_mtok': cpu/a.total_tokens*1e6}))\n")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=dict(os.environ), check=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_child(code)
 
 
 def same_bytes(prefixes: list[str], baseline: str) -> bool:
