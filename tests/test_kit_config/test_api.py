@@ -37,6 +37,7 @@ EXPECTED = [
     "compose",
     "config_digest",
     "did_you_mean",
+    "find_env_file",
     "home_dir",
     "is_secret_key",
     "load_config",

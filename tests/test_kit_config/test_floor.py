@@ -72,6 +72,43 @@ def test_home_dir_unknown_area() -> None:
 # -- atomic writes ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(("layout", "cwd", "forced", "expected"), [
+    pytest.param(["env.toml"], ".", None, "env.toml", id="in-cwd"),
+    pytest.param(["repo/.git/", "repo/env.toml"], "repo/a/b", None, "repo/env.toml",
+                 id="parent-within-repo"),
+    pytest.param(["env.toml", "repo/.git/"], "repo/a", None, None, id="stops-at-repo-root"),
+    pytest.param(["env.toml"], ".", "other.toml", "other.toml", id="env-var-wins-even-missing"),
+    pytest.param([], ".", "~/x.toml", "~/x.toml", id="env-var-tilde-expanded"),
+])
+def test_find_env_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, layout: list[str],
+                       cwd: str, forced: str | None, expected: str | None) -> None:
+    """The one env.toml rule every package uses: $NEMOTRON_ENV_FILE as given, else the
+    nearest env.toml up to the repository root (never one above the checkout)."""
+    for rel in layout:
+        target = tmp_path / rel
+        if rel.endswith("/"):
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("")
+    (tmp_path / cwd).mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(tmp_path / cwd)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if forced is None:
+        monkeypatch.delenv("NEMOTRON_ENV_FILE", raising=False)
+    else:
+        monkeypatch.setenv("NEMOTRON_ENV_FILE", forced)
+    found = kit_config.find_env_file()
+    if expected is None:
+        assert found is None
+    elif expected.startswith("~"):
+        assert found == tmp_path / expected[2:]
+    elif forced is not None:
+        assert found == Path(expected)
+    else:
+        assert found == (tmp_path / expected).resolve()
+
+
 def test_atomic_writes_round_trip(tmp_path: Path) -> None:
     """Bytes, text and JSON land whole, parents are created, and no temp file is left."""
     atomic_write_bytes(tmp_path / "a" / "b.bin", b"\x00\x01")

@@ -43,21 +43,15 @@ class RecipeEntry:
 
 
 def env_file_path() -> Path | None:
-    """env.toml per FORMATS.md section 7: `$NEMOTRON_ENV_FILE`, else cwd or a parent.
+    """env.toml as kit-config finds it, or None when that file does not exist.
 
     Read directly with tomllib (not through kit-run's profile validation) so that a bad
     profile never hides the recipes from `--help`.
     """
-    explicit = os.environ.get("NEMOTRON_ENV_FILE")
-    if explicit:
-        path = Path(explicit).expanduser()
-        return path if path.is_file() else None
-    here = Path.cwd()
-    for folder in (here, *here.parents):
-        candidate = folder / "env.toml"
-        if candidate.is_file():
-            return candidate
-    return None
+    from kit_config import find_env_file
+
+    path = find_env_file()
+    return path if path is not None and path.is_file() else None
 
 
 def _env_specs() -> tuple[list[str], str | None]:

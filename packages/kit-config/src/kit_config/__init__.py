@@ -40,7 +40,7 @@ if TYPE_CHECKING:
         config_digest,
         plain_data,
     )
-    from kit_config._home import home_dir, nemotron_home
+    from kit_config._home import find_env_file, home_dir, nemotron_home
     from kit_config._loading import load_config, load_omegaconf_yaml
     from kit_config._overrides import apply_hydra_overrides
     from kit_config._process import RUN_ID_ENV, local_rank, new_run_id, process_rank, world_size
@@ -92,6 +92,7 @@ __all__ = [
     "compose",
     "config_digest",
     "did_you_mean",
+    "find_env_file",
     "home_dir",
     "is_secret_key",
     "load_config",
@@ -136,6 +137,7 @@ _LAZY: dict[str, str] = {
     "compose": "_compose",
     "config_digest": "_files",
     "did_you_mean": "_suggest",
+    "find_env_file": "_home",
     "home_dir": "_home",
     "is_secret_key": "_secrets",
     "load_config": "_loading",

@@ -1,7 +1,9 @@
-"""Where the kit keeps its state: `$NEMOTRON_HOME` and the areas under it.
+"""Where the kit keeps its state (`$NEMOTRON_HOME` and the areas under it) and where its
+execution profiles are (`env.toml`).
 
-Every package asks here instead of reading the variable itself, so `~` is expanded the
-same way everywhere. docs/CONTRACTS.md says which package writes each area.
+Every package asks here instead of reading the variables itself, so `~` is expanded and
+env.toml is found the same way everywhere. docs/CONTRACTS.md says which package writes each
+area.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import os
 from pathlib import Path
 from typing import Literal, get_args
 
-__all__ = ["HOME_AREAS", "HOME_ENV", "HomeArea", "home_dir", "nemotron_home"]
+__all__ = ["ENV_FILE_ENV", "HOME_AREAS", "HOME_ENV", "HomeArea", "find_env_file", "home_dir",
+           "nemotron_home"]
 
 HOME_ENV = "NEMOTRON_HOME"
+ENV_FILE_ENV = "NEMOTRON_ENV_FILE"
 HomeArea = Literal["artifacts", "data", "jobs", "launches", "models", "runs"]
 HOME_AREAS: tuple[str, ...] = get_args(HomeArea)
 
@@ -32,3 +36,21 @@ def home_dir(area: HomeArea) -> Path:
             f"use one of {', '.join(HOME_AREAS)}"
         )
     return nemotron_home() / area
+
+
+def find_env_file(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """`$NEMOTRON_ENV_FILE` (as given, `~` expanded, even if missing: the caller says so),
+    else the nearest `env.toml` from `start` (default: the working directory) up to the
+    repository root, the first folder holding `.git`: an env.toml above the checkout is
+    never picked up. None when there is none."""
+    forced = os.environ.get(ENV_FILE_ENV)
+    if forced:
+        return Path(forced).expanduser()
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "env.toml"
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None

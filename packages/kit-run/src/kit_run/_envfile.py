@@ -6,7 +6,6 @@ an execution profile selected with `--run NAME` / `--batch NAME`.
 """
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -15,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from kit_config import closest
+from kit_config import closest, find_env_file
 from kit_run._profiles import RESERVED_TABLES, SCHEMA_VERSION, known_keys, validate_profile
 from kit_run.errors import (
     EnvFileError,
@@ -101,21 +100,6 @@ class EnvFile:
     wandb: Mapping[str, Any] = attrs.field(factory=dict)
     artifacts: Mapping[str, Any] = attrs.field(factory=dict)
     cli: Mapping[str, Any] = attrs.field(factory=dict)
-
-
-def find_env_file(start: str | Path | None = None) -> Path | None:
-    """Return `$NEMOTRON_ENV_FILE`, or the nearest env.toml from `start` up to the repo root."""
-    forced = os.environ.get("NEMOTRON_ENV_FILE")
-    if forced:
-        return Path(forced)
-    here = Path(start or Path.cwd()).resolve()
-    for directory in (here, *here.parents):
-        candidate = directory / ENV_FILE_NAME
-        if candidate.is_file():
-            return candidate
-        if (directory / ".git").exists():  # the repository root ends the search
-            return None
-    return None
 
 
 def load_env_file(path: str | Path | None = None) -> EnvFile:
