@@ -187,6 +187,39 @@ def test_tiktoken_core_path_equals_public_encode_to_numpy(gpt2_tiktoken: Tokeniz
     assert [a.tolist() for a in gpt2_tiktoken.encode_batch(texts)] == want
 
 
+@settings(max_examples=60, deadline=None)
+@given(texts=st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60)
+                      | st.just("a <|endoftext|> b"), max_size=6),
+       eod=st.sampled_from([None, 50256, 7]))
+def test_encode_flat_is_the_documents_concatenated_with_eod(
+        gpt2_tiktoken: Tokenizer, gpt2_hf: Tokenizer, texts: list[str], eod: int | None) -> None:
+    """encode_flat = each document's ids followed by `eod`, concatenated, with lengths that
+    count the EOD; tiktoken's joined-buffer path and the public-method path agree."""
+    from nano3.formats._tokenizer import TiktokenTokenizer
+
+    want: list[int] = []
+    lengths: list[int] = []
+    for ids in gpt2_hf.encode_batch(texts):
+        want += [*ids.tolist(), *([] if eod is None else [eod])]
+        lengths.append(len(ids) + (eod is not None))
+    public = TiktokenTokenizer(_NoCore(gpt2_tiktoken._enc), uri="t", digest="d",  # type: ignore[attr-defined]
+                               eod_id=50256)
+    for tok in (gpt2_tiktoken, gpt2_hf, public):
+        flat, lens = tok.encode_flat(texts, eod)
+        assert (flat.tolist(), lens.tolist()) == (want, lengths), tok
+
+
+class _NoCore:
+    """A tiktoken Encoding without the private `_core_bpe` (an older or newer tiktoken)."""
+
+    def __init__(self, enc: object) -> None:
+        self._inner = enc
+        self.n_vocab = enc.n_vocab  # type: ignore[attr-defined]
+
+    def encode_to_numpy(self, text: str, **kw: object) -> object:
+        return self._inner.encode_to_numpy(text, **kw)  # type: ignore[attr-defined]
+
+
 def test_tiktoken_rank_file(tmp_path: Path) -> None:
     """A .tiktoken rank file loads; EOD gets the next id; the digest is the file's."""
     ranks = [bytes([i]) for i in range(256)] + [b"ab", b"abc"]

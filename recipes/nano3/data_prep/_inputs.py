@@ -78,11 +78,20 @@ def _with_protocol(fs: Any, path: str) -> str:
     return f"{proto}://{path}"
 
 
-def _fingerprint(fs: Any, path: str, size: int) -> str:
+def _open(url: str) -> Any:
+    """A binary file object for an `InputFile.url`: a local path opens with `open` (no
+    fsspec import, ~0.1 s of every local run), anything else through fsspec."""
+    if "://" not in url:
+        return open(url, "rb")  # noqa: SIM115 (the caller's `with` closes it)
+    fs, path = _fs_and_path(url)
+    return fs.open(path, "rb")
+
+
+def _fingerprint(url: str, size: int) -> str:
     import xxhash
 
     h = xxhash.xxh64(str(size).encode())
-    with fs.open(path, "rb") as f:
+    with _open(url) as f:
         h.update(f.read(_FINGERPRINT_BYTES))
         if size > _FINGERPRINT_BYTES:
             f.seek(max(size - _FINGERPRINT_BYTES, _FINGERPRINT_BYTES))
@@ -108,30 +117,25 @@ def resolve_dataset_files(ds: DatasetSpec) -> list[InputFile]:
             raise InputNotFoundError(ds.name, ds.path,
                                      reason=f"cannot be opened ({exc})") from exc
         names = sorted(fs.glob(path)) if _GLOB_CHARS & set(path) else [path]
-        names = [n for n in names if fs.isfile(n)]
+        found = [(_with_protocol(fs, n), int(fs.size(n))) for n in names if fs.isfile(n)]
     else:
-        fs, _ = _fs_and_path("file:///")
         local = str(Path(pattern).expanduser())
         # glob.glob takes absolute patterns with ** directly; Path.glob needs an anchor.
         names = sorted(globlib.glob(local, recursive=True)) if _GLOB_CHARS & set(local) \
             else [local]  # noqa: PTH207
-        names = [n for n in names if Path(n).is_file()]
-    if not names:
+        found = [(str(Path(n).resolve()), Path(n).stat().st_size)
+                 for n in names if Path(n).is_file()]
+    if not found:
         raise InputNotFoundError(ds.name, ds.path)
-    out = []
-    for name in names:
-        size = int(fs.size(name))
-        out.append(InputFile(url=_with_protocol(fs, name), size=size,
-                             fingerprint=_fingerprint(fs, name, size) if size else "empty",
-                             format=_format_of(ds, name)))
-    return out
+    return [InputFile(url=url, size=size, format=_format_of(ds, url),
+                      fingerprint=_fingerprint(url, size) if size else "empty")
+            for url, size in found]
 
 
 def _parquet_ranges(file: InputFile, shard_bytes: int) -> list[tuple[int, int]]:
     import pyarrow.parquet as pq
 
-    fs, path = _fs_and_path(file.url)
-    with fs.open(path, "rb") as f:
+    with _open(file.url) as f:
         meta = pq.ParquetFile(f).metadata
     ranges: list[tuple[int, int]] = []
     start, acc = 0, 0
@@ -185,9 +189,8 @@ class IssueCounter:
 def _line_number(file: InputFile, pos: int) -> int:
     if file.format == "parquet":
         return pos + 1
-    fs, path = _fs_and_path(file.url)
     count = 0
-    with fs.open(path, "rb") as f:  # only on failure: count newlines before the offset
+    with _open(file.url) as f:  # only on failure: count newlines before the offset
         left = pos
         while left > 0:
             block = f.read(min(left, 1 << 22))
@@ -297,9 +300,8 @@ def _iter_jsonl(shard: WorkShard, fields: Sequence[str], batch_docs: int,
                 issues: IssueCounter) -> Iterator[RecordBatch]:
     import orjson
 
-    fs, path = _fs_and_path(shard.file.url)
     loads, file = orjson.loads, shard.file
-    with fs.open(path, "rb") as f:
+    with _open(file.url) as f:
         # `consumed`/`stop`: the bytes of the lines this shard owns, reported batch by batch
         # (their sum over all shards is the file size). The last line may lack its newline.
         batch, consumed, stop = RecordBatch([], [], 0), -1, -1
@@ -330,8 +332,7 @@ def _iter_parquet(shard: WorkShard, fields: Sequence[str], batch_docs: int,
                   issues: IssueCounter) -> Iterator[RecordBatch]:
     import pyarrow.parquet as pq
 
-    fs, path = _fs_and_path(shard.file.url)
-    with fs.open(path, "rb") as f:
+    with _open(shard.file.url) as f:
         pf = pq.ParquetFile(f)
         missing = [c for c in fields if c not in pf.schema_arrow.names]
         if missing:  # a missing column affects every row: always an error, never a skip

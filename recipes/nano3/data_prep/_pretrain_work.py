@@ -16,7 +16,7 @@ from nano3.data_prep._runner import ProgressSink
 from nano3.data_prep.errors import TokenizerError
 from nano3.formats import BLEND_FILENAME, IndexedWriter, Tokenizer, token_dtype, write_blend
 
-__all__ = ["PretrainShardProcessor", "encode_checked", "flatten", "merge_pretrain",
+__all__ = ["PretrainShardProcessor", "encode_checked", "encode_flat_checked", "merge_pretrain",
            "split_draws"]
 
 
@@ -39,7 +39,11 @@ def encode_checked(tok: Tokenizer, texts: list[str], positions: list[int], file:
     try:
         return tok.encode_batch(texts), list(range(len(texts)))
     except Exception:  # find the culprit: encode one by one (rare path)
-        pass
+        return _encode_each(tok, texts, positions, file, issues)
+
+
+def _encode_each(tok: Tokenizer, texts: list[str], positions: list[int], file: InputFile,
+                 issues: IssueCounter) -> tuple[list[npt.NDArray[Any]], list[int]]:
     encs, kept = [], []
     for i, text in enumerate(texts):
         try:
@@ -51,21 +55,16 @@ def encode_checked(tok: Tokenizer, texts: list[str], positions: list[int], file:
     return encs, kept
 
 
-def flatten(encs: list[npt.NDArray[Any]], eod: int | None
-            ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-    """Documents as one flat token array (each followed by `eod` unless None) and lengths.
-
-    One `np.concatenate` per batch: the EOD ids are interleaved as shared one-element
-    arrays, so no second pass over the tokens (`np.insert`) is needed.
-    """
-    lengths = np.fromiter(map(len, encs), dtype=np.int64, count=len(encs))
-    if not encs:
-        return np.zeros(0, dtype=np.int64), lengths
-    if eod is not None:
-        tail = np.array([eod], dtype=encs[0].dtype)
-        encs = [x for e in encs for x in (e, tail)]
-        lengths += 1
-    return np.concatenate(encs), lengths
+def encode_flat_checked(tok: Tokenizer, texts: list[str], positions: list[int],
+                        file: InputFile, issues: IssueCounter, eod: int | None
+                        ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], list[int] | None]:
+    """`tok.encode_flat` of a batch, and the indices of the texts it holds: None when all
+    of them; on failure each failing text is found (file:line) and handled by the policy."""
+    try:
+        return (*tok.encode_flat(texts, eod), None)
+    except Exception:  # rare path: find the culprits, then encode the others again
+        _, kept = _encode_each(tok, texts, positions, file, issues)
+    return (*tok.encode_flat([texts[i] for i in kept], eod), kept)
 
 
 class PretrainShardProcessor:
@@ -83,6 +82,7 @@ class PretrainShardProcessor:
         rng = np.random.default_rng([cfg.seed, shard.dataset_index, shard.file_index,
                                      shard.start])
         issues = IssueCounter(cfg.errors.policy)
+        eod = self.tok.eod_id if cfg.append_eod else None
         writers: dict[int, IndexedWriter] = {}
         tokens, docs = Counter[str](), Counter[str]()
         try:
@@ -94,10 +94,12 @@ class PretrainShardProcessor:
                     sel = np.flatnonzero(keep)
                     texts, positions, split = ([texts[i] for i in sel],
                                                [positions[i] for i in sel], split[sel])
-                encs, kept = encode_checked(self.tok, texts, positions, shard.file, issues)
-                if len(kept) != len(texts):
+                flat, lengths, kept = encode_flat_checked(self.tok, texts, positions,
+                                                          shard.file, issues, eod)
+                if kept is not None:
                     split = split[kept]
-                ntok = self._write(encs, split, writers, out_dir, shard.key, tokens, docs)
+                ntok = self._write(flat, lengths, split, writers, out_dir, shard.key, tokens,
+                                   docs)
                 sink.advance(batch.nbytes, ntok)
         except BaseException:
             for w in writers.values():
@@ -130,14 +132,12 @@ class PretrainShardProcessor:
             pos.append(p)
         return kept, pos
 
-    def _write(self, encs: list[npt.NDArray[Any]], split_of: npt.NDArray[np.intp],
-               writers: dict[int, IndexedWriter], out_dir: Path, key: str,
-               tokens: Counter[str], docs: Counter[str]) -> int:
-        if not encs:
+    def _write(self, flat: npt.NDArray[Any], lengths: npt.NDArray[np.int64],
+               split_of: npt.NDArray[np.intp], writers: dict[int, IndexedWriter],
+               out_dir: Path, key: str, tokens: Counter[str], docs: Counter[str]) -> int:
+        if not lengths.size:
             return 0
         tok = self.tok
-        eod = tok.eod_id if self.cfg.append_eod else None
-        flat, lengths = flatten(encs, eod)
         if flat.size and (flat.max() >= tok.vocab_size or flat.min() < 0):  # before the cast
             raise TokenizerError(tok.uri, f"produced id {int(flat.max())} outside "
                                  f"its vocabulary of {tok.vocab_size}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -118,44 +119,49 @@ def _worker_run(shard: WorkShard) -> str:
 
 
 class _RichProgress:
-    """tokens/s and ETA over input bytes; quiet (one summary line) when not on a TTY."""
+    """tokens/s and ETA over input bytes on a TTY; elsewhere (Slurm logs, pipes) one summary
+    line on stderr, and rich is not even imported (~0.06 s of every batch run)."""
 
     def __init__(self, total_bytes: int, label: str, enabled: bool) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-        )
+        self.enabled = enabled and sys.stderr.isatty()
+        self.progress: Any = None
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
-        self.console = Console(stderr=True)
-        self.enabled = enabled and self.console.is_terminal
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
-            TextColumn("{task.fields[tps]} tok/s"), TimeRemainingColumn(),
-            console=self.console, disable=not self.enabled)
-        self.task = self.progress.add_task(label, total=total_bytes, tps="-")
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(),
+                TextColumn("{task.fields[tps]} tok/s"), TimeRemainingColumn(),
+                console=Console(stderr=True))
+            self.task = self.progress.add_task(label, total=total_bytes, tps="-")
         self.label = label
         self.tokens = 0
         self.t0 = time.monotonic()
 
     def advance(self, nbytes: int, ntokens: int) -> None:
         self.tokens += ntokens
-        rate = self.tokens / max(time.monotonic() - self.t0, 1e-9)
-        self.progress.update(self.task, advance=nbytes, tps=f"{rate / 1e6:.2f}M")
+        if self.progress is not None:
+            rate = self.tokens / max(time.monotonic() - self.t0, 1e-9)
+            self.progress.update(self.task, advance=nbytes, tps=f"{rate / 1e6:.2f}M")
 
     def __enter__(self) -> _RichProgress:
-        self.progress.start()
+        if self.progress is not None:
+            self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-        if not self.enabled and self.tokens:  # batch logs (Slurm): one summary line
+        if self.progress is not None:
+            self.progress.stop()
+        elif self.tokens:  # batch logs (Slurm): one summary line
             dt = max(time.monotonic() - self.t0, 1e-9)
-            self.console.print(f"{self.label}: {self.tokens:,} tokens in {dt:.1f}s "
-                               f"({self.tokens / dt / 1e6:.2f}M tokens/s)", highlight=False)
+            print(f"{self.label}: {self.tokens:,} tokens in {dt:.1f}s "
+                  f"({self.tokens / dt / 1e6:.2f}M tokens/s)", file=sys.stderr, flush=True)
 
 
 def run_shards(processor: ShardProcessor, shards: Sequence[WorkShard], out_dir: Path, *,

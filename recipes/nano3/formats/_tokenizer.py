@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import operator
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -23,7 +24,7 @@ import numpy.typing as npt
 from nano3.formats.errors import TokenizerError
 
 __all__ = ["ByteTokenizer", "FakeTokenizer", "GPT2_PATTERN", "HFTokenizer", "TiktokenTokenizer",
-           "Tokenizer", "TokenizerSpec", "gpt2_files", "load_tokenizer", "token_dtype"]
+           "Tokenizer", "TokenizerSpec", "flatten", "gpt2_files", "load_tokenizer", "token_dtype"]
 
 GPT2_PATTERN = (
     r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
@@ -35,6 +36,7 @@ _CL100K_PATTERN = (
 _EOD = "<|endoftext|>"
 # Tried in order when a bare spec names no end-of-document token.
 _EOD_NAMES = (_EOD, "</s>", "<eos>", "<|end_of_text|>")
+_NBYTES = operator.attrgetter("nbytes")
 
 
 @runtime_checkable
@@ -49,8 +51,27 @@ class Tokenizer(Protocol):
     eod_id: int
 
     def encode_batch(self, texts: Sequence[str]) -> list[npt.NDArray[np.int64]]: ...
+    def encode_flat(self, texts: Sequence[str], eod: int | None
+                    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """All texts' ids in one array, each text's followed by `eod` unless None, and each
+        document's length (its EOD included): what a bin/idx writer takes."""
+        ...
     def encode(self, text: str) -> list[int]: ...
     def decode(self, ids: list[int]) -> str: ...
+
+
+def flatten(encs: Sequence[npt.NDArray[Any]], eod: int | None
+            ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """`encode_flat` from per-text arrays: one `np.concatenate`, the EOD ids interleaved as
+    shared one-element arrays (no second pass over the tokens, as `np.insert` would be)."""
+    lengths = np.fromiter(map(len, encs), dtype=np.int64, count=len(encs))
+    if not encs:
+        return np.zeros(0, dtype=np.int64), lengths
+    if eod is not None:
+        tail = np.array([eod], dtype=encs[0].dtype)
+        encs = [x for e in encs for x in (e, tail)]
+        lengths += 1
+    return np.concatenate(encs), lengths
 
 
 @attrs.define(frozen=True)
@@ -118,6 +139,11 @@ class ByteTokenizer:
             raise ValueError(f"cannot encode text containing {self.fail_on!r}")
         return [np.frombuffer(t.encode("utf-8"), dtype=np.uint8).astype(np.int64) + self._offset
                 for t in texts]
+
+    def encode_flat(self, texts: Sequence[str], eod: int | None
+                    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """See `Tokenizer.encode_flat`."""
+        return flatten(self.encode_batch(texts), eod)
 
     def encode(self, text: str) -> list[int]:
         """Encode text as its UTF-8 bytes."""
@@ -203,6 +229,24 @@ class TiktokenTokenizer:
         frombuffer, none, u32 = np.frombuffer, frozenset[str](), np.uint32
         return [frombuffer(core(t, none), dtype=u32) for t in texts]
 
+    def encode_flat(self, texts: Sequence[str], eod: int | None
+                    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """See `Tokenizer.encode_flat`: the core's uint32 buffers joined by one `bytes.join`
+        (no numpy array per document, no concatenate: ~1.5% of a pretrain run)."""
+        core = getattr(getattr(self._enc, "_core_bpe", None), "encode_to_tiktoken_buffer", None)
+        if core is None:
+            return flatten(self.encode_batch(texts), eod)
+        none = frozenset[str]()
+        views = [memoryview(core(t, none)) for t in texts]
+        # nbytes / 4: the buffer's own shape counts bytes, not its uint32 items
+        lengths = np.fromiter(map(_NBYTES, views), dtype=np.int64, count=len(views)) >> 2
+        parts: list[Any] = views
+        if eod is not None:
+            tail = np.array([eod], dtype=np.uint32).tobytes()
+            parts = [x for v in views for x in (v, tail)]
+            lengths += 1
+        return np.frombuffer(b"".join(parts), dtype=np.uint32), lengths
+
     def encode(self, text: str) -> list[int]:
         """Encode one text as ordinary text."""
         return list(self._enc.encode(text, disallowed_special=()))
@@ -264,6 +308,11 @@ class HFTokenizer:
         """Encode without special tokens (Megatron appends EOD itself)."""
         encs = self._encode(list(texts), add_special_tokens=False)
         return [np.asarray(e.ids, dtype=np.int64) for e in encs]
+
+    def encode_flat(self, texts: Sequence[str], eod: int | None
+                    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+        """See `Tokenizer.encode_flat`."""
+        return flatten(self.encode_batch(texts), eod)
 
     def encode(self, text: str) -> list[int]:
         """Encode one text without adding special tokens."""
