@@ -56,13 +56,18 @@ def _tree(root: Path) -> list[tuple[str, int, int]]:
                   for p in root.rglob("*"))
 
 
-def _slurm_jobs() -> set[str]:
-    queued = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True,
-                            check=True).stdout.split()
-    accounted = subprocess.run(["sacct", "-X", "-n", "-P", "-a", "--format=JobID",
+def _slurm_jobs(home: Path) -> set[str]:
+    """IDs of the Slurm jobs, queued or accounted in the last hour, whose working directory
+    lies under `home` (a job this test submits runs in `home/jobs/NAME`). Not every job:
+    other tests submit jobs, and Slurm drops finished ones, while this one runs."""
+    queued = subprocess.run(["squeue", "-h", "-o", "%i|%Z"], capture_output=True, text=True,
+                            check=True).stdout.splitlines()
+    accounted = subprocess.run(["sacct", "-X", "-n", "-P", "-a", "--format=JobID,WorkDir",
                                 "-S", "now-1hour"], capture_output=True, text=True,
-                               check=True).stdout.split()
-    return set(queued) | set(accounted)
+                               check=True).stdout.splitlines()
+    rows = (line.partition("|") for line in (*queued, *accounted))
+    return {job for job, _, workdir in rows
+            if workdir == str(home) or workdir.startswith(f"{home}/")}
 
 
 @pytest.fixture
@@ -95,11 +100,11 @@ def _slurm_profile() -> dict[str, str] | None:
 @contextlib.contextmanager
 def _nothing_written_or_queued(home: Path, remote: bool) -> Iterator[None]:
     before = _tree(home)
-    jobs = _slurm_jobs() if remote else set()
+    jobs = _slurm_jobs(home) if remote else set()
     yield
     assert _tree(home) == before
     if remote:
-        assert _slurm_jobs() == jobs
+        assert _slurm_jobs(home) == jobs
 
 
 @pytest.mark.parametrize(("stage", "mode", "override", "fragment"), CASES)
