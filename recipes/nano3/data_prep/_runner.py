@@ -123,9 +123,8 @@ class _RichProgress:
     line on stderr, and rich is not even imported (~0.06 s of every batch run)."""
 
     def __init__(self, total_bytes: int, label: str, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.progress: Any = None
-        if self.enabled:
+        self.progress: Any = None  # a rich Progress on a TTY, else None
+        if enabled and sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
