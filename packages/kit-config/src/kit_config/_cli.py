@@ -21,7 +21,7 @@ from typing import Any, TextIO, TypeVar
 
 from kit_config._converter import type_name
 from kit_config._structure import plain_value
-from kit_config._validate import _is_config
+from kit_config._validate import is_config
 from kit_config.errors import KitError, OverrideError
 
 __all__ = ["cli", "defaults_of", "render_help"]
@@ -77,7 +77,7 @@ def defaults_of(cls: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for f in _fields(cls):
-        if f.default == _MISSING and _is_config(f.type):
+        if f.default == _MISSING and is_config(f.type):
             out[f.name] = defaults_of(f.type)
         else:
             out[f.name] = plain_value(f.default)
@@ -87,7 +87,7 @@ def defaults_of(cls: Any) -> dict[str, Any]:
 def _walk_help(cls: Any, prefix: str = "") -> Iterator[tuple[str, str, str, str]]:
     for f in _fields(cls):
         path = f"{prefix}{f.name}"
-        if _is_config(f.type):
+        if is_config(f.type):
             yield path, f.type.__name__, "", f.help
             yield from _walk_help(f.type, path + ".")
             continue

@@ -17,10 +17,10 @@ from kit_config._resolvers import known_resolvers, load_resolver_plugins, plugin
 from kit_config._sources import SourceInfo, sources_of
 from kit_config._suggest import did_you_mean
 from kit_config._validate import (
-    _is_config,
-    _parts,
+    is_config,
     join_path,
     partial_problems,
+    path_parts,
     semantic_problems,
 )
 from kit_config.errors import ConfigProblem, ConfigValidationError, InterpolationError, KitError
@@ -132,7 +132,7 @@ def to_container(cfg: Any) -> dict[str, Any]:
 def _raw_at(cfg: Any, path: str) -> str | None:
     """The unresolved text at a dotted `path` (the interpolation as written), if a string."""
     node: Any = cfg
-    for part in _parts(path):
+    for part in path_parts(path):
         try:
             node = node._get_node(part)
         except Exception:
@@ -279,7 +279,7 @@ def plain_value(obj: Any) -> Any:
             return str(value)
         if isinstance(value, enum.Enum):
             return plain(value.value)
-        if _is_config(value) and not isinstance(value, type):
+        if is_config(value) and not isinstance(value, type):
             return plain(get_converter().unstructure(value))
         return value
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from kit_config.errors import ConfigProblem
 
-__all__ = ["VALIDATE_HOOK", "join_path", "partial_problems", "semantic_problems"]
+__all__ = ["VALIDATE_HOOK", "is_config", "join_path", "partial_problems", "path_parts",
+           "semantic_problems"]
 
 VALIDATE_HOOK = "__kit_validate__"
 
@@ -32,7 +33,8 @@ def join_path(prefix: str, key: Any) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 
 
-def _is_config(obj: Any) -> bool:
+def is_config(obj: Any) -> bool:
+    """Whether `obj` (a class or an instance) is an attrs class or a dataclass."""
     import attrs
 
     cls = obj if isinstance(obj, type) else type(obj)
@@ -58,7 +60,7 @@ def semantic_problems(obj: Any, prefix: str = "") -> list[ConfigProblem]:
         for key, value in obj.items():
             out += semantic_problems(value, join_path(prefix, key))
         return out
-    if isinstance(obj, type) or not _is_config(obj):
+    if isinstance(obj, type) or not is_config(obj):
         return out
     for name, value in _field_values(obj):
         out += semantic_problems(value, join_path(prefix, name))
@@ -69,7 +71,9 @@ def semantic_problems(obj: Any, prefix: str = "") -> list[ConfigProblem]:
     return out
 
 
-def _parts(path: str) -> list[Any]:
+def path_parts(path: str) -> list[Any]:
+    """The keys of a key path, list indices as ints: `a.b[2].c` -> ['a', 'b', 2, 'c']
+    (the inverse of `join_path`)."""
     return [int(i) if i else k for k, i in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path)]
 
 
@@ -77,7 +81,7 @@ def _without(data: Any, paths: set[str]) -> Any:
     """A copy of `data` with the keys at `paths` removed (their defaults then apply)."""
     out = copy.deepcopy(data)
     for path in paths:
-        *parents, last = _parts(path) or [None]
+        *parents, last = path_parts(path) or [None]
         node = out
         for part in parents:
             ok = isinstance(node, Mapping) and part in node or (
@@ -112,7 +116,7 @@ def partial_problems(data: Any, cls: Any, bad: set[str], prefix: str = "") -> li
         return out
     for field in _fields(cls):
         path = join_path(prefix, field.name)
-        if field.name not in data or not _is_config(field.type):
+        if field.name not in data or not is_config(field.type):
             continue
         if any(b == path or b.startswith((path + ".", path + "[")) for b in bad):
             out += partial_problems(data[field.name], field.type, bad, path)
