@@ -1,15 +1,12 @@
-"""Helpers shared by the app's commands: completion sources and plain-data output.
-
-`as_data` is `kit_config.plain_data` (JSON-ready attrs objects, dataclasses, containers).
-"""
+"""Helpers shared by the app's commands: completion sources and JSON output."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from kit_config import plain_data as as_data
+from kit_config import plain_data
 
-__all__ = ["as_data", "complete_artifact", "complete_profile", "echo_json", "guarded"]
+__all__ = ["complete_artifact", "complete_profile", "echo_json", "guarded"]
 
 
 def complete_profile(incomplete: str) -> list[str]:
@@ -32,7 +29,7 @@ def complete_artifact(incomplete: str) -> list[str]:
 
 def echo_json(data: Any) -> None:
     """Print `data` as indented JSON on stdout."""
-    print(json.dumps(as_data(data), indent=2, sort_keys=True))
+    print(json.dumps(plain_data(data), indent=2, sort_keys=True))
 
 
 def guarded(fn: Any) -> Any:

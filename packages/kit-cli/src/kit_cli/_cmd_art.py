@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from kit_cli._app_shared import as_data, complete_artifact, echo_json, guarded
+from kit_cli._app_shared import complete_artifact, echo_json, guarded
 
 __all__ = ["art_app", "artifact_uri"]
 
@@ -56,11 +56,12 @@ def art_ls(name: Annotated[str | None, typer.Argument(
 def art_show(ref: ArtRef) -> None:
     """Show one version: data path, type, inputs, producer run, integrity, metadata (JSON)."""
     from kit_artifacts import get_registry
+    from kit_config import plain_data
 
     registry = get_registry()
     record = registry.record(artifact_uri(ref))
     aliases = [a for a, v in registry.aliases(record.name).items() if v == record.version]
-    echo_json({"uri": record.uri, "aliases": aliases, **as_data(record)})
+    echo_json({"uri": record.uri, "aliases": aliases, **plain_data(record)})
 
 
 @art_app.command("lineage")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from kit_cli._app_shared import as_data, complete_profile, echo_json, guarded
+from kit_cli._app_shared import complete_profile, echo_json, guarded
 
 __all__ = ["env_app", "job_app"]
 
@@ -91,10 +91,10 @@ def env_ls() -> None:
 @guarded
 def env_show(name: Annotated[str, typer.Argument(autocompletion=complete_profile)]) -> None:
     """Show one profile after `extends` is applied (JSON, secrets masked)."""
-    from kit_config import mask_secrets
+    from kit_config import mask_secrets, plain_data
     from kit_run import load_env_profile
 
-    echo_json(mask_secrets(as_data(load_env_profile(name))))
+    echo_json(mask_secrets(plain_data(load_env_profile(name))))
 
 
 @env_app.command("check")

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kit_cli._app_shared import as_data, complete_profile, echo_json, guarded
+from kit_cli._app_shared import complete_profile, echo_json, guarded
 
 __all__ = ["rerun_command", "runs_app"]
 
@@ -68,8 +68,7 @@ def runs_show(run_id: str) -> None:
         from kit_config import home_dir
 
         raise RunRecordNotFoundError(run_id, str(home_dir("launches")))
-    echo_json({"launch": as_data(launch) if launch else None,
-               "tracker": as_data(tracked) if tracked is not None else None})
+    echo_json({"launch": launch, "tracker": tracked})
     if launch is not None:
         config = launch.directory / JOB_CONFIG_NAME
         if config.is_file():
