@@ -13,11 +13,17 @@ In one run, on a generated JSONL corpus (default 20 MB; the issue's figure is 20
       The same loop calling the `tokenizers` library directly (no Megatron wrapper) is
       printed beside it, so the effect of the wrapper is visible;
   (c) ours: `prepare_pretrain` (split=train, append_eod) with 1 and P workers;
+  (d) the raw loop of (a) in P processes at once, each on every P-th line: what P cores of
+      this machine give the tokenizer alone (context for the P-worker ratio, no target);
 for the HF tokenizers BPE and the tiktoken build of GPT-2. Prints tokens/s, CPU-seconds per
 million tokens (user + system of every process involved: what a shared machine's load does
 not distort), the ratios the issue sets as targets by both measures, the load average at
 start and end, checks that our output is byte-identical to the baseline's, and reports peak
 RSS of our run at two corpus sizes (memory must not grow with the corpus).
+
+`--rounds N` repeats every measurement N times, odd rounds in reverse order, and prints each
+ratio's median over rounds and its spread: on a shared host the machine's speed drifts over
+minutes, and a ratio of two figures taken minutes apart carries that drift.
 """
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ import json
 import os
 import random
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,7 +67,8 @@ def run_child(code: str) -> dict[str, Any]:
     return json.loads(res.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def raw_throughput(backend: str, corpus: Path, batch: int = 1024) -> dict[str, float]:
+def raw_throughput(backend: str, corpus: Path, batch: int = 1024,
+                   part: tuple[int, int] = (0, 1)) -> dict[str, float]:
     """(a): the tokenizer library's own batch API, ids out, timing only the encode calls.
 
     Runs in a fresh process that parses the corpus batch by batch (untimed), so only a
@@ -67,8 +76,13 @@ def raw_throughput(backend: str, corpus: Path, batch: int = 1024) -> dict[str, f
     slower on the same texts, which would flatter every ratio against this limit.
     HF: `encode_batch_fast` (no offsets) and each encoding's ids; tiktoken: `encode_to_numpy`
     per text. Called directly on the library objects, so our wrapper's work counts as ours.
+    `part=(k, n)`: only every n-th line from line k (n of these run at once in `raw_at_once`).
     """
-    code = (
+    return run_child(_raw_code(backend, corpus, batch, part))
+
+
+def _raw_code(backend: str, corpus: Path, batch: int, part: tuple[int, int]) -> str:
+    return (
         "import itertools,json,sys,time,orjson\n"
         "from nano3.data_prep import TokenizerSpec, load_tokenizer\n"
         f"tok=load_tokenizer(TokenizerSpec(source='gpt2', backend={backend!r}))\n"
@@ -76,7 +90,7 @@ def raw_throughput(backend: str, corpus: Path, batch: int = 1024) -> dict[str, f
         "hf=tok._tok.encode_batch_fast if be=='hf' else None\n"
         "tt=tok._enc.encode_to_numpy if be!='hf' else None\n"
         "wall=cpu=0.0; n=0\n"
-        f"f=open({str(corpus)!r}, 'rb')\n"
+        f"f=itertools.islice(open({str(corpus)!r}, 'rb'), {part[0]}, None, {part[1]})\n"
         "while True:\n"
         "    texts=[orjson.loads(l)['text'] for l in itertools.islice(f, B)]\n"
         "    if not texts: break\n"
@@ -85,7 +99,24 @@ def raw_throughput(backend: str, corpus: Path, batch: int = 1024) -> dict[str, f
         "    else: n+=sum(len(tt(t, disallowed_special=())) for t in texts)\n"
         "    wall+=time.perf_counter()-t0; cpu+=time.process_time()-c0\n"
         "print(json.dumps({'tps': n/wall, 'tokens': n, 'cpu_per_mtok': cpu/n*1e6}))\n")
-    return run_child(code)
+
+
+def raw_at_once(backend: str, corpus: Path, workers: int) -> dict[str, float]:
+    """The tokenizer's own limit on P cores of this machine: P fresh processes at once, each
+    encoding every P-th line as in (a); tokens/s is the sum of theirs. On a shared host two
+    busy cores may not give twice one core's speed: this says what P x raw really is here."""
+    codes = [_raw_code(backend, corpus, 1024, (k, workers)) for k in range(workers)]
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ)) for code in codes]
+    rows = []
+    for proc in procs:
+        out, _ = proc.communicate()
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, "raw tokenizer child")
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+    tokens = sum(r["tokens"] for r in rows)
+    return {"tps": sum(r["tps"] for r in rows), "tokens": tokens,
+            "cpu_per_mtok": sum(r["cpu_per_mtok"] * r["tokens"] for r in rows) / tokens}
 
 
 def cpu_seconds() -> float:
@@ -219,35 +250,79 @@ def same_bytes(prefixes: list[str], baseline: str) -> bool:
     return ok
 
 
-def _ratios(rows: dict[str, dict[str, float]], P: int) -> None:
+# (label, numerator row, denominator row, denominator factor (P: times P), target)
+_RATIOS = [
+    *[row for be in ("hf", "tiktoken") for row in (
+        (f"ours(1)/raw [{be}]", f"ours1_{be}", f"raw_{be}", 1, ">= 0.9"),
+        (f"ours(P)/(P*raw) [{be}]", f"oursP_{be}", f"raw_{be}", "P", ">= 0.8"))],
+    ("ours(P)/megatron [hf]", "oursP_hf", "base_hf", 1, ">= 2"),
+    ("ours(P, tiktoken)/megatron [hf]", "oursP_tiktoken", "base_hf", 1, ">= 5"),
+    ("ours(P)/megatron [tiktoken]", "oursP_tiktoken", "base_tiktoken", 1, ""),
+    *[row for be in ("hf", "tiktoken") for row in (
+        (f"raw(P at once)/(P*raw) [{be}]", f"rawP_{be}", f"raw_{be}", "P", "this machine"),
+        (f"ours(P)/raw(P at once) [{be}]", f"oursP_{be}", f"rawP_{be}", 1, ""))],
+]
+
+
+def _ratios(rounds: list[dict[str, dict[str, float]]], P: int) -> None:
     """The issue's targets, by wall clock (its definition) and by CPU time per token (which
-    a shared machine's load does not skew: 1 / (CPU-s per token) is per-core throughput)."""
-    def w(k: str) -> float:
-        return rows[k]["tps"]
+    a shared machine's load does not skew: 1 / (CPU-s per token) is per-core throughput).
+    With several rounds: the median over rounds, then [min to max]."""
+    def fmt(values: list[float]) -> str:
+        med = f"{statistics.median(values):6.2f}"
+        return med if len(values) == 1 else f"{med} [{min(values):.2f}-{max(values):.2f}]"
 
-    def c(k: str) -> float:  # tokens per CPU-second
-        return 1e6 / rows[k]["cpu_per_mtok"]
+    width = 12 if len(rounds) == 1 else 24
+    print(f"{'ratios':<37}{'wall':<{width}}{'per CPU-second':<{width + 5}}target")
+    for label, num, den, factor, target in _RATIOS:
+        k = P if factor == "P" else 1
+        wall = [r[num]["tps"] / (k * r[den]["tps"]) for r in rounds]
+        # tokens per CPU-second: 1 / (CPU-s per token); P processes get P CPU-seconds
+        cpu = [r[den]["cpu_per_mtok"] / r[num]["cpu_per_mtok"] for r in rounds]
+        print(f"  {label:<35}{fmt(wall):<{width}}{fmt(cpu):<{width + 5}}{target}")
 
-    print("ratios (target)                       wall    per CPU-second")
-    for be in ("hf", "tiktoken"):
-        print(f"  ours(1)/raw [{be}]{'':<{19 - len(be)}}{w(f'ours1_{be}') / w(f'raw_{be}'):6.2f}"
-              f"  {c(f'ours1_{be}') / c(f'raw_{be}'):6.2f}   (>= 0.9)")
-        print(f"  ours(P)/(P*raw) [{be}]{'':<{15 - len(be)}}"
-              f"{w(f'oursP_{be}') / (P * w(f'raw_{be}')):6.2f}"
-              f"  {c(f'oursP_{be}') / c(f'raw_{be}'):6.2f}   (>= 0.8)")
-    print(f"  ours(P)/megatron [hf]               {w('oursP_hf') / w('base_hf'):6.2f}"
-          f"  {c('oursP_hf') / c('base_hf'):6.2f}   (>= 2)")
-    print(f"  ours(P, tiktoken)/megatron [hf]     {w('oursP_tiktoken') / w('base_hf'):6.2f}"
-          f"  {c('oursP_tiktoken') / c('base_hf'):6.2f}   (>= 5)")
-    print(f"  ours(P)/megatron [tiktoken]         {w('oursP_tiktoken') / w('base_tiktoken'):6.2f}"
-          f"  {c('oursP_tiktoken') / c('base_tiktoken'):6.2f}")
+
+def _measure(be: str, corpus: Path, root: Path, P: int, round_no: int,
+             big_shard: int, p_shard: int, has_transformers: bool) -> dict[str, dict[str, float]]:
+    """One round of every measurement of one backend; odd rounds run them in reverse order,
+    so that a slow phase of a shared host does not always fall on the same side of a ratio."""
+    tag = f"{be}_r{round_no}"
+    steps: list[tuple[str, Any]] = [
+        ("raw", lambda: raw_throughput(be, corpus)),
+        ("ours1", lambda: ours(be, corpus, root / f"o1_{tag}", 1, big_shard)),
+        ("oursP", lambda: ours(be, corpus, root / f"oP_{tag}", P, p_shard)),
+        ("rawP", lambda: raw_at_once(be, corpus, P)),
+        ("base", lambda: megatron_loop(be, corpus, str(root / f"base_{tag}"), P)),
+    ]
+    if be == "hf" and has_transformers:  # the same loop without Megatron's wrapper
+        steps.append(("direct", lambda: megatron_loop(be, corpus, str(root / f"direct_{tag}"),
+                                                      P, wrapper=False)))
+    rows = {f"{k}_{be}": fn() for k, fn in (steps[::-1] if round_no % 2 else steps)}
+    one, many = rows[f"ours1_{be}"], rows[f"oursP_{be}"]
+    base = str(root / f"base_{tag}")
+    ident = same_bytes(one["prefixes"], base) and same_bytes(many["prefixes"], base)
+    print(f"[{be}, round {round_no + 1}] tokens={rows[f'raw_{be}']['tokens']:,}  "
+          f"byte-identical-to-baseline={ident}  peak-rss(1)={one['rss_mb']:.0f}MB")
+    for k, label in (("raw", "raw tokenizer"), ("rawP", f"raw, {P} at once"),
+                     ("base", f"megatron loop (P={P})"), ("direct", "  same, no wrapper"),
+                     ("ours1", "ours (1 worker)"), ("oursP", f"ours (P={P})")):
+        if f"{k}_{be}" in rows:
+            r = rows[f"{k}_{be}"]
+            print(f"  {label:<22} {r['tps'] / 1e6:6.2f} M tokens/s   "
+                  f"{r['cpu_per_mtok']:6.3f} CPU-s per M tokens")
+    for d in (root / f"o1_{tag}", root / f"oP_{tag}"):  # 200 MB of output per round
+        shutil.rmtree(d, ignore_errors=True)
+    return rows
 
 
 def main() -> int:
-    """Run all measurements and print one table plus the target ratios."""
+    """Run all measurements and print one table per round plus the target ratios."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size-mb", type=float, default=20.0)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="repeat every measurement, alternating their order; ratios are the "
+                         "median over rounds, with their spread")
     args = ap.parse_args()
     P = args.workers
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
@@ -257,7 +332,8 @@ def main() -> int:
         docs = make_corpus(corpus, args.size_mb)
         make_corpus(half, args.size_mb / 2)
         size_mb = corpus.stat().st_size / 1e6
-        print(f"corpus: {size_mb:.1f} MB, {docs} documents, P={P} workers")
+        print(f"corpus: {size_mb:.1f} MB, {docs} documents, P={P} workers, "
+              f"{args.rounds} round(s)")
         has_transformers = importlib.util.find_spec("transformers") is not None
         print("megatron loop [hf] tokenizes with " + (
             "megatron-core's HuggingFaceTokenizer (transformers)" if has_transformers else
@@ -268,33 +344,18 @@ def main() -> int:
         # 4 equal byte ranges per worker (ceil: never a 4P+1-th sliver of a shard, which
         # would leave one worker idle at the end for reasons of this bench, not of ours)
         p_shard = -(-nbytes // (4 * P))
-        rows: dict[str, dict[str, float]] = {}
-        for be in ("hf", "tiktoken"):
-            rows[f"raw_{be}"] = raw_throughput(be, corpus)
-            rows[f"base_{be}"] = megatron_loop(be, corpus, str(root / f"base_{be}"), P)
-            if be == "hf" and has_transformers:  # the same loop without Megatron's wrapper
-                rows["direct_hf"] = megatron_loop(be, corpus, str(root / "direct_hf"), P,
-                                                  wrapper=False)
-            one = ours(be, corpus, root / f"o1_{be}", 1, big_shard)
-            many = ours(be, corpus, root / f"oP_{be}", P, p_shard)
-            rows[f"ours1_{be}"], rows[f"oursP_{be}"] = one, many
-            ident = (same_bytes(one["prefixes"], str(root / f"base_{be}"))
-                     and same_bytes(many["prefixes"], str(root / f"base_{be}")))
-            print(f"[{be}] tokens={rows[f'raw_{be}']['tokens']:,}  byte-identical-to-baseline="
-                  f"{ident}  peak-rss(1)={one['rss_mb']:.0f}MB")
-            for k, label in (("raw", "raw tokenizer"), ("base", f"megatron loop (P={P})"),
-                             ("direct", "  same, no wrapper"),
-                             ("ours1", "ours (1 worker)"), ("oursP", f"ours (P={P})")):
-                if f"{k}_{be}" not in rows:
-                    continue
-                r = rows[f"{k}_{be}"]
-                print(f"  {label:<22} {r['tps'] / 1e6:6.2f} M tokens/s   "
-                      f"{r['cpu_per_mtok']:6.3f} CPU-s per M tokens")
+        rounds = []
+        for n in range(args.rounds):
+            rows: dict[str, dict[str, float]] = {}
+            for be in ("hf", "tiktoken"):
+                rows.update(_measure(be, corpus, root, P, n, big_shard, p_shard,
+                                     has_transformers))
+            rounds.append(rows)
         half_rss = ours("tiktoken", half, root / "half_out", 1, big_shard)["rss_mb"]
         full_rss = ours("tiktoken", corpus, root / "full_out", 1, big_shard)["rss_mb"]
         print(f"peak RSS, tiktoken 1 worker: {half_rss:.0f} MB at {size_mb / 2:.0f} MB corpus, "
               f"{full_rss:.0f} MB at {size_mb:.0f} MB corpus")
-        _ratios(rows, P)
+        _ratios(rounds, P)
     print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     return 0
 
