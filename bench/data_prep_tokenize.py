@@ -269,10 +269,10 @@ def _ratios(rounds: list[dict[str, dict[str, float]]], P: int) -> None:
     a shared machine's load does not skew: 1 / (CPU-s per token) is per-core throughput).
     With several rounds: the median over rounds, then [min to max]."""
     def fmt(values: list[float]) -> str:
-        med = f"{statistics.median(values):6.2f}"
-        return med if len(values) == 1 else f"{med} [{min(values):.2f}-{max(values):.2f}]"
+        med = f"{statistics.median(values):6.3f}"  # 3 digits: targets sit at 2
+        return med if len(values) == 1 else f"{med} [{min(values):.3f}-{max(values):.3f}]"
 
-    width = 12 if len(rounds) == 1 else 24
+    width = 12 if len(rounds) == 1 else 27
     print(f"{'ratios':<37}{'wall':<{width}}{'per CPU-second':<{width + 5}}target")
     for label, num, den, factor, target in _RATIOS:
         k = P if factor == "P" else 1
