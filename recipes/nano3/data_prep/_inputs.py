@@ -38,7 +38,7 @@ CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
 _GLOB_CHARS = set("*?[")
 _FINGERPRINT_BYTES = 1 << 16
 # About one batch of documents: a block's parsed records stay alive until its last batch is
-# tokenized, and HF's encode runs slower beside more live Python objects (a 4 MiB block:
+# tokenized, and HF's encode runs slower beside more live Python objects (HF, 4 MiB blocks:
 # 0.92 of the raw tokenizer's speed at 50 MB; 1 MiB: 0.98, five paired rounds).
 _READ_BLOCK = 1 << 20
 
