@@ -312,6 +312,12 @@ def _measure(be: str, corpus: Path, root: Path, P: int, round_no: int,
                   f"{r['cpu_per_mtok']:6.3f} CPU-s per M tokens")
     for d in (root / f"o1_{tag}", root / f"oP_{tag}"):  # 200 MB of output per round
         shutil.rmtree(d, ignore_errors=True)
+    for prefix in (f"base_{tag}", f"direct_{tag}"):
+        for ext in (".bin", ".idx"):
+            (root / (prefix + ext)).unlink(missing_ok=True)
+    if not ident:  # a fast wrong answer is no result: stop before any ratio is printed
+        raise SystemExit(f"[{be}, round {round_no + 1}] our output differs from Megatron's "
+                         "builder: no ratio is reported")
     return rows
 
 
@@ -324,6 +330,9 @@ def main() -> int:
                     help="repeat every measurement, alternating their order; ratios are the "
                          "median over rounds, with their spread")
     args = ap.parse_args()
+    for name in ("size_mb", "workers", "rounds"):
+        if getattr(args, name) <= 0:
+            ap.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     P = args.workers
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory(prefix="bench-dp-") as tmp:
